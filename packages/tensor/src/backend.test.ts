@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { BACKEND_ORDER, formatBackendReport, initBackend, resolveThreads } from './backend.js';
+
+describe('initBackend', () => {
+  it('falls back from the installed-but-unloadable tfjs-node-gpu and says why', async () => {
+    const info = await initBackend({ env: {} });
+    expect(info.attempts.map((a) => a.name)).toEqual([...BACKEND_ORDER]);
+    const tensorflow = info.attempts[0]!;
+    expect(tensorflow.ok).toBe(false);
+    // tfjs-node-gpu is a devDependency here; its libtensorflow download never ran.
+    expect(tensorflow.reason).toMatch(/@tensorflow\/tfjs-node-gpu is installed but does not load/);
+    expect(info.name).not.toBe('tensorflow');
+    expect(tf.getBackend()).toBe(info.name);
+    const chosen = info.attempts.filter((a) => a.ok);
+    expect(chosen).toHaveLength(1);
+    expect(chosen[0]!.name).toBe(info.name);
+    const report = formatBackendReport(info);
+    for (const name of BACKEND_ORDER) expect(report).toContain(name);
+    // The chosen backend computes.
+    const y = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync());
+    expect(Array.from(y)).toEqual([11]);
+  });
+
+  it('forces a backend through SSL_BACKEND and reports it', async () => {
+    const info = await initBackend({ env: { SSL_BACKEND: 'cpu', SSL_THREADS: '1' } });
+    expect(info.name).toBe('cpu');
+    expect(info.threads).toBe(1);
+    expect(info.reason).toMatch(/^forced/);
+    expect(info.attempts.find((a) => a.name === 'wasm')!.reason).toMatch(/cpu was forced/);
+  });
+
+  it('forces wasm', async () => {
+    const info = await initBackend({ backend: 'wasm', env: {} });
+    expect(info.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(Array.from(tf.tidy(() => tf.add(tf.scalar(2), tf.scalar(3)).dataSync()))).toEqual([5]);
+  });
+
+  it('a forced backend that cannot load is a clear error naming the cause', async () => {
+    await expect(initBackend({ env: { SSL_BACKEND: 'tensorflow' } })).rejects.toThrow(
+      /backend 'tensorflow' was forced but cannot load: .*tfjs-node-gpu is installed but does not load/,
+    );
+    await expect(initBackend({ env: { SSL_BACKEND: 'gpu' } })).rejects.toThrow(
+      /SSL_BACKEND='gpu' is not a backend; expected one of: tensorflow, native, wasm, cpu/,
+    );
+  });
+
+  it('validates the thread count', () => {
+    expect(resolveThreads(undefined, { SSL_THREADS: '3' })).toBe(3);
+    expect(resolveThreads(2, { SSL_THREADS: '3' })).toBe(2);
+    expect(resolveThreads(undefined, {})).toBeGreaterThanOrEqual(1);
+    expect(() => resolveThreads(undefined, { SSL_THREADS: 'many' })).toThrow(/SSL_THREADS='many'/);
+    expect(() => resolveThreads(0)).toThrow(/positive integer/);
+  });
+});

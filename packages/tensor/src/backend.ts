@@ -1,0 +1,189 @@
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+// The pure-JS kernels: always registered, so `cpu` is the floor every selection can fall to.
+import '@tensorflow/tfjs-backend-cpu';
+
+export type BackendName = 'tensorflow' | 'native' | 'wasm' | 'cpu';
+
+/** Best first; `initBackend` takes the first that loads unless one is forced. */
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'native', 'wasm', 'cpu'];
+
+export interface BackendAttempt {
+  name: BackendName;
+  ok: boolean;
+  /** Why it was chosen, why it failed, or why it was not tried. */
+  reason: string;
+}
+
+export interface BackendInfo {
+  name: BackendName;
+  reason: string;
+  threads: number;
+  /** Every backend in `BACKEND_ORDER`, with what happened to it. */
+  attempts: BackendAttempt[];
+}
+
+export interface InitBackendOptions {
+  /** Force one backend; overrides `SSL_BACKEND`. Failing to load a forced backend throws. */
+  backend?: BackendName;
+  /** Threads for native and wasm kernels; default `SSL_THREADS`, else the number of cores. */
+  threads?: number;
+  /** Called once with a one-line summary of the choice. */
+  log?: (line: string) => void;
+  /** Environment to read `SSL_BACKEND`/`SSL_THREADS` from (tests). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The shape `@ssl/backend-native` exposes; kept here so the dependency stays dynamic. */
+interface NativeBackendModule {
+  nativeBackendStatus(): { available: boolean; reason: string };
+  registerNativeBackend(options?: { threads?: number }): void;
+}
+
+type Loader = (threads: number) => Promise<string>;
+
+function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? 'unknown error';
+}
+
+async function activate(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
+  await tf.ready();
+}
+
+async function loadTensorflow(): Promise<string> {
+  // Dynamic specifiers keep bundlers from resolving these optional packages at build time.
+  const candidates = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+  const failures: string[] = [];
+  for (const specifier of candidates) {
+    try {
+      await import(specifier);
+      await activate('tensorflow');
+      return `${specifier} loaded`;
+    } catch (err) {
+      const msg = firstLine(err);
+      const missing = /Cannot find (package|module) '@tensorflow\/tfjs-node/.test(msg);
+      failures.push(
+        missing
+          ? `${specifier} is not installed`
+          : `${specifier} is installed but does not load (${msg}); its install script downloads libtensorflow, which must succeed`,
+      );
+    }
+  }
+  throw new Error(failures.join('; '));
+}
+
+async function loadNative(threads: number): Promise<string> {
+  const specifier = '@ssl/backend-native';
+  let mod: NativeBackendModule;
+  try {
+    mod = (await import(specifier)) as NativeBackendModule;
+  } catch (err) {
+    throw new Error(`${specifier} is not installed (${firstLine(err)})`);
+  }
+  const status = mod.nativeBackendStatus();
+  if (!status.available) throw new Error(status.reason);
+  mod.registerNativeBackend({ threads });
+  await activate('native');
+  return `C++ kernels on OpenBLAS (${status.reason})`;
+}
+
+async function loadWasm(threads: number): Promise<string> {
+  const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as typeof import('@tensorflow/tfjs-backend-wasm');
+  wasm.setThreadsCount(threads);
+  await activate('wasm');
+  return 'WebAssembly kernels (XNNPACK)';
+}
+
+async function loadCpu(): Promise<string> {
+  await activate('cpu');
+  return 'pure JavaScript kernels';
+}
+
+const LOADERS: Record<BackendName, Loader> = {
+  tensorflow: loadTensorflow,
+  native: loadNative,
+  wasm: loadWasm,
+  cpu: loadCpu,
+};
+
+function parseBackend(value: string, source: string): BackendName {
+  const name = value.trim().toLowerCase();
+  if ((BACKEND_ORDER as readonly string[]).includes(name)) return name as BackendName;
+  throw new Error(`${source}='${value}' is not a backend; expected one of: ${BACKEND_ORDER.join(', ')}`);
+}
+
+/** Threads from an explicit value, `SSL_THREADS`, or the core count, validated. */
+export function resolveThreads(threads?: number, env: NodeJS.ProcessEnv = process.env): number {
+  if (threads !== undefined) {
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new Error(`threads must be a positive integer, got ${threads}`);
+    }
+    return threads;
+  }
+  const fromEnv = env.SSL_THREADS;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const n = Number(fromEnv);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`SSL_THREADS='${fromEnv}' must be a positive integer`);
+    return n;
+  }
+  return availableParallelism();
+}
+
+/**
+ * Choose the tensor backend once at start: the forced one (`options.backend`, else `SSL_BACKEND`),
+ * or the first of `BACKEND_ORDER` that loads. Never throws unless a forced backend cannot load.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  const env = options.env ?? process.env;
+  const threads = resolveThreads(options.threads, env);
+  const forcedRaw = options.backend ?? env.SSL_BACKEND;
+  const forced =
+    forcedRaw !== undefined && forcedRaw !== ''
+      ? parseBackend(forcedRaw, options.backend !== undefined ? 'backend' : 'SSL_BACKEND')
+      : undefined;
+
+  const attempts: BackendAttempt[] = [];
+  let chosen: BackendAttempt | undefined;
+  for (const name of BACKEND_ORDER) {
+    if (chosen) {
+      attempts.push({ name, ok: false, reason: `not tried: ${chosen.name} comes first` });
+      continue;
+    }
+    if (forced && name !== forced) {
+      attempts.push({ name, ok: false, reason: `not tried: ${forced} was forced` });
+      continue;
+    }
+    try {
+      const reason = await LOADERS[name](threads);
+      chosen = { name, ok: true, reason };
+      attempts.push(chosen);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (forced) {
+        throw new Error(`backend '${forced}' was forced but cannot load: ${reason}`);
+      }
+      attempts.push({ name, ok: false, reason });
+    }
+  }
+  if (!chosen) throw new Error('no tensor backend could load, not even cpu');
+  const info: BackendInfo = {
+    name: chosen.name,
+    reason: forced ? `forced; ${chosen.reason}` : chosen.reason,
+    threads,
+    attempts,
+  };
+  options.log?.(`backend ${info.name} (${info.reason}), ${threads} thread(s)`);
+  return info;
+}
+
+/** A human-readable table of the selection: the chosen backend and why each other one was not. */
+export function formatBackendReport(info: BackendInfo): string {
+  const lines = [`backend: ${info.name} (${info.threads} thread(s))`];
+  for (const a of info.attempts) {
+    lines.push(`  ${a.name === info.name ? '*' : ' '} ${a.name.padEnd(10)} ${a.ok ? 'chosen: ' : ''}${a.reason}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+export { tf };
+export type {
+  DataType,
+  NamedTensorMap,
+  Rank,
+  Scalar,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  TensorLike,
+  Variable,
+} from '@tensorflow/tfjs-core';
+export { BACKEND_ORDER, formatBackendReport, initBackend, resolveThreads } from './backend.js';
+export type { BackendAttempt, BackendInfo, BackendName, InitBackendOptions } from './backend.js';
+export { Rng } from './rng.js';
+export type { RngSeed, RngState } from './rng.js';
