@@ -110,11 +110,10 @@ describe('knnClassifier', () => {
       }
     }
     // the same through tensors
-    const r = tf.tidy(() =>
-      knnClassifier(tf.tensor2d(train.data, [ref.numTrain, ref.dim]), tf.tensor1d(ref.trainLabels, 'int32'),
-        tf.tensor2d(test.data, [ref.numTest, ref.dim]), tf.tensor1d(ref.testLabels, 'int32'),
-        { k: 20, T: 0.07, numClasses: 10 }),
-    );
+    const ts = [tf.tensor2d(train.data, [ref.numTrain, ref.dim]), tf.tensor1d(ref.trainLabels, 'int32'),
+      tf.tensor2d(test.data, [ref.numTest, ref.dim]), tf.tensor1d(ref.testLabels, 'int32')] as const;
+    const r = knnClassifier(ts[0], ts[1], ts[2], ts[3], { k: 20, T: 0.07, numClasses: 10 });
+    tf.dispose([...ts]);
     expect(r.top1).toBeCloseTo(ref.results['20']!.top1, 10);
     expect(r.top5).toBeCloseTo(ref.results['20']!.top5, 10);
   });
