@@ -1,1 +1,10 @@
-export const PACKAGE_NAME = '@ssl/onnx';
+export { encodeModel, GraphBuilder, IR_VERSION, OPSET, readModelMetadata } from './graph.js';
+export type { Attr, Dim, ModelMeta } from './graph.js';
+export { backboneStateDict } from './state.js';
+export type { StateDict, TensorData } from './state.js';
+export { buildViTGraph, defaultNumHeads, exportViT, inferViTShape } from './vit.js';
+export type { ViTExportConfig, ViTShape } from './vit.js';
+export { buildResNetGraph, exportResNet, inferResNetShape } from './resnet.js';
+export type { ResNetExportConfig, ResNetShape } from './resnet.js';
+export { exportStateDict } from './export.js';
+export type { ExportOptions, ExportResult } from './export.js';

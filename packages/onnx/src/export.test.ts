@@ -1,0 +1,32 @@
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { maxAbsDiff, readFixture } from './fixtures.test-helpers.js';
+import { readModelMetadata } from './graph.js';
+import { exportStateDict } from './export.js';
+import type { StateDict } from './state.js';
+
+describe('exportStateDict', () => {
+  it('finds the teacher backbone in a DINO checkpoint and exports it', async () => {
+    const vit = readFixture('vit_tiny.safetensors');
+    const io = readFixture('vit_tiny_io.safetensors');
+    const ckpt: StateDict = {};
+    // The student is perturbed: exporting it instead of the teacher would fail the comparison.
+    for (const [k, v] of Object.entries(vit)) {
+      ckpt[`teacher.backbone.${k}`] = v;
+      ckpt[`student.backbone.${k}`] = { data: v.data.map((x) => x + 0.5), shape: v.shape };
+    }
+    ckpt['teacher.head.last_layer.weight_v'] = { data: new Float32Array(4), shape: [2, 2] };
+    const res = exportStateDict(ckpt, { numHeads: 4 });
+    expect(res).toMatchObject({ arch: 'vit', prefix: 'teacher.backbone.' });
+    expect(readModelMetadata(res.bytes)).toMatchObject({ 'ssl.arch': 'vit', 'ssl.num_heads': '4', 'ssl.img_size': '16' });
+    const session = await ort.InferenceSession.create(res.bytes);
+    const x = io['b1_16x16.input']!;
+    const out = await session.run({ input: new ort.Tensor('float32', x.data, x.shape) });
+    expect(maxAbsDiff(out['cls']!.data as Float32Array, io['b1_16x16.cls']!.data)).toBeLessThan(1e-4);
+  });
+
+  it('detects a ResNet and names what it found when nothing matches', () => {
+    expect(exportStateDict(readFixture('resnet_basic.safetensors')).arch).toBe('resnet');
+    expect(() => exportStateDict({ 'foo.weight': { data: new Float32Array(1), shape: [1] } })).toThrow(/neither a ViT/);
+  });
+});

@@ -1,0 +1,116 @@
+import { DType, encodeModel, GraphBuilder, type ModelMeta } from './graph.js';
+import { take, type StateDict } from './state.js';
+
+export interface ResNetExportConfig {
+  /** BatchNorm epsilon (torchvision: 1e-5). */
+  bnEps?: number;
+}
+
+/** What the state dict tells about a torchvision-layout ResNet. */
+export interface ResNetShape {
+  block: 'basic' | 'bottleneck';
+  /** Blocks per stage, e.g. [3, 4, 6, 3] for ResNet-50. */
+  layers: number[];
+  /** Channels of the pooled feature. */
+  numFeatures: number;
+  /** Classes of `fc` when the state dict has one (DINO backbones replace it by Identity). */
+  numClasses: number | null;
+  inChans: number;
+}
+
+export function inferResNetShape(sd: StateDict): ResNetShape {
+  const conv1 = take(sd, 'conv1.weight');
+  if (conv1.shape.length !== 4) throw new Error(`state dict: "conv1.weight" has shape [${conv1.shape.join(', ')}], expected OIHW`);
+  const layers: number[] = [];
+  for (let s = 1; `layer${s}.0.conv1.weight` in sd; s++) {
+    let n = 0;
+    while (`layer${s}.${n}.conv1.weight` in sd) n++;
+    layers.push(n);
+  }
+  if (layers.length === 0) throw new Error('state dict: no "layer1.0.conv1.weight": not a torchvision ResNet');
+  const block = 'layer1.0.conv3.weight' in sd ? 'bottleneck' : 'basic';
+  const last = `layer${layers.length}.${(layers.at(-1) as number) - 1}.${block === 'bottleneck' ? 'conv3' : 'conv2'}.weight`;
+  const numFeatures = take(sd, last).shape[0] as number;
+  const fc = sd['fc.weight'];
+  return { block, layers, numFeatures, numClasses: fc ? (fc.shape[0] as number) : null, inChans: conv1.shape[1] as number };
+}
+
+/**
+ * Builds the ONNX graph of a torchvision ResNet (v1.5: stride on the 3x3 conv of a bottleneck)
+ * in eval mode: BatchNormalization with the running statistics (ORT folds it into the convs).
+ *
+ * Input `input` [B, C, H, W]; outputs `features` [B, F] (global average pool, the DINO/PAWS
+ * backbone feature) and, when the state dict has `fc`, `logits` [B, classes].
+ */
+export function buildResNetGraph(sd: StateDict, config: ResNetExportConfig = {}): GraphBuilder {
+  const s = inferResNetShape(sd);
+  const eps = config.bnEps ?? 1e-5;
+  const g = new GraphBuilder();
+  const init = (name: string): string => {
+    const t = take(sd, name);
+    return g.floatInit(name, t.data, t.shape);
+  };
+  const conv = (x: string, name: string, stride: number): string => {
+    const w = take(sd, `${name}.weight`);
+    if (w.shape.length !== 4) throw new Error(`state dict: "${name}.weight" is not a conv weight (OIHW)`);
+    const k = w.shape[2] as number;
+    const pad = Math.floor(k / 2); // torchvision: 7x7 pad 3, 3x3 pad 1, 1x1 pad 0
+    const inputs = [x, init(`${name}.weight`)];
+    if (`${name}.bias` in sd) inputs.push(init(`${name}.bias`));
+    return g.op('Conv', inputs, {
+      kernel_shape: { ints: [k, w.shape[3] as number] },
+      strides: { ints: [stride, stride] },
+      pads: { ints: [pad, pad, pad, pad] },
+    });
+  };
+  const bn = (x: string, name: string): string =>
+    g.op('BatchNormalization', [x, init(`${name}.weight`), init(`${name}.bias`), init(`${name}.running_mean`), init(`${name}.running_var`)], {
+      epsilon: { float: eps },
+    });
+  const relu = (x: string): string => g.op('Relu', [x]);
+
+  const x = g.input('input', DType.float, ['batch', s.inChans, 'height', 'width']);
+  let h = relu(bn(conv(x, 'conv1', 2), 'bn1'));
+  h = g.op('MaxPool', [h], { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] } });
+  s.layers.forEach((n, si) => {
+    for (let bi = 0; bi < n; bi++) {
+      const p = `layer${si + 1}.${bi}`;
+      const stride = si > 0 && bi === 0 ? 2 : 1;
+      let y: string;
+      if (s.block === 'bottleneck') {
+        y = relu(bn(conv(h, `${p}.conv1`, 1), `${p}.bn1`));
+        y = relu(bn(conv(y, `${p}.conv2`, stride), `${p}.bn2`));
+        y = bn(conv(y, `${p}.conv3`, 1), `${p}.bn3`);
+      } else {
+        y = relu(bn(conv(h, `${p}.conv1`, stride), `${p}.bn1`));
+        y = bn(conv(y, `${p}.conv2`, 1), `${p}.bn2`);
+      }
+      const identity = `${p}.downsample.0.weight` in sd ? bn(conv(h, `${p}.downsample.0`, stride), `${p}.downsample.1`) : h;
+      h = relu(g.op('Add', [y, identity]));
+    }
+  });
+  const pooled = g.op('GlobalAveragePool', [h]); // [B, F, 1, 1]
+  g.op('Flatten', [pooled], { axis: { int: 1 } }, 'features'); // [B, F]
+  g.output('features', DType.float, ['batch', s.numFeatures]);
+  if (s.numClasses !== null) {
+    g.op('Gemm', ['features', init('fc.weight'), init('fc.bias')], { transB: { int: 1 } }, 'logits');
+    g.output('logits', DType.float, ['batch', s.numClasses]);
+  }
+  return g;
+}
+
+/** Serialises a torchvision-layout ResNet as ONNX bytes (see `buildResNetGraph`). */
+export function exportResNet(sd: StateDict, config: ResNetExportConfig = {}, meta: ModelMeta = {}): Uint8Array {
+  const s = inferResNetShape(sd);
+  return encodeModel(buildResNetGraph(sd, config).toGraph('resnet'), {
+    ...meta,
+    metadata: {
+      'ssl.arch': 'resnet',
+      'ssl.block': s.block,
+      'ssl.layers': s.layers.join(','),
+      'ssl.num_features': String(s.numFeatures),
+      'ssl.in_chans': String(s.inChans),
+      ...meta.metadata,
+    },
+  });
+}
