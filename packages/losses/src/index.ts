@@ -1,1 +1,5 @@
-export const PACKAGE_NAME = '@ssl/losses';
+export { DINOLoss, stopGradient } from './dino.js';
+export type { DINOLossOptions, DINOLossState } from './dino.js';
+export { l2Normalize, makeLabelsMatrix, pawsLoss, sharpen, snn } from './paws.js';
+export type { MakeLabelsMatrixOptions, PawsLossFn, PawsLossOptions, PawsLossResult } from './paws.js';
+export { linspace } from './linspace.js';
