@@ -15,3 +15,16 @@ export { colorize, imageToRgb, maskOverlay, rgbToPng, writeAttentionPngs } from 
 export type { AttentionPngOptions } from './heatmap.js';
 export { centredDiscMask, foregroundMask, jaccard, segmentationScore } from './segmentation.js';
 export type { SegmentationOptions, SegmentationScore } from './segmentation.js';
+export { COPY_EDITS, makeCopy } from './copies.js';
+export type { CopyEdit, CopyOptions, ImageCopy } from './copies.js';
+export {
+  applyWhitening,
+  averagePrecision,
+  copyDetection,
+  copyDetectionDescriptor,
+  gemPool,
+  learnWhitening,
+  scoreRanking,
+} from './copy-detection.js';
+export type { CopyDetectionOptions, RetrievalScore, Whitening, WhiteningOptions } from './copy-detection.js';
+export { symmetricEigen } from './linalg.js';
