@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { PACKAGE_NAME } from './index.js';
+import { main } from './program.js';
 
-console.log(PACKAGE_NAME);
+process.exitCode = await main(process.argv.slice(2));

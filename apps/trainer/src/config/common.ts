@@ -1,0 +1,93 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+/** Loader threads by default: leave one core to the training step, never more than 4. */
+export function cpuDefaultWorkers(): number {
+  return Math.max(0, Math.min(4, availableParallelism() - 1));
+}
+
+/** A `(min, max)` scale pair given as `--x 0.4 1` or `[0.4, 1]`. */
+export function scaleRange(defaults: [number, number]) {
+  return z
+    .tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)])
+    .refine(([lo, hi]) => lo <= hi, { message: 'expected two numbers lo <= hi in (0, 1]' })
+    .default(defaults);
+}
+
+/** Data keys shared by both methods (ours; the official code reads ImageNet folders only). */
+export const dataset = {
+  dataset: z
+    .enum(['fashion-mnist', 'folder'])
+    .default('fashion-mnist')
+    .describe(
+      'Ours: fashion-mnist reads the IDX files in data_path (default: /usr/share/datasets/fashion-mnist when present, ' +
+        'else the subset committed in @ssl/data); folder reads class sub-folders of images (torchvision ImageFolder).',
+    ),
+  data_path: z
+    .string()
+    .nullable()
+    .default(null)
+    .describe('Path to the training data (official: ImageNet train folder). null = the default Fashion-MNIST location.'),
+  val_data_path: z
+    .string()
+    .nullable()
+    .default(null)
+    .describe('Ours: labelled evaluation images for k-NN (folder datasets). Fashion-MNIST uses its test split.'),
+  train_images: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('Ours: train on the first N images only (0 = all). Handy for quick runs and fixed comparisons.'),
+};
+
+export const loggingSchema = z
+  .object({
+    output_dir: z.string().default('.').describe('Path to save logs, checkpoints, the resolved config and report.html.'),
+    saveckp_freq: z.number().int().min(0).default(20).describe('Keep a checkpoint every x epochs (the latest one is always kept).'),
+    eval_freq: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Ours: run the k-NN evaluation every x epochs (0 = only at the end).'),
+    knn_k: z.number().int().positive().default(20).describe('Ours: neighbours for the weighted k-NN (official headline k = 20).'),
+    knn_temperature: z.number().positive().default(0.07).describe('Ours: temperature of the k-NN vote weights exp(sim / T) (official 0.07).'),
+    knn_train_images: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Ours: use only the first N training images as the k-NN memory (0 = all).'),
+    attention_images: z.number().int().min(0).default(4).describe('Ours: validation images whose attention maps go into report.html (ViTs only).'),
+    progress: z
+      .enum(['auto', 'bar', 'lines', 'none'])
+      .default('auto')
+      .describe('Ours: a progress bar on a TTY (auto), plain lines otherwise.'),
+    log_every: z.number().int().positive().default(10).describe('Ours: write a log line (and plain progress line) every x steps.'),
+  })
+  .strict();
+
+export const runtimeSchema = z
+  .object({
+    seed: z.number().int().min(0).default(0).describe('Random seed.'),
+    threads: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .default(null)
+      .describe('Ours: threads for the tensor kernels (default: SSL_THREADS, else the number of cores).'),
+    backend: z
+      .enum(['native', 'wasm', 'cpu', 'tensorflow'])
+      .nullable()
+      .default(null)
+      .describe('Ours: force a tensor backend (default: the best that loads; see @ssl/tensor).'),
+    resume: z
+      .boolean()
+      .default(true)
+      .describe('Ours: continue from output_dir/checkpoint when one exists (the official code always does). --no-resume starts over.'),
+    dist_url: z.string().default('env://').describe('Accepted for compatibility with official command lines; ignored (one process).'),
+    local_rank: z.number().int().default(0).describe('Accepted for compatibility with official command lines; ignored.'),
+  })
+  .strict();

@@ -1,0 +1,75 @@
+import { Command, CommanderError } from 'commander';
+import { stringify as stringifyYaml } from 'yaml';
+import { listPresets } from './config/presets.js';
+import { resolveConfig } from './config/load.js';
+import type { Method } from './config/load.js';
+import { addConfigOptions, normalizeArgv, typedFlags } from './flags.js';
+import { runKnnCommand } from './commands/knn.js';
+import { runTraining } from './commands/train.js';
+import { writeReport } from './report/html.js';
+
+function methodCommand(program: Command, method: Method, summary: string): void {
+  const cmd = program.command(method).description(summary);
+  cmd.option('--config <file>', 'YAML or JSON config file (grouped as the resolved config.yaml, or flat official keys)');
+  cmd.option('--print-config', 'print the resolved config (defaults < preset < file < flags) and exit');
+  cmd.option('--list-presets', 'list the presets and exit');
+  const attrs = addConfigOptions(cmd, method);
+  cmd.action(async (opts: { config?: string; printConfig?: boolean; listPresets?: boolean }) => {
+    if (opts.listPresets) {
+      for (const [name, p] of Object.entries(listPresets(method))) console.log(`${name}\n    ${p.description}`);
+      return;
+    }
+    const config = resolveConfig(method, { file: opts.config ?? null, flags: typedFlags(cmd, attrs) });
+    if (opts.printConfig) {
+      process.stdout.write(stringifyYaml(config));
+      return;
+    }
+    await runTraining(config);
+  });
+}
+
+export function buildProgram(): Command {
+  const program = new Command('ssl-train')
+    .description('DINO and PAWS pretraining on CPU, with k-NN evaluation and an HTML report')
+    .showSuggestionAfterError(true);
+  methodCommand(
+    program,
+    'dino',
+    'self-supervised DINO pretraining (flags and defaults of the official main_dino.py; try --preset fmnist_small)',
+  );
+  methodCommand(program, 'paws', 'semi-supervised PAWS pretraining (keys of the official configs/paws/*.yaml; try --preset fmnist_paws)');
+  program
+    .command('knn')
+    .description('weighted k-NN (official protocol) of a checkpoint\'s teacher features and of raw pixels, on the test split')
+    .option('--checkpoint <dir>', 'run directory or checkpoint directory of ssl-train dino/paws')
+    .option('--pixels', 'only the raw-pixel baseline')
+    .option('--dataset <name>', 'fashion-mnist | folder', 'fashion-mnist')
+    .option('--data-path <dir>', 'training images (default: Fashion-MNIST)')
+    .option('--val-data-path <dir>', 'labelled test images (folder datasets)')
+    .option('--train-images <n>', 'first n training images as the k-NN memory (0 = all)', '0')
+    .option('--test-images <n>', 'first n test images (0 = all)', '0')
+    .option('--k <n>', 'neighbours', '20')
+    .option('--temperature <t>', 'vote temperature', '0.07')
+    .option('--threads <n>', 'threads for the tensor kernels')
+    .action(runKnnCommand);
+  program
+    .command('report')
+    .description('rebuild report.html from a run directory (config.json, log.jsonl, attention/)')
+    .argument('<dir>', 'output_dir of a run')
+    .action((dir: string) => console.log(writeReport(dir)));
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(normalizeArgv(argv), { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode; // commander printed it already
+    console.error(`ssl-train: ${(err as Error).message}`);
+    if (process.env.SSL_DEBUG) console.error((err as Error).stack);
+    return 1;
+  }
+}
+
