@@ -1,8 +1,81 @@
-/** Availability of the compiled addon; the kernels land with the native backend itself. */
-export function nativeBackendStatus(): { available: boolean; reason: string } {
-  return { available: false, reason: '@ssl/backend-native has no compiled kernels yet' };
+import * as tf from '@tensorflow/tfjs-core';
+// Registers the JS cpu kernels, which this backend reuses for everything it does not override.
+import '@tensorflow/tfjs-backend-cpu';
+import { availableParallelism } from 'node:os';
+import { NativeBackend } from './backend.js';
+import { binding, loadBinding } from './binding.js';
+import { NATIVE_KERNELS } from './register_all_kernels.js';
+
+export { NativeBackend } from './backend.js';
+export { NATIVE_KERNELS } from './register_all_kernels.js';
+
+export const BACKEND_NAME = 'native';
+
+export interface NativeBackendOptions {
+  /** Threads for OpenBLAS and the element loops; default `SSL_THREADS`, else the core count. */
+  threads?: number;
 }
 
-export function registerNativeBackend(_options: { threads?: number } = {}): void {
-  throw new Error(nativeBackendStatus().reason);
+let registered = false;
+let currentThreads = 0;
+
+function resolveThreads(threads: number | undefined): number {
+  if (threads !== undefined) {
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
+    return threads;
+  }
+  const env = process.env.SSL_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`SSL_THREADS='${env}' must be a positive integer`);
+    return n;
+  }
+  return availableParallelism();
+}
+
+/** Whether the compiled addon loads; `reason` names OpenBLAS and threads, or what to install. */
+export function nativeBackendStatus(): { available: boolean; reason: string } {
+  const { binding: b, reason } = loadBinding();
+  if (!b) return { available: false, reason };
+  const threads = registered ? currentThreads : resolveThreads(undefined);
+  return { available: true, reason: `${reason}, ${threads} thread(s)` };
+}
+
+/** Sets the threads used by OpenBLAS and by the element loops. */
+export function setNativeThreads(threads: number): void {
+  const n = resolveThreads(threads);
+  binding().setThreads(n, n);
+  currentThreads = n;
+}
+
+/**
+ * Registers the tfjs backend 'native': every cpu kernel under the new name, then the C++
+ * overrides. Idempotent; a second call only updates the thread count. Throws when unavailable.
+ */
+export function registerNativeBackend(options: NativeBackendOptions = {}): void {
+  const status = nativeBackendStatus();
+  if (!status.available) throw new Error(`@ssl/backend-native is unavailable: ${status.reason}`);
+  setNativeThreads(resolveThreads(options.threads));
+  if (registered) return;
+  if (!tf.findBackendFactory(BACKEND_NAME)) {
+    // Priority 0: never picked implicitly; @ssl/tensor's initBackend chooses it explicitly.
+    tf.registerBackend(BACKEND_NAME, () => new NativeBackend(), 0);
+  }
+  const overridden = new Set(NATIVE_KERNELS.map((k) => k.kernelName));
+  for (const k of tf.getKernelsForBackend('cpu')) {
+    if (overridden.has(k.kernelName) || tf.getKernel(k.kernelName, BACKEND_NAME)) continue;
+    tf.registerKernel({ ...k, backendName: BACKEND_NAME });
+  }
+  for (const k of NATIVE_KERNELS) {
+    if (!tf.getKernel(k.kernelName, BACKEND_NAME)) tf.registerKernel(k);
+  }
+  registered = true;
+}
+
+/** Row-major C = A @ B straight through OpenBLAS: the reference the benchmarks compare with. */
+export function directSgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void {
+  if (a.length < m * k || b.length < k * n || c.length < m * n) {
+    throw new Error(`directSgemm: arrays too small for m=${m}, n=${n}, k=${k}`);
+  }
+  binding().sgemm(a, b, c, m, n, k);
 }

@@ -1,0 +1,49 @@
+// Module entry: thread settings, build facts, and every kernel file's functions.
+#include <cblas.h>
+
+#include "common.h"
+#include "pool.h"
+
+extern "C" {
+void openblas_set_num_threads(int);
+int openblas_get_num_threads(void);
+char* openblas_get_config(void);
+}
+
+namespace sslnative {
+namespace {
+
+// setThreads(blasThreads, poolThreads)
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  openblas_set_num_threads(static_cast<int>(Int(info, 0)));
+  set_pool_threads(static_cast<int>(Int(info, 1)));
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("blasConfig", std::string(openblas_get_config()));
+  o.Set("blasThreads", openblas_get_num_threads());
+  o.Set("poolThreads", pool_threads());
+  return o;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("info", Napi::Function::New(env, Info));
+  InitBatchMatMul(env, exports);
+  InitTranspose(env, exports);
+  InitBinary(env, exports);
+  InitUnary(env, exports);
+  InitReduce(env, exports);
+  InitSoftmax(env, exports);
+  return exports;
+}
+
+}  // namespace sslnative
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return sslnative::Init(env, exports); }
+
+NODE_API_MODULE(ssl_native, InitModule)

@@ -1,0 +1,88 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The whole native surface, one typed interface: kernels call these and never touch the addon
+ * otherwise. Shapes and permutations travel as Int32Array; outputs are preallocated by the caller.
+ */
+export interface NativeBinding {
+  setThreads(blasThreads: number, poolThreads: number): void;
+  info(): { blasConfig: string; blasThreads: number; poolThreads: number };
+  batchMatMul(
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    aIndex: Int32Array,
+    bIndex: Int32Array,
+    m: number,
+    n: number,
+    k: number,
+    transposeA: boolean,
+    transposeB: boolean,
+    bias: Float32Array | null,
+    activation: number,
+    alpha: number,
+  ): void;
+  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void;
+  transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;
+  binary(
+    op: number,
+    a: Float32Array,
+    aShape: Int32Array,
+    b: Float32Array,
+    bShape: Int32Array,
+    out: Float32Array,
+    outShape: Int32Array,
+  ): void;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number): void;
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+}
+
+const INSTALL_HINT =
+  'install g++, make, python3, pkg-config and libopenblas-dev (Debian/Ubuntu: apt-get install g++ make python3 pkg-config libopenblas-dev), then rebuild with `pnpm --filter @ssl/backend-native build`';
+
+// src/ and dist/ both sit one level below the package root.
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const addonPath = join(packageRoot, 'build', 'Release', 'ssl_native.node');
+
+let loaded: { binding?: NativeBinding; reason: string } | undefined;
+
+function buildFailure(): string | undefined {
+  const statusFile = join(packageRoot, 'build', 'build-status.json');
+  if (!existsSync(statusFile)) return undefined;
+  try {
+    const status = JSON.parse(readFileSync(statusFile, 'utf8')) as { ok: boolean; reason: string };
+    return status.ok ? undefined : status.reason;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Loads the addon once; never throws. `reason` says what is missing when it did not load. */
+export function loadBinding(): { binding?: NativeBinding; reason: string } {
+  if (loaded) return loaded;
+  if (!existsSync(addonPath)) {
+    const why = buildFailure() ?? 'the C++ addon was not built';
+    loaded = { reason: `${why} (no ${addonPath}); ${INSTALL_HINT}` };
+    return loaded;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    const binding = require(addonPath) as NativeBinding;
+    loaded = { binding, reason: binding.info().blasConfig };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    loaded = { reason: `the C++ addon does not load (${msg}); ${INSTALL_HINT}` };
+  }
+  return loaded;
+}
+
+/** The loaded addon; kernels only run after registration succeeded, so it is always there. */
+export function binding(): NativeBinding {
+  const b = loadBinding().binding;
+  if (!b) throw new Error(`@ssl/backend-native is unavailable: ${loadBinding().reason}`);
+  return b;
+}
