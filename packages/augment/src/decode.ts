@@ -1,0 +1,55 @@
+import sharp, { type OutputInfo } from 'sharp';
+import { convertChannels, type Channels, type ImageU8 } from './image.js';
+
+export interface DecodeOptions {
+  /** Channels of the result: 3 (RGB, as PIL's `convert('RGB')`) or 1 (PIL's `convert('L')`). Default 3. */
+  channels?: Channels;
+  /**
+   * Refuse images with more pixels than this (decompression bombs). Default 178,956,970, PIL's own
+   * `MAX_IMAGE_PIXELS` * 2 (the point where PIL raises rather than warns).
+   */
+  limitInputPixels?: number;
+  /**
+   * How strict to be with damaged files (sharp's `failOn`). Default 'error': a truncated or corrupt
+   * file is an error (the loader skips and counts it) instead of silently yielding grey pixels.
+   */
+  failOn?: 'none' | 'truncated' | 'error' | 'warning';
+  /** Name used in error messages when `input` is bytes. */
+  name?: string;
+}
+
+export const DEFAULT_LIMIT_INPUT_PIXELS = 2 * 89_478_485;
+
+/**
+ * Decode JPEG/PNG/WebP/TIFF/GIF (first frame) into an 8-bit HWC image.
+ *
+ * EXIF orientation is applied; CMYK, 16-bit, palette and grayscale inputs go to 8-bit sRGB; alpha is
+ * dropped (as PIL's `convert('RGB')`, which torchvision's ImageFolder loader calls). For one
+ * channel, the RGB result is reduced with PIL's luma formula so grayscale matches PIL.
+ */
+export async function decodeImage(input: string | Uint8Array, options: DecodeOptions = {}): Promise<ImageU8> {
+  const channels = options.channels ?? 3;
+  if (channels !== 1 && channels !== 3) throw new RangeError(`decodeImage: channels must be 1 or 3, got ${channels}`);
+  const name = typeof input === 'string' ? input : (options.name ?? `<${input.length} bytes>`);
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    raw = await sharp(input, {
+      failOn: options.failOn ?? 'error',
+      limitInputPixels: options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS,
+      autoOrient: true,
+      pages: 1,
+    })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw new Error(`decodeImage: cannot decode ${name}: ${(err as Error).message}`);
+  }
+  const { width, height, channels: got } = raw.info;
+  if (got !== 3) throw new Error(`decodeImage: ${name}: expected 3 channels after sRGB conversion, got ${got}`);
+  // Own the bytes: sharp's Buffer may sit in a shared pool, and we want a transferable ArrayBuffer.
+  const data = new Uint8Array(raw.data.length);
+  data.set(raw.data);
+  return convertChannels({ data, height, width, channels: 3 }, channels);
+}
