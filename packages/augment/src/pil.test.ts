@@ -35,7 +35,10 @@ const input = (src: string): ImageU8 => decode(fx.inputs[src] as Enc);
 
 function run(c: Case): ImageU8 {
   const img = input(c.src);
-  const p = c.params as Record<string, number> & { interpolation: Interpolation };
+  const p = c.params as {
+    top: number; left: number; height: number; width: number; outHeight: number; outWidth: number;
+    factor: number; threshold: number; radius: number; size: number; resize: number; interpolation: Interpolation;
+  };
   switch (c.op) {
     case 'resizedCrop':
       return resizedCrop(img, { top: p.top, left: p.left, height: p.height, width: p.width }, p.outHeight, p.outWidth, p.interpolation);
