@@ -1,3 +1,12 @@
 export { parseIdx, readIdx } from './idx.js';
 export type { IdxArray, IdxDataType } from './idx.js';
 export { DEBIAN_FASHION_MNIST_DIR, fashionMnistFixtureDir } from './fixtures.js';
+export type { Dataset, DatasetSpec, Sample } from './dataset.js';
+export { defaultFashionMnistDir, FASHION_MNIST_CLASSES, FashionMNIST } from './fashion-mnist.js';
+export type { FashionMnistOptions } from './fashion-mnist.js';
+export { IMG_EXTENSIONS, ImageFolder } from './image-folder.js';
+export type { ImageFolderOptions } from './image-folder.js';
+export { loadBatch, sampleRng } from './batch.js';
+export type { Batch, BatchResult, SampleFailure, ViewBatch } from './batch.js';
+export { DataLoader, SequentialBatchSampler } from './loader.js';
+export type { BatchSampler, DataLoaderOptions } from './loader.js';

@@ -1,0 +1,87 @@
+import { DataAugmentationDINO, DINO_FASHION_MNIST, type ImageU8 } from '@ssl/augment';
+import { describe, expect, it } from 'vitest';
+import type { Batch } from './batch.js';
+import type { Dataset, Sample } from './dataset.js';
+import { FashionMNIST } from './fashion-mnist.js';
+import { fashionMnistFixtureDir } from './fixtures.js';
+import { DataLoader } from './loader.js';
+
+async function collect(it: AsyncIterable<Batch>): Promise<Batch[]> {
+  const out: Batch[] = [];
+  for await (const b of it) out.push(b);
+  return out;
+}
+
+/** A tiny in-memory dataset; `bad` indices throw like a corrupt file. */
+function toy(n: number, bad: Set<number> = new Set()): Dataset {
+  return {
+    length: n,
+    get(i: number): Sample {
+      if (bad.has(i)) throw new Error('corrupt JPEG data');
+      const image: ImageU8 = { data: new Uint8Array(16 * 16).fill(i % 256), height: 16, width: 16, channels: 1 };
+      return { image, label: i % 3 };
+    },
+    describe: (i) => `/data/img${i}.jpg`,
+  };
+}
+
+const aug = () => new DataAugmentationDINO({ ...DINO_FASHION_MNIST, globalSize: 8, localSize: 4, localCropsNumber: 2 });
+
+describe('DataLoader', () => {
+  it('collates one [B, H, W, C] array per crop index, labels and indices', async () => {
+    const ds = await FashionMNIST.load({ root: fashionMnistFixtureDir() });
+    const loader = new DataLoader({ dataset: ds, transform: { kind: 'dino', ...DINO_FASHION_MNIST, localCropsNumber: 3 }, batchSize: 16, seed: 1 });
+    expect(loader.length()).toBe(125);
+    const it = loader.epoch(0)[Symbol.asyncIterator]();
+    const { value: b } = (await it.next()) as { value: Batch };
+    await it.return?.(undefined);
+    expect(b.views.map((v) => v.shape)).toEqual([[16, 28, 28, 1], [16, 28, 28, 1], [16, 12, 12, 1], [16, 12, 12, 1], [16, 12, 12, 1]]);
+    expect(b.views[0]!.data.length).toBe(16 * 784);
+    for (let i = 0; i < 16; i++) expect(b.labels[i]).toBe(ds.targets[b.indices[i]!]);
+    // Sample i of view k is the transform of that image with its own (seed, epoch, index) stream.
+    const single = loader.transform.apply(ds.get(b.indices[5]!).image, new (await import('@ssl/tensor')).Rng(1).fork(0, b.indices[5]!));
+    expect(b.views[2]!.data.subarray(5 * 144, 6 * 144)).toEqual(single[2]);
+  });
+
+  it('shuffles per epoch reproducibly, covers each index once, drops the last partial batch', async () => {
+    const make = (seed: number) => new DataLoader({ dataset: toy(23), transform: aug(), batchSize: 5, seed });
+    const e0 = await collect(make(3).epoch(0));
+    const again = await collect(make(3).epoch(0));
+    const e1 = await collect(make(3).epoch(1));
+    expect(e0.length).toBe(4);
+    const idx0 = e0.flatMap((b) => Array.from(b.indices));
+    expect(new Set(idx0).size).toBe(20);
+    expect(idx0).toEqual(again.flatMap((b) => Array.from(b.indices)));
+    expect(idx0).not.toEqual(e1.flatMap((b) => Array.from(b.indices)));
+    e0.forEach((b, i) => b.views.forEach((v, k) => expect(v.data).toEqual(again[i]!.views[k]!.data)));
+    const keep = await collect(new DataLoader({ dataset: toy(23), transform: aug(), batchSize: 5, shuffle: false, dropLast: false }).epoch(0));
+    expect(keep.map((b) => b.indices.length)).toEqual([5, 5, 5, 5, 3]);
+    expect(Array.from(keep[4]!.indices)).toEqual([20, 21, 22]);
+  });
+
+  it('skips, counts and logs corrupt samples, and stops above the skip ratio', async () => {
+    const logged: string[] = [];
+    const loader = new DataLoader({
+      dataset: toy(200, new Set([3, 150])),
+      transform: aug(),
+      batchSize: 10,
+      shuffle: false,
+      onSkip: (f) => logged.push(`${f.name}: ${f.message}`),
+    });
+    const batches = await collect(loader.epoch(0));
+    expect(batches[0]!.indices.length).toBe(9);
+    expect(batches[0]!.views[0]!.shape[0]).toBe(9);
+    expect(Array.from(batches[0]!.indices)).not.toContain(3);
+    expect([loader.skipped, loader.seen]).toEqual([2, 200]);
+    expect(logged).toEqual(['/data/img3.jpg: corrupt JPEG data', '/data/img150.jpg: corrupt JPEG data']);
+
+    const bad = new Set(Array.from({ length: 200 }, (_, i) => i).filter((i) => i % 10 === 0));
+    const strict = new DataLoader({ dataset: toy(200, bad), transform: aug(), batchSize: 10, shuffle: false, maxSkipRatio: 0.05, onSkip: () => {} });
+    await expect(collect(strict.epoch(0))).rejects.toThrow(/10 of 100 samples failed to load \(10\.0% > maxSkipRatio 5%\); last: \/data\/img90\.jpg/);
+  });
+
+  it('checks its options', () => {
+    expect(() => new DataLoader({ dataset: toy(4), transform: aug(), batchSize: 0 })).toThrow(/batchSize must be a positive integer/);
+    expect(() => new DataLoader({ dataset: {} as Dataset, transform: aug(), batchSize: 2 })).toThrow(/dataset must have/);
+  });
+});
