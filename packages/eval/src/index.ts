@@ -28,3 +28,5 @@ export {
 } from './copy-detection.js';
 export type { CopyDetectionOptions, RetrievalScore, Whitening, WhiteningOptions } from './copy-detection.js';
 export { symmetricEigen } from './linalg.js';
+export { snnClassifier, snnProbabilities } from './snn.js';
+export type { SnnOptions } from './snn.js';
