@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { Rng, tf } from '@ssl/tensor';
+import { describe, expect, it } from 'vitest';
+import { extractFeatures, linearProbeFeatures, tensorBatchSource, type IntermediateLayersModel } from './features.js';
+import { evaluateLinearProbe, randomResizedCropParams, resizedCropFlip, trainLinearProbe } from './linear-probe.js';
+
+const ref = JSON.parse(readFileSync(new URL('../fixtures/linear_probe.json', import.meta.url), 'utf8')) as {
+  N: number; D: number; C: number; epochs: number; lr: number; x: number[]; y: number[];
+  w0: number[]; b0: number[]; losses: number[]; weight: number[]; bias: number[];
+};
+
+/** Features stored as 1x1 "images": the embedding just flattens them. */
+const flatEmbed = (x: tf.Tensor4D): tf.Tensor2D => tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
+
+describe('linear probe', () => {
+  it('follows eval_linear SGD + cosine schedule exactly (PyTorch fixture)', async () => {
+    const images = tf.tensor4d(ref.x, [ref.N, 1, 1, ref.D]);
+    const losses: number[] = [];
+    const probe = await trainLinearProbe({
+      embed: flatEmbed, train: tensorBatchSource(images), trainLabels: ref.y, numClasses: ref.C,
+      epochs: ref.epochs, lr: ref.lr, batchSize: ref.N, augment: null,
+      init: { weight: Float32Array.from(ref.w0), bias: Float32Array.from(ref.b0) },
+      onEpoch: (_e, loss) => losses.push(loss),
+    });
+    losses.forEach((l, i) => expect(l).toBeCloseTo(ref.losses[i]!, 5));
+    const w = probe.weight.dataSync();
+    ref.weight.forEach((v, i) => expect(Math.abs(w[i]! - v)).toBeLessThan(1e-5));
+    const b = probe.bias.dataSync();
+    ref.bias.forEach((v, i) => expect(Math.abs(b[i]! - v)).toBeLessThan(1e-5));
+    probe.dispose();
+    images.dispose();
+  });
+
+  it('learns separable classes with the default augmentation-free path and keeps memory flat', async () => {
+    const rng = new Rng(3);
+    const N = 60;
+    const labels = Array.from({ length: N }, (_, i) => i % 3);
+    const x = labels.flatMap((c) => [0, 1, 2, 3].map((j) => (j === c ? 3 : 0) + 0.3 * rng.normal()));
+    const images = tf.tensor4d(x, [N, 1, 1, 4]);
+    const before = tf.memory().numTensors;
+    const probe = await trainLinearProbe({
+      embed: flatEmbed, train: tensorBatchSource(images), trainLabels: labels, numClasses: 3,
+      epochs: 10, lr: 20, batchSize: 16, augment: null, seed: 1,
+    });
+    const acc = await evaluateLinearProbe(probe, tensorBatchSource(images), labels);
+    expect(acc.top1).toBe(100);
+    probe.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    images.dispose();
+  });
+
+  it('draws torchvision RandomResizedCrop boxes inside the image and crops+flips batches', () => {
+    const rng = new Rng(5);
+    for (let i = 0; i < 200; i++) {
+      const [top, left, h, w] = randomResizedCropParams(rng, 28, 20);
+      expect(top).toBeGreaterThanOrEqual(0);
+      expect(left).toBeGreaterThanOrEqual(0);
+      expect(top + h).toBeLessThanOrEqual(28);
+      expect(left + w).toBeLessThanOrEqual(20);
+      expect(h * w).toBeGreaterThan(0);
+    }
+    // scale 1 and a square image can only give the full image
+    expect(randomResizedCropParams(rng, 8, 8, [1, 1], [1, 1])).toEqual([0, 0, 8, 8]);
+    const img = tf.tensor4d(Array.from({ length: 2 * 4 * 4 }, (_, i) => i), [2, 4, 4, 1]);
+    const a = resizedCropFlip(img, new Rng(9));
+    const b = resizedCropFlip(img, new Rng(9));
+    expect(a.shape).toEqual([2, 4, 4, 1]);
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    tf.dispose([img, a, b]);
+  });
+});
+
+describe('feature extraction', () => {
+  it('extracts L2-normalised features batch by batch with flat memory', async () => {
+    const images = tf.randomNormal([10, 2, 2, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const m = await extractFeatures(flatEmbed, tensorBatchSource(images), { batchSize: 3 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect([m.rows, m.cols]).toEqual([10, 12]);
+    const raw = images.dataSync();
+    for (let r = 0; r < 10; r++) {
+      const row = raw.subarray(r * 12, r * 12 + 12);
+      const n = Math.hypot(...row);
+      for (let j = 0; j < 12; j++) expect(m.data[r * 12 + j]).toBeCloseTo(row[j]! / n, 5);
+    }
+    const un = await extractFeatures(flatEmbed, tensorBatchSource(images), { batchSize: 4, normalize: false });
+    expect(Array.from(un.data)).toEqual(Array.from(raw));
+    images.dispose();
+  });
+
+  it('builds eval_linear features: last-n CLS, and interleaved CLS/mean for n = 1', () => {
+    // two blocks, B = 1, N+1 = 3 tokens, D = 2: block k token t = [10k + t, -(10k + t)]
+    const model: IntermediateLayersModel = {
+      getIntermediateLayers: (_x, n) =>
+        Array.from({ length: n }, (_, i) => {
+          const k = 2 - n + i;
+          return tf.tensor3d([0, 1, 2].flatMap((t) => [10 * k + t, -(10 * k + t)]), [1, 3, 2]);
+        }),
+    };
+    const x = tf.zeros([1, 4, 4, 1]) as tf.Tensor4D;
+    const two = linearProbeFeatures(model, x, { nLastBlocks: 2 });
+    expect(Array.from(two.dataSync())).toEqual([0, -0, 10, -10]);
+    const one = linearProbeFeatures(model, x, { nLastBlocks: 1, avgPool: true });
+    // last block CLS [10, -10], patch mean [11.5, -11.5] -> interleaved
+    expect(Array.from(one.dataSync())).toEqual([10, 11.5, -10, -11.5]);
+    const twoAvg = linearProbeFeatures(model, x, { nLastBlocks: 2, avgPool: true });
+    expect(Array.from(twoAvg.dataSync())).toEqual([0, -0, 10, -10, 11.5, -11.5]);
+    tf.dispose([x, two, one, twoAvg]);
+  });
+});
