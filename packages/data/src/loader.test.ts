@@ -85,3 +85,46 @@ describe('DataLoader', () => {
     expect(() => new DataLoader({ dataset: {} as Dataset, transform: aug(), batchSize: 2 })).toThrow(/dataset must have/);
   });
 });
+
+describe('DataLoader on worker threads', () => {
+  it('0, 1 and 2 workers give identical batches; buffers arrive whole', async () => {
+    const ds = await FashionMNIST.load({ root: fashionMnistFixtureDir(), split: 'test' });
+    const run = async (workers: number) => {
+      const loader = new DataLoader({
+        dataset: ds,
+        transform: { kind: 'dino', ...DINO_FASHION_MNIST, localCropsNumber: 2 },
+        batchSize: 32,
+        seed: 5,
+        workers,
+      });
+      const out: Batch[] = [];
+      for (const e of [0, 1]) {
+        let n = 0;
+        for await (const b of loader.epoch(e)) if (n++ < 4) out.push(b);
+      }
+      await loader.close();
+      return out;
+    };
+    const [w0, w1, w2] = [await run(0), await run(1), await run(2)];
+    expect(w0.length).toBe(8);
+    for (const other of [w1, w2]) {
+      expect(other.length).toBe(w0.length);
+      other.forEach((b, i) => {
+        const ref = w0[i]!;
+        expect([b.epoch, b.step]).toEqual([ref.epoch, ref.step]);
+        expect(b.indices).toEqual(ref.indices);
+        expect(b.labels).toEqual(ref.labels);
+        b.views.forEach((v, k) => {
+          expect(v.shape).toEqual(ref.views[k]!.shape);
+          expect(v.data).toEqual(ref.views[k]!.data);
+        });
+      });
+    }
+    // Transferred, not copied into a shared pool: each view owns its buffer.
+    expect(w2[0]!.views[0]!.data.buffer.byteLength).toBe(32 * 784 * 4);
+  });
+
+  it('needs a dataset spec for workers', () => {
+    expect(() => new DataLoader({ dataset: toy(4), transform: aug(), batchSize: 2, workers: 1 })).toThrow(/need a dataset with a `spec`/);
+  });
+});

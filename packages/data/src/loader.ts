@@ -1,7 +1,9 @@
 import { buildTransform, MultiCrop, type TransformSpec } from '@ssl/augment';
 import { Rng } from '@ssl/tensor';
+import { Piscina } from 'piscina';
 import { loadBatch, type Batch, type BatchResult, type SampleFailure } from './batch.js';
 import type { Dataset } from './dataset.js';
+import type { BatchTask } from './worker.js';
 
 /** Yields the dataset indices of each batch of an epoch (e.g. PAWS's ClassStratifiedSampler). */
 export interface BatchSampler {
@@ -27,7 +29,17 @@ export interface DataLoaderOptions {
   maxSkipRatio?: number;
   /** Called for every skipped sample. Default: a console.warn line naming the file. */
   onSkip?: (failure: SampleFailure) => void;
+  /**
+   * Worker threads (piscina) that load and augment whole batches. 0 (default) works on the calling
+   * thread. Batches are identical for any count. Needs a dataset with a `spec`.
+   */
+  workers?: number;
+  /** Batches in flight ahead of the consumer when using workers. Default 2 per worker. */
+  prefetch?: number;
 }
+
+/** The built worker script: dist/worker.js, a sibling of both src/ and dist/ entry points. */
+const WORKER_FILE = new URL('../dist/worker.js', import.meta.url);
 
 /** Number of samples seen before the skip ratio is enforced (one bad file early is not a trend). */
 const SKIP_RATIO_MIN_SAMPLES = 100;
@@ -46,9 +58,13 @@ export class DataLoader {
   protected readonly sampler: BatchSampler;
   protected readonly maxSkipRatio: number;
   protected readonly onSkip: (f: SampleFailure) => void;
+  readonly workers: number;
+  readonly prefetch: number;
   /** Samples attempted and skipped so far (over all epochs). */
   seen = 0;
   skipped = 0;
+  private pool: Piscina | null = null;
+  private readonly transformSpec: TransformSpec;
 
   constructor(options: DataLoaderOptions) {
     const { dataset, batchSize } = options;
@@ -58,6 +74,13 @@ export class DataLoader {
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
     this.dataset = dataset;
     this.transform = options.transform instanceof MultiCrop ? options.transform : buildTransform(options.transform);
+    this.transformSpec = options.transform instanceof MultiCrop ? { kind: 'multicrop', ...options.transform.spec } : options.transform;
+    this.workers = options.workers ?? 0;
+    if (!Number.isInteger(this.workers) || this.workers < 0) throw new RangeError(`DataLoader: workers must be an integer >= 0, got ${this.workers}`);
+    if (this.workers > 0 && !dataset.spec) {
+      throw new TypeError('DataLoader: worker threads need a dataset with a `spec` (FashionMNIST, ImageFolder, Subset); use workers: 0 for custom datasets');
+    }
+    this.prefetch = Math.max(1, options.prefetch ?? 2 * this.workers);
     this.batchSize = batchSize;
     this.shuffle = options.shuffle ?? true;
     this.dropLast = options.dropLast ?? true;
@@ -78,11 +101,51 @@ export class DataLoader {
   /** The batches of `epoch`, in order. */
   async *epoch(epoch: number): AsyncGenerator<Batch> {
     let step = 0;
-    for (const indices of this.sampler.batches(epoch)) {
-      const result = await loadBatch(this.dataset, this.transform, this.seed, epoch, indices);
+    if (this.workers === 0) {
+      for (const indices of this.sampler.batches(epoch)) {
+        const result = await loadBatch(this.dataset, this.transform, this.seed, epoch, indices);
+        const batch = this.accept(result, epoch, step++);
+        if (batch) yield batch;
+      }
+      return;
+    }
+    const pool = (this.pool ??= new Piscina({
+      filename: WORKER_FILE.href,
+      minThreads: this.workers,
+      maxThreads: this.workers,
+      idleTimeout: 60_000,
+    }));
+    const order = this.sampler.batches(epoch)[Symbol.iterator]();
+    const inflight: Promise<BatchResult>[] = [];
+    const submit = (): boolean => {
+      const next = order.next();
+      if (next.done) return false;
+      const task: BatchTask = {
+        dataset: this.dataset.spec!,
+        transform: this.transformSpec,
+        seed: this.seed,
+        epoch,
+        indices: Int32Array.from(next.value),
+      };
+      const p = pool.run(task) as Promise<BatchResult>;
+      p.catch(() => {}); // surfaced when awaited below; avoids unhandled rejections if the consumer stops early
+      inflight.push(p);
+      return true;
+    };
+    while (inflight.length < this.prefetch && submit());
+    while (inflight.length > 0) {
+      const result = await (inflight.shift() as Promise<BatchResult>);
+      submit();
       const batch = this.accept(result, epoch, step++);
       if (batch) yield batch;
     }
+  }
+
+  /** Stop the worker threads (a later epoch starts them again). */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    if (pool) await pool.destroy();
   }
 
   /** Count and log failures, enforce the skip ratio, and turn a result into a Batch (null if empty). */
