@@ -128,3 +128,35 @@ describe('DataLoader on worker threads', () => {
     expect(() => new DataLoader({ dataset: toy(4), transform: aug(), batchSize: 2, workers: 1 })).toThrow(/need a dataset with a `spec`/);
   });
 });
+
+describe('corrupt files on worker threads', () => {
+  it('are skipped, counted and logged with their path', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const sharp = (await import('sharp')).default;
+    const { ImageFolder } = await import('./image-folder.js');
+    const root = mkdtempSync(join(tmpdir(), 'corrupt-'));
+    mkdirSync(join(root, 'a'));
+    for (let i = 0; i < 11; i++) {
+      const png = await sharp(Buffer.alloc(20 * 20 * 3, i * 20), { raw: { width: 20, height: 20, channels: 3 } }).png().toBuffer();
+      writeFileSync(join(root, 'a', `img${i}.png`), i === 4 ? png.subarray(0, 40) : png);
+    }
+    const ds = await ImageFolder.create(root, { channels: 1 });
+    const logged: string[] = [];
+    const loader = new DataLoader({
+      dataset: ds,
+      transform: aug(),
+      batchSize: 11,
+      shuffle: false,
+      workers: 1,
+      maxSkipRatio: 0.5,
+      onSkip: (f) => logged.push(f.name),
+    });
+    const batches = await collect(loader.epoch(0));
+    await loader.close();
+    expect(batches[0]!.indices.length).toBe(10);
+    expect(loader.skipped).toBe(1);
+    expect(logged).toEqual([join(root, 'a', 'img4.png')]);
+  });
+});

@@ -95,3 +95,17 @@ export function perClassSubset(targets: Int32Array, perClass: number, seed = 0):
   }
   return Int32Array.from(out.sort((a, b) => a - b));
 }
+
+/**
+ * PAWS's fallback when no split file is given: keep each sample as labelled with probability
+ * 1 - `unlabeledFraction` (an independent seeded coin per sample). Sorted indices.
+ */
+export function coinFlipSubset(length: number, unlabeledFraction: number, seed = 0): Int32Array {
+  if (!(unlabeledFraction >= 0 && unlabeledFraction <= 1)) {
+    throw new RangeError(`coinFlipSubset: unlabeledFraction must be in [0, 1], got ${unlabeledFraction}`);
+  }
+  const rng = new Rng(seed).fork('label-coin');
+  const out: number[] = [];
+  for (let i = 0; i < length; i++) if (!rng.bernoulli(unlabeledFraction)) out.push(i);
+  return Int32Array.from(out);
+}
