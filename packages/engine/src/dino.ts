@@ -1,0 +1,354 @@
+import { join } from 'node:path';
+import { DINOLoss } from '@ssl/losses';
+import type { Module } from '@ssl/models';
+import { tf } from '@ssl/tensor';
+import type { Scalar, Tensor } from '@ssl/tensor';
+import { AdamW } from './adamw.js';
+import {
+  loadCheckpoint,
+  periodicCheckpointName,
+  prefixed,
+  resolveCheckpoint,
+  saveCheckpoints,
+  section,
+  versions,
+} from './checkpoint.js';
+import { copyStudentToTeacher, emaUpdate } from './ema.js';
+import { cancelGradientsLastLayer, clipGradients, gradsByParamName } from './gradients.js';
+import { DinoLARS } from './lars.js';
+import { JsonlLogger, Mean, memoryStats } from './logger.js';
+import type { Optimizer, OptimizerState } from './optimizer.js';
+import { getParamsGroups } from './params.js';
+import { cosineScheduler } from './schedule.js';
+import { SGD } from './sgd.js';
+import {
+  checkEpochs,
+  getRngStates,
+  moduleRngs,
+  NonFiniteLossError,
+  setRngStates,
+  viewTensors,
+} from './train-common.js';
+import type { BatchSource } from './train-common.js';
+
+/** main_dino.py arguments the loop uses, in camelCase, with the official defaults in `DINO_DEFAULTS`. */
+export interface DinoConfig {
+  outDim: number;
+  /** Local crops per image; nCrops = 2 + localCropsNumber. */
+  localCropsNumber: number;
+  warmupTeacherTemp: number;
+  teacherTemp: number;
+  warmupTeacherTempEpochs: number;
+  momentumTeacher: number;
+  weightDecay: number;
+  weightDecayEnd: number;
+  /** Maximal per-parameter gradient norm; 0 disables clipping. */
+  clipGrad: number;
+  /** Images per batch; the lr is scaled by batchSizePerGpu / 256 (one process). */
+  batchSizePerGpu: number;
+  epochs: number;
+  freezeLastLayer: number;
+  /** lr for a batch of 256, reached at the end of the warm-up. */
+  lr: number;
+  warmupEpochs: number;
+  minLr: number;
+  optimizer: 'adamw' | 'sgd' | 'lars';
+  /** Save `checkpoint<epoch:04>` when epoch % saveckpFreq == 0 (0: never); `checkpoint` every epoch. */
+  saveckpFreq: number;
+  outputDir: string;
+  seed: number;
+}
+
+export const DINO_DEFAULTS: Omit<DinoConfig, 'outputDir'> = {
+  outDim: 65536,
+  localCropsNumber: 8,
+  warmupTeacherTemp: 0.04,
+  teacherTemp: 0.04,
+  warmupTeacherTempEpochs: 0,
+  momentumTeacher: 0.996,
+  weightDecay: 0.04,
+  weightDecayEnd: 0.4,
+  clipGrad: 3.0,
+  batchSizePerGpu: 64,
+  epochs: 100,
+  freezeLastLayer: 1,
+  lr: 0.0005,
+  warmupEpochs: 10,
+  minLr: 1e-6,
+  optimizer: 'adamw',
+  saveckpFreq: 20,
+  seed: 0,
+};
+
+/** A network as `MultiCropWrapper`: a Module whose forward takes the list of crop batches. */
+export interface MultiCropNetwork extends Module {
+  forward(crops: Tensor[]): Tensor;
+}
+
+/** One iteration's numbers, passed to `onStep`. */
+export interface DinoStepEvent {
+  epoch: number;
+  /** Position in the epoch. */
+  iteration: number;
+  /** Global iteration (index into the schedules). */
+  step: number;
+  loss: number;
+  lr: number;
+  wd: number;
+  momentum: number;
+  teacherTemp: number;
+  imagesPerSec: number;
+  seconds: number;
+  gradNorms?: number[];
+}
+
+/** One epoch's averages (the official log.txt line), passed to `onEpoch`. */
+export interface DinoEpochStats {
+  epoch: number;
+  train_loss: number;
+  train_lr: number;
+  train_wd: number;
+  images_per_sec: number;
+  seconds: number;
+  tf_num_tensors: number;
+  tf_num_bytes: number;
+  rss_mb: number;
+  checkpoint: string;
+}
+
+export interface TrainDinoOptions {
+  student: MultiCropNetwork;
+  teacher: MultiCropNetwork;
+  loader: BatchSource;
+  config: Partial<DinoConfig> & { outputDir: string };
+  /** Continue from `<outputDir>/checkpoint` when it exists (default true, as main_dino.py). */
+  resume?: boolean;
+  /** Stop after this epoch (exclusive) without changing the schedules, which span `config.epochs`. */
+  stopAtEpoch?: number;
+  /** Write one line per `logEvery` steps to `<outputDir>/steps.jsonl` (0: none). Default 10. */
+  logEvery?: number;
+  onStep?: (e: DinoStepEvent) => void;
+  onEpoch?: (e: DinoEpochStats) => void;
+  /** Lines for a human (resume, checkpoints). */
+  log?: (line: string) => void;
+}
+
+export interface TrainDinoResult {
+  /** Epoch the run started at (after resume) and the next epoch to run. */
+  startEpoch: number;
+  endEpoch: number;
+  /** Global iterations done. */
+  step: number;
+  epochs: DinoEpochStats[];
+  /** The DINO loss (holds the center); the caller disposes it. */
+  dinoLoss: DINOLoss;
+  lastCheckpoint: string | null;
+}
+
+function makeOptimizer(kind: DinoConfig['optimizer'], student: Module): Optimizer {
+  const groups = getParamsGroups(student.namedParameters());
+  if (kind === 'adamw') return new AdamW(groups);
+  if (kind === 'sgd') return new SGD(groups, { lr: 0, momentum: 0.9 }); // lr is set by the scheduler
+  if (kind === 'lars') return new DinoLARS(groups);
+  throw new Error(`trainDino: optimizer must be 'adamw', 'sgd' or 'lars', got '${kind}'`);
+}
+
+/**
+ * DINO pretraining as main_dino.py `train_dino` + `train_one_epoch`. Per iteration, in the
+ * official order: teacher on the 2 global crops (no gradient), student on all crops, DINO loss,
+ * gradients, per-parameter clipping, last-layer cancelling while epoch < freezeLastLayer, the
+ * optimizer step with this iteration's lr / weight decay, then the teacher EMA with this
+ * iteration's momentum. After each epoch: `checkpoint/` (and `checkpoint<epoch:04>/` every
+ * saveckpFreq epochs) and a log.txt line. The teacher starts as a copy of the student.
+ */
+export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoResult> {
+  const cfg: DinoConfig = { ...DINO_DEFAULTS, ...options.config };
+  const { student, teacher, loader } = options;
+  const stopAt = checkEpochs('trainDino', cfg.epochs, options.stopAtEpoch);
+  const say = options.log ?? (() => {});
+  const ipe = loader.length(0);
+  if (!Number.isInteger(ipe) || ipe < 1) throw new Error(`trainDino: the loader yields no batch per epoch (length ${ipe})`);
+
+  const nCrops = cfg.localCropsNumber + 2;
+  const dinoLoss = new DINOLoss({
+    outDim: cfg.outDim,
+    nCrops,
+    warmupTeacherTemp: cfg.warmupTeacherTemp,
+    teacherTemp: cfg.teacherTemp,
+    warmupTeacherTempEpochs: cfg.warmupTeacherTempEpochs,
+    nEpochs: cfg.epochs,
+  });
+  const optimizer = makeOptimizer(cfg.optimizer, student);
+  const lrSchedule = cosineScheduler((cfg.lr * cfg.batchSizePerGpu) / 256, cfg.minLr, cfg.epochs, ipe, { warmupEpochs: cfg.warmupEpochs });
+  const wdSchedule = cosineScheduler(cfg.weightDecay, cfg.weightDecayEnd, cfg.epochs, ipe);
+  const momentumSchedule = cosineScheduler(cfg.momentumTeacher, 1, cfg.epochs, ipe);
+
+  const rngs = new Map([...moduleRngs('student', student), ...moduleRngs('teacher', teacher)]);
+  const ckptDir = join(cfg.outputDir, 'checkpoint');
+  let startEpoch = 0;
+  let step = 0;
+  let lastCheckpoint: string | null = null;
+  const found = options.resume === false ? null : await resolveCheckpoint(ckptDir);
+  if (found) {
+    const ck = await loadCheckpoint(found);
+    try {
+      if (ck.state.kind !== 'dino') throw new Error(`trainDino: ${found} is a '${ck.state.kind}' checkpoint`);
+      student.loadStateDict(section(ck.tensors, 'student'));
+      teacher.loadStateDict(section(ck.tensors, 'teacher'));
+      optimizer.setState({ tensors: section(ck.tensors, 'optimizer'), scalars: ck.state.optimizer as OptimizerState['scalars'] });
+      const center = ck.tensors['loss.center'];
+      if (!center) throw new Error(`trainDino: ${found} has no loss.center`);
+      dinoLoss.setState({ center });
+      setRngStates(rngs, ck.state.rng);
+      startEpoch = ck.state.epoch;
+      step = ck.state.step;
+      lastCheckpoint = found;
+      say(`resumed from ${found}: epoch ${startEpoch}, step ${step}`);
+    } finally {
+      tf.dispose(Object.values(ck.tensors));
+    }
+  } else {
+    // teacher and student start with the same weights
+    copyStudentToTeacher(student, teacher);
+  }
+
+  const studentNamed = student.namedParameters().filter(([, v]) => v.trainable);
+  const studentVars = studentNamed.map(([, v]) => v);
+  const studentParams = student.parameters();
+  const teacherParams = teacher.parameters();
+  const log = new JsonlLogger(join(cfg.outputDir, 'log.txt'));
+  const stepLog = (options.logEvery ?? 10) > 0 ? new JsonlLogger(join(cfg.outputDir, 'steps.jsonl')) : null;
+  const epochs: DinoEpochStats[] = [];
+
+  for (let epoch = startEpoch; epoch < stopAt; epoch++) {
+    const lossMean = new Mean();
+    const lrMean = new Mean();
+    const wdMean = new Mean();
+    const t0 = performance.now();
+    let images = 0;
+    let it = 0;
+    for await (const batch of loader.epoch(epoch)) {
+      if (it >= ipe) break;
+      const ts = performance.now();
+      const g = epoch * ipe + it; // global training iteration
+      const lr = lrSchedule[g] as number;
+      const wd = wdSchedule[g] as number;
+      optimizer.setSchedule(lr, wd);
+      const views = viewTensors(batch);
+      if (views.length !== nCrops) {
+        tf.dispose(views);
+        throw new Error(`trainDino: batches must have ${nCrops} views (2 global + ${cfg.localCropsNumber} local), got ${views.length}`);
+      }
+      const B = views[0]?.shape[0] as number;
+      let lossValue: number;
+      let norms: number[] | undefined;
+      try {
+        // only the 2 global views pass through the teacher
+        const teacherOut = tf.tidy(() => teacher.forward(views.slice(0, 2)));
+        let value: Scalar;
+        let grads: Record<string, Tensor>;
+        try {
+          ({ value, grads } = tf.variableGrads(
+            () => dinoLoss.forward(student.forward(views), teacherOut, epoch),
+            studentVars,
+          ) as { value: Scalar; grads: Record<string, Tensor> });
+        } finally {
+          teacherOut.dispose();
+        }
+        lossValue = value.dataSync()[0] as number;
+        value.dispose();
+        const named = gradsByParamName(studentNamed, grads);
+        try {
+          if (!Number.isFinite(lossValue)) {
+            throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
+          }
+          if (cfg.clipGrad) norms = clipGradients(named, cfg.clipGrad);
+          cancelGradientsLastLayer(epoch, named, cfg.freezeLastLayer);
+          optimizer.step(named);
+        } finally {
+          tf.dispose(Object.values(named));
+        }
+      } finally {
+        tf.dispose(views);
+      }
+      // EMA update for the teacher
+      const m = momentumSchedule[g] as number;
+      emaUpdate(studentParams, teacherParams, m);
+
+      step = g + 1;
+      images += B;
+      const seconds = (performance.now() - ts) / 1000;
+      lossMean.add(lossValue);
+      lrMean.add(lr);
+      wdMean.add(wd);
+      const event: DinoStepEvent = {
+        epoch, iteration: it, step: g, loss: lossValue, lr, wd, momentum: m,
+        teacherTemp: dinoLoss.teacherTemp(epoch), imagesPerSec: B / seconds, seconds,
+      };
+      if (norms) event.gradNorms = norms;
+      options.onStep?.(event);
+      if (stepLog && (it % (options.logEvery ?? 10) === 0 || it === ipe - 1)) {
+        const { gradNorms, ...rest } = event;
+        void gradNorms;
+        stepLog.log({ ...rest, ...memoryStats() });
+      }
+      it++;
+    }
+    if (it < ipe) throw new Error(`trainDino: epoch ${epoch} gave ${it} batches, expected ${ipe} (loader.length)`);
+
+    // ============ checkpoint, then the log line ============
+    const names = [ckptDir];
+    if (cfg.saveckpFreq && epoch % cfg.saveckpFreq === 0) names.push(join(cfg.outputDir, periodicCheckpointName(epoch)));
+    await saveDino(names, { student, teacher, optimizer, dinoLoss, rngs, epoch: epoch + 1, step, config: cfg });
+    lastCheckpoint = ckptDir;
+    const seconds = (performance.now() - t0) / 1000;
+    const stats: DinoEpochStats = {
+      train_loss: lossMean.value,
+      train_lr: lrMean.value,
+      train_wd: wdMean.value,
+      epoch,
+      images_per_sec: images / seconds,
+      seconds,
+      ...memoryStats(),
+      checkpoint: ckptDir,
+    };
+    log.log(stats as unknown as Record<string, unknown>);
+    epochs.push(stats);
+    options.onEpoch?.(stats);
+    say(`epoch ${epoch}: loss ${stats.train_loss.toFixed(4)}, ${stats.images_per_sec.toFixed(1)} images/s, saved ${names.join(', ')}`);
+  }
+  optimizer.dispose();
+  return { startEpoch, endEpoch: Math.max(startEpoch, stopAt), step, epochs, dinoLoss, lastCheckpoint };
+}
+
+async function saveDino(
+  dirs: string[],
+  s: {
+    student: Module; teacher: Module; optimizer: Optimizer; dinoLoss: DINOLoss;
+    rngs: ReturnType<typeof moduleRngs>; epoch: number; step: number; config: DinoConfig;
+  },
+): Promise<void> {
+  const studentSd = s.student.stateDict();
+  const teacherSd = s.teacher.stateDict();
+  const opt = s.optimizer.getState();
+  const loss = s.dinoLoss.getState();
+  try {
+    await saveCheckpoints(dirs, {
+      tensors: { ...prefixed('student', studentSd), ...prefixed('teacher', teacherSd), ...prefixed('optimizer', opt.tensors), 'loss.center': loss.center },
+      state: {
+        format: 'ssl-vision-checkpoint',
+        version: 1,
+        kind: 'dino',
+        epoch: s.epoch,
+        step: s.step,
+        config: s.config,
+        rng: getRngStates(s.rngs),
+        optimizer: opt.scalars,
+        versions: versions(),
+        savedAt: new Date().toISOString(),
+      },
+    });
+  } finally {
+    tf.dispose([...Object.values(studentSd), ...Object.values(teacherSd), ...Object.values(opt.tensors), loss.center]);
+  }
+}
