@@ -13,3 +13,22 @@ export type { DinoLARSOptions, LARSOptions } from './lars.js';
 export { cancelGradientsLastLayer, clipGradients, gradsByParamName } from './gradients.js';
 export { copyStudentToTeacher, emaUpdate } from './ema.js';
 export type { ParameterOwner } from './ema.js';
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  loadCheckpoint,
+  periodicCheckpointName,
+  prefixed,
+  resolveCheckpoint,
+  saveCheckpoint,
+  saveCheckpoints,
+  section,
+  STATE_FILE,
+  TENSORS_FILE,
+} from './checkpoint.js';
+export type { Checkpoint, CheckpointState } from './checkpoint.js';
+export { JsonlLogger, Mean, memoryStats } from './logger.js';
+export { NonFiniteLossError } from './train-common.js';
+export type { BatchSource, TrainBatch } from './train-common.js';
+export { DINO_DEFAULTS, trainDino } from './dino.js';
+export type { DinoConfig, DinoEpochStats, DinoStepEvent, MultiCropNetwork, TrainDinoOptions, TrainDinoResult } from './dino.js';
