@@ -8,3 +8,5 @@ export { buildResNetGraph, exportResNet, inferResNetShape } from './resnet.js';
 export type { ResNetExportConfig, ResNetShape } from './resnet.js';
 export { exportStateDict } from './export.js';
 export type { ExportOptions, ExportResult } from './export.js';
+export { OnnxFeatureExtractor } from './extractor.js';
+export type { FeatureExtractorOptions, FloatTensor, SessionInfo } from './extractor.js';
