@@ -1,0 +1,391 @@
+import { timingSafeEqual } from 'node:crypto';
+import multipart from '@fastify/multipart';
+import { knnVotes, rankClasses } from '@ssl/eval';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { attentionMosaicPng, clsMaps } from './attention.js';
+import { Batcher, QueueFullError, type BatcherOptions } from './batcher.js';
+import { Counter, Gauge, Histogram, Registry } from './metrics.js';
+import { loadModel, type LoadedModel } from './model.js';
+import { prepareImage, resolvePreprocess, type PreprocessOptions, type Prepared, type ResolvedPreprocess } from './preprocess.js';
+import { VectorIndex } from './vector-index.js';
+import { PAGE_HTML } from './page.js';
+
+export interface ServerOptions {
+  /** Path of the .onnx model, or its bytes. */
+  model: string | Uint8Array;
+  /** Default 127.0.0.1 (loopback only); use 0.0.0.0 deliberately to expose it. */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** When set, /v1/* and /metrics need `Authorization: Bearer <token>`. */
+  token?: string;
+  workers?: number;
+  intraOpThreads?: number;
+  batch?: BatcherOptions;
+  preprocess?: PreprocessOptions;
+  /** Directory of the persistent vector index. Default `./ssl-index`. */
+  indexDir?: string;
+  /** Largest request body in bytes (413 beyond). Default 32 MiB. */
+  bodyLimit?: number;
+  /** Largest single uploaded file in bytes (413 beyond). Default 16 MiB. */
+  fileLimit?: number;
+  /** Most files in one multipart request (413 beyond). Default 32. */
+  maxFiles?: number;
+  /** Per-request deadline in ms, queue wait included (503 beyond). Default 30000. */
+  requestTimeoutMs?: number;
+  /** Cosine similarity at or above which /v1/search flags a near-duplicate. Default 0.95. */
+  duplicateThreshold?: number;
+  /** k-NN defaults for /v1/classify (DINO: k = 20, T = 0.07). */
+  knnK?: number;
+  knnT?: number;
+  logger?: boolean;
+}
+
+export interface InferServer {
+  app: FastifyInstance;
+  url: string;
+  model: LoadedModel;
+  index: VectorIndex;
+  batcher: Batcher;
+  /** Stops accepting requests, finishes the ones in flight, then stops the workers. */
+  close(): Promise<void>;
+}
+
+/** An error that becomes a JSON response `{ error: { code, message } }` with `status`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+interface Upload {
+  name: string;
+  bytes: Buffer;
+}
+
+interface ParsedRequest {
+  files: Upload[];
+  fields: Record<string, string>;
+}
+
+const RAW_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'application/octet-stream'];
+
+export async function startServer(options: ServerOptions): Promise<InferServer> {
+  const pre: ResolvedPreprocess = resolvePreprocess(options.preprocess);
+  const modelOpts: { workers?: number; intraOpThreads?: number } = {};
+  if (options.workers !== undefined) modelOpts.workers = options.workers;
+  if (options.intraOpThreads !== undefined) modelOpts.intraOpThreads = options.intraOpThreads;
+  const model = await loadModel(options.model, pre, modelOpts);
+  let index: VectorIndex;
+  try {
+    index = VectorIndex.open(options.indexDir ?? 'ssl-index', model.embeddingDim);
+  } catch (err) {
+    await model.extractor.close();
+    throw err;
+  }
+  const bodyLimit = options.bodyLimit ?? 32 * 1024 * 1024;
+  const fileLimit = options.fileLimit ?? 16 * 1024 * 1024;
+  const maxFiles = options.maxFiles ?? 32;
+  const timeoutMs = options.requestTimeoutMs ?? 30_000;
+  const dupThreshold = options.duplicateThreshold ?? 0.95;
+  const knnK = options.knnK ?? 20;
+  const knnT = options.knnT ?? 0.07;
+
+  // Metrics.
+  const registry = new Registry();
+  const requests = registry.add(new Counter('ssl_infer_requests_total', 'HTTP requests by route and status code'));
+  const latency = registry.add(
+    new Histogram('ssl_infer_request_duration_seconds', 'HTTP request latency by route', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+  );
+  const batchSize = registry.add(new Histogram('ssl_infer_batch_size', 'Images per ONNX Runtime run', [1, 2, 4, 8, 16, 32, 64]));
+  const batchSeconds = registry.add(new Histogram('ssl_infer_batch_duration_seconds', 'Seconds per ONNX Runtime run', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]));
+  const images = registry.add(new Counter('ssl_infer_images_total', 'Images run through the model'));
+  const rejected = registry.add(new Counter('ssl_infer_rejected_total', 'Requests refused, by reason'));
+
+  const batcher = new Batcher(model.extractor, {
+    ...options.batch,
+    onBatch: (n, s) => {
+      batchSize.observe(n);
+      batchSeconds.observe(s);
+      images.inc({}, n);
+    },
+  });
+  registry.add(new Gauge('ssl_infer_queue_depth', 'Images waiting or running', () => batcher.depth));
+  registry.add(new Gauge('ssl_infer_index_size', 'Entries in the vector index', () => index.size));
+  registry.add(new Gauge('ssl_infer_workers', 'ONNX Runtime worker threads', () => model.extractor.workers));
+
+  let ready = false;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit,
+    requestTimeout: timeoutMs,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+
+  const errorBody = (code: string, message: string): { error: { code: string; message: string } } => ({ error: { code, message } });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof HttpError) {
+      for (const [k, v] of Object.entries(err.headers)) void reply.header(k, v);
+      return reply.code(err.status).send(errorBody(err.code, err.message));
+    }
+    if (err instanceof QueueFullError) {
+      rejected.inc({ reason: 'queue_full' });
+      return reply.code(429).header('retry-after', String(err.retryAfterSeconds)).send(errorBody('queue_full', err.message));
+    }
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    const code =
+      status === 413 ? 'too_large' : status === 415 ? 'unsupported_media_type' : status === 408 ? 'request_timeout' : status >= 500 ? 'internal' : 'bad_request';
+    if (status === 413) rejected.inc({ reason: 'too_large' });
+    return reply.code(status).send(errorBody(code, status >= 500 ? `internal error: ${err.message}` : err.message));
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url}`)));
+
+  await app.register(multipart, { limits: { fileSize: fileLimit, files: maxFiles, fields: 64, fieldSize: 64 * 1024, parts: maxFiles + 64 } });
+  app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+
+  const t0s = new WeakMap<FastifyRequest, number>();
+  app.addHook('onRequest', async (req) => {
+    t0s.set(req, performance.now());
+    const path = req.url.split('?')[0] ?? '';
+    if (options.token && (path.startsWith('/v1/') || path === '/metrics')) {
+      const got = req.headers.authorization ?? '';
+      const want = `Bearer ${options.token}`;
+      const ok = got.length === want.length && timingSafeEqual(Buffer.from(got), Buffer.from(want));
+      if (!ok) throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer' });
+    }
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    requests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    const t0 = t0s.get(req);
+    if (t0 !== undefined) latency.observe((performance.now() - t0) / 1000, { route });
+  });
+
+  /** Files from multipart parts or a raw image body, plus form fields merged over the query. */
+  async function readImages(req: FastifyRequest): Promise<ParsedRequest> {
+    const fields: Record<string, string> = {};
+    for (const [k, v] of Object.entries((req.query as Record<string, unknown>) ?? {})) if (typeof v === 'string') fields[k] = v;
+    const files: Upload[] = [];
+    if (req.isMultipart()) {
+      for await (const part of req.parts()) {
+        if (part.type === 'file') {
+          const bytes = await part.toBuffer(); // throws 413 beyond fileSize
+          files.push({ name: part.filename || part.fieldname, bytes });
+        } else fields[part.fieldname] = String(part.value);
+      }
+    } else if (Buffer.isBuffer(req.body)) {
+      files.push({ name: fields['name'] ?? 'body', bytes: req.body });
+    } else {
+      throw new HttpError(415, 'unsupported_media_type', `send images as multipart/form-data or a raw body with one of: ${RAW_TYPES.join(', ')}`);
+    }
+    if (files.length === 0) throw new HttpError(400, 'no_image', 'the request holds no image');
+    for (const f of files) if (f.bytes.length === 0) throw new HttpError(400, 'empty_image', `image "${f.name}" is empty (0 bytes)`);
+    return { files, fields };
+  }
+
+  /** Decodes and transforms, answering 422 for what cannot be decoded or is over the pixel limit. */
+  async function prepare(files: Upload[]): Promise<Prepared[]> {
+    return Promise.all(
+      files.map(async (f) => {
+        try {
+          return await prepareImage(f.bytes, pre, f.name);
+        } catch (err) {
+          const msg = (err as Error).message;
+          if (/pixel limit/i.test(msg)) {
+            rejected.inc({ reason: 'too_many_pixels' });
+            throw new HttpError(422, 'too_many_pixels', `image "${f.name}" has more than ${pre.maxPixels} pixels`);
+          }
+          rejected.inc({ reason: 'undecodable' });
+          throw new HttpError(422, 'undecodable_image', msg);
+        }
+      }),
+    );
+  }
+
+  /** Runs images through the batcher under the request deadline; room is reserved before decoding. */
+  async function infer(files: Upload[], outputs: string[]): Promise<{ prepared: Prepared[]; results: Record<string, { data: Float32Array; dims: number[] }>[] }> {
+    if (!ready) throw new HttpError(503, 'not_ready', 'server is starting or shutting down', { 'retry-after': '1' });
+    batcher.reserve(files.length);
+    let reserved = files.length;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const work = (async () => {
+        const prepared = await prepare(files);
+        reserved = 0;
+        const results = await Promise.all(prepared.map((p) => batcher.submitReserved(p, outputs)));
+        return { prepared, results };
+      })();
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new HttpError(503, 'timeout', `request took longer than ${timeoutMs} ms`, { 'retry-after': '1' })), timeoutMs);
+      });
+      return await Promise.race([work, deadline]);
+    } finally {
+      if (timer) clearTimeout(timer);
+      if (reserved > 0) batcher.release(reserved);
+    }
+  }
+
+  const intField = (fields: Record<string, string>, name: string, dflt: number, min: number, max: number): number => {
+    const raw = fields[name];
+    if (raw === undefined) return dflt;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < min || v > max) throw new HttpError(400, 'bad_parameter', `${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+    return v;
+  };
+  const floatField = (fields: Record<string, string>, name: string, dflt: number, min: number, max: number): number => {
+    const raw = fields[name];
+    if (raw === undefined) return dflt;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min || v > max) throw new HttpError(400, 'bad_parameter', `${name} must be a number in [${min}, ${max}], got "${raw}"`);
+    return v;
+  };
+  /** A list field: JSON array or comma-separated. */
+  const listField = (fields: Record<string, string>, name: string): string[] | undefined => {
+    const raw = fields[name];
+    if (raw === undefined) return undefined;
+    if (raw.trim().startsWith('[')) {
+      const v = JSON.parse(raw) as unknown;
+      if (!Array.isArray(v)) throw new HttpError(400, 'bad_parameter', `${name} must be a JSON array or a comma-separated list`);
+      return v.map(String);
+    }
+    return raw.split(',').map((s) => s.trim());
+  };
+
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE_HTML));
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) =>
+    ready ? { status: 'ready', indexSize: index.size, queue: batcher.depth } : reply.code(503).send(errorBody('not_ready', 'not ready')),
+  );
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(registry.render()));
+  app.get('/v1/model', async () => ({
+    embeddingDim: model.embeddingDim,
+    embeddingOutput: model.embeddingOutput,
+    attention: model.hasAttention,
+    patchSize: model.patchSize,
+    preprocess: { resize: pre.resize, crop: pre.crop, mean: pre.mean, std: pre.std, channels: pre.channels },
+    metadata: model.metadata,
+  }));
+
+  app.post('/v1/embeddings', async (req) => {
+    const { files } = await readImages(req);
+    const { results } = await infer(files, [model.embeddingOutput]);
+    return {
+      dim: model.embeddingDim,
+      data: files.map((f, i) => ({ name: f.name, embedding: Array.from((results[i] as Record<string, { data: Float32Array }>)[model.embeddingOutput]!.data) })),
+    };
+  });
+
+  app.post('/v1/attention', async (req, reply: FastifyReply) => {
+    if (!model.hasAttention || model.patchSize === null) throw new HttpError(422, 'no_attention', 'this model has no attention output (not a ViT export)');
+    const { files, fields } = await readImages(req);
+    if (files.length !== 1) throw new HttpError(400, 'one_image', `attention takes one image, got ${files.length}`);
+    const threshold = floatField(fields, 'threshold', 0.6, 0, 1);
+    const format = fields['format'] ?? 'json';
+    if (format !== 'json' && format !== 'png') throw new HttpError(400, 'bad_parameter', `format must be "json" or "png", got "${format}"`);
+    const { prepared, results } = await infer(files, ['attention']);
+    const p = prepared[0] as Prepared;
+    const gridH = Math.floor(p.height / model.patchSize);
+    const gridW = Math.floor(p.width / model.patchSize);
+    const maps = clsMaps(results[0]!['attention']!, gridH, gridW);
+    if (format === 'png') return reply.type('image/png').send(await attentionMosaicPng(p.image, maps, model.patchSize, threshold));
+    const n = gridH * gridW;
+    return {
+      heads: maps.heads,
+      gridH,
+      gridW,
+      patchSize: model.patchSize,
+      maps: Array.from({ length: maps.heads }, (_, h) => Array.from(maps.maps.subarray(h * n, (h + 1) * n))),
+    };
+  });
+
+  app.post('/v1/index', async (req) => {
+    const { files, fields } = await readImages(req);
+    const ids = listField(fields, 'ids') ?? listField(fields, 'id');
+    const labels = listField(fields, 'labels') ?? listField(fields, 'label');
+    if (!ids || ids.length !== files.length) {
+      throw new HttpError(400, 'bad_parameter', `give one id per image ("ids" or "id"): ${files.length} images, ${ids?.length ?? 0} ids`);
+    }
+    if (new Set(ids).size !== ids.length || ids.some((id) => id.length === 0 || id.length > 256)) {
+      throw new HttpError(400, 'bad_parameter', 'ids must be unique, non-empty strings of at most 256 characters');
+    }
+    if (labels && labels.length !== files.length) throw new HttpError(400, 'bad_parameter', `give one label per image: ${files.length} images, ${labels.length} labels`);
+    const { results } = await infer(files, [model.embeddingOutput]);
+    const items = files.map((_, i) => {
+      const item: { id: string; label?: string; vector: Float32Array } = { id: ids[i] as string, vector: results[i]![model.embeddingOutput]!.data };
+      const label = labels?.[i];
+      if (label !== undefined && label !== '') item.label = label;
+      return item;
+    });
+    index.add(items);
+    return { added: items.map((it) => ({ id: it.id, label: it.label ?? null })), size: index.size };
+  });
+
+  app.post('/v1/search', async (req) => {
+    const { files, fields } = await readImages(req);
+    const k = intField(fields, 'k', 5, 1, 1000);
+    const threshold = floatField(fields, 'threshold', dupThreshold, -1, 1);
+    const { results } = await infer(files, [model.embeddingOutput]);
+    return {
+      results: files.map((f, i) => {
+        const neighbors = index.search(results[i]![model.embeddingOutput]!.data, k);
+        return {
+          name: f.name,
+          neighbors: neighbors.map((n) => ({ id: n.id, label: n.label ?? null, similarity: n.similarity, duplicate: n.similarity >= threshold })),
+          duplicate: neighbors.some((n) => n.similarity >= threshold),
+        };
+      }),
+    };
+  });
+
+  app.post('/v1/classify', async (req) => {
+    const { files, fields } = await readImages(req);
+    const k = intField(fields, 'k', knnK, 1, 1000);
+    const T = floatField(fields, 'temperature', knnT, 1e-6, 100);
+    const classes = index.labels();
+    if (classes.length === 0) throw new HttpError(409, 'no_labels', 'the index has no labelled entries; add some with POST /v1/index and labels');
+    const classOf = new Map(classes.map((c, i) => [c, i]));
+    const { results } = await infer(files, [model.embeddingOutput]);
+    return {
+      results: files.map((f, i) => {
+        const nb = index.search(results[i]![model.embeddingOutput]!.data, k, { labelledOnly: true });
+        // Official DINO k-NN vote: class score = sum over the k neighbours of exp(sim / T).
+        const scores = knnVotes(
+          { k: nb.length, numQueries: 1, indices: Int32Array.from(nb.keys()), similarities: Float32Array.from(nb.map((n) => n.similarity)) },
+          Int32Array.from(nb.map((n) => classOf.get(n.label as string) as number)),
+          classes.length,
+          nb.length,
+          T,
+        );
+        const order = rankClasses(scores, 0, classes.length);
+        return {
+          name: f.name,
+          label: classes[order[0] as number],
+          scores: Array.from(order, (c) => ({ label: classes[c], score: scores[c] })),
+          neighbors: nb.map((n) => ({ id: n.id, label: n.label, similarity: n.similarity })),
+        };
+      }),
+    };
+  });
+
+  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
+  ready = true;
+  const addr = app.server.address();
+  const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      ready = false;
+      await app.close(); // stops accepting, waits for in-flight requests
+      await batcher.drain();
+      await model.extractor.close();
+    })());
+  return { app, url, model, index, batcher, close };
+}

@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Index, MetricKind } from 'usearch';
+
+export interface IndexEntry {
+  id: string;
+  label?: string;
+}
+
+export interface Neighbor extends IndexEntry {
+  /** Cosine similarity to the query. */
+  similarity: number;
+}
+
+interface Meta {
+  version: 1;
+  dimensions: number;
+  nextKey: number;
+  /** key -> entry */
+  entries: Record<string, IndexEntry>;
+}
+
+const VECTORS = 'vectors.usearch';
+const META = 'entries.json';
+
+/**
+ * A persistent cosine-similarity vector index: usearch (HNSW, single-file index, prebuilt N-API
+ * binary in the npm package) for the vectors, plus a JSON map from usearch keys to string ids and
+ * labels. Both files are written to a temporary name and renamed after every change, so a restart
+ * reopens exactly what was acknowledged.
+ */
+export class VectorIndex {
+  private index: Index;
+  private meta: Meta;
+  private readonly byId = new Map<string, bigint>();
+
+  private constructor(
+    readonly dir: string,
+    index: Index,
+    meta: Meta,
+  ) {
+    this.index = index;
+    this.meta = meta;
+    for (const [key, e] of Object.entries(meta.entries)) this.byId.set(e.id, BigInt(key));
+  }
+
+  /** Opens the index in `dir` (created when missing). `dimensions` must match a stored index. */
+  static open(dir: string, dimensions: number): VectorIndex {
+    mkdirSync(dir, { recursive: true });
+    const metaPath = join(dir, META);
+    const index = new Index({ dimensions, metric: MetricKind.Cos, connectivity: 16, expansion_add: 128, expansion_search: 64, multi: false } as ConstructorParameters<typeof Index>[0] & object);
+    if (!existsSync(metaPath)) {
+      return new VectorIndex(dir, index, { version: 1, dimensions, nextKey: 0, entries: {} });
+    }
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Meta;
+    if (meta.dimensions !== dimensions) {
+      throw new Error(`vector index in ${dir} holds ${meta.dimensions}-d vectors, but the model gives ${dimensions}-d embeddings; use another --index-dir`);
+    }
+    if (Object.keys(meta.entries).length > 0) index.load(join(dir, VECTORS));
+    return new VectorIndex(dir, index, meta);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get dimensions(): number {
+    return this.meta.dimensions;
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** Adds (or replaces, by id) entries with their embeddings, then persists. */
+  add(items: { id: string; label?: string; vector: Float32Array }[]): void {
+    for (const it of items) {
+      if (it.vector.length !== this.meta.dimensions) {
+        throw new Error(`index: embedding for "${it.id}" has ${it.vector.length} values, expected ${this.meta.dimensions}`);
+      }
+    }
+    for (const it of items) {
+      const old = this.byId.get(it.id);
+      if (old !== undefined) {
+        this.index.remove(old);
+        delete this.meta.entries[String(old)];
+      }
+      const key = BigInt(this.meta.nextKey++);
+      this.index.add(key, it.vector);
+      const entry: IndexEntry = { id: it.id };
+      if (it.label !== undefined) entry.label = it.label;
+      this.meta.entries[String(key)] = entry;
+      this.byId.set(it.id, key);
+    }
+    this.persist();
+  }
+
+  /** The `k` nearest entries by cosine similarity, best first (optionally only labelled ones). */
+  search(vector: Float32Array, k: number, options: { labelledOnly?: boolean } = {}): Neighbor[] {
+    if (this.size === 0) return [];
+    // Removed (replaced) keys and unlabelled entries are filtered, so ask for more than k.
+    const want = options.labelledOnly ? this.size : Math.min(this.size, k);
+    const m = this.index.search(vector, Math.max(1, Math.min(this.index.size(), want + 8)), 0);
+    const out: Neighbor[] = [];
+    for (let i = 0; i < m.keys.length && out.length < k; i++) {
+      const entry = this.meta.entries[String(m.keys[i])];
+      if (!entry || (options.labelledOnly && entry.label === undefined)) continue;
+      out.push({ ...entry, similarity: 1 - (m.distances[i] as number) });
+    }
+    return out;
+  }
+
+  /** All distinct labels, sorted (the classes of the k-NN vote). */
+  labels(): string[] {
+    const set = new Set<string>();
+    for (const e of Object.values(this.meta.entries)) if (e.label !== undefined) set.add(e.label);
+    return [...set].sort();
+  }
+
+  private persist(): void {
+    const vPath = join(this.dir, VECTORS);
+    const mPath = join(this.dir, META);
+    // usearch appends nothing to the name; write beside and rename so readers never see half a file.
+    this.index.save(`${vPath}.tmp`);
+    renameSync(`${vPath}.tmp`, vPath);
+    writeFileSync(`${mPath}.tmp`, JSON.stringify(this.meta));
+    renameSync(`${mPath}.tmp`, mPath);
+  }
+}
