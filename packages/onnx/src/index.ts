@@ -10,3 +10,4 @@ export { exportStateDict } from './export.js';
 export type { ExportOptions, ExportResult } from './export.js';
 export { OnnxFeatureExtractor } from './extractor.js';
 export type { FeatureExtractorOptions, FloatTensor, SessionInfo } from './extractor.js';
+export { exportModule, exportWeights, loadStateDict, stateDictFromTensors } from './load.js';
