@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { PACKAGE_NAME } from './index.js';
+import { runCli } from './commands.js';
 
-console.log(PACKAGE_NAME);
+runCli(process.argv).catch((err: Error) => {
+  process.stderr.write(`ssl-infer: ${err.message}\n`);
+  process.exitCode = 1;
+});

@@ -1,1 +1,15 @@
-export const PACKAGE_NAME = 'ssl-infer';
+export { ARCH_PRESETS, checkArch, resolveArch } from './arch.js';
+export type { ArchFlags, ResNetArch, ViTArch } from './arch.js';
+export { attentionImages, attentionMosaicPng, clsMaps } from './attention.js';
+export { Batcher, QueueFullError } from './batcher.js';
+export type { BatcherOptions } from './batcher.js';
+export { buildCli, expandImages, modelBytes, preprocessFrom, runCli } from './commands.js';
+export { Counter, Gauge, Histogram, Registry } from './metrics.js';
+export { loadModel } from './model.js';
+export type { LoadedModel, LoadModelOptions } from './model.js';
+export { prepareImage, resolvePreprocess, stack, transformImage } from './preprocess.js';
+export type { Prepared, PreprocessOptions, ResolvedPreprocess } from './preprocess.js';
+export { HttpError, startServer } from './server.js';
+export type { InferServer, ServerOptions } from './server.js';
+export { VectorIndex } from './vector-index.js';
+export type { IndexEntry, Neighbor } from './vector-index.js';

@@ -161,6 +161,12 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
       if (!ok) throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer' });
     }
   });
+  // While shutting down, answers close their connection: a keep-alive socket would otherwise hold
+  // app.close() open until its idle timeout.
+  let shuttingDown = false;
+  app.addHook('onSend', async (_req, reply) => {
+    if (shuttingDown) void reply.header('connection', 'close');
+  });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     requests.inc({ route, method: req.method, status: String(reply.statusCode) });
@@ -383,6 +389,7 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       ready = false;
+      shuttingDown = true;
       await app.close(); // stops accepting, waits for in-flight requests
       await batcher.drain();
       await model.extractor.close();

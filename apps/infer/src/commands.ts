@@ -1,0 +1,249 @@
+import { readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { rgbToPng } from '@ssl/eval';
+import { backboneStateDict, exportStateDict, loadStateDict, readModelMetadata, type ExportResult } from '@ssl/onnx';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { checkArch, resolveArch, type ArchFlags } from './arch.js';
+import { attentionImages, clsMaps, toRgb } from './attention.js';
+import { loadModel, type LoadedModel } from './model.js';
+import { prepareImage, resolvePreprocess, stack, type PreprocessOptions, type Prepared, type ResolvedPreprocess } from './preprocess.js';
+import { startServer } from './server.js';
+
+const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif']);
+
+const int = (flag: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} takes a non-negative integer, got "${v}"`);
+  return n;
+};
+const num = (flag: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number, got "${v}"`);
+  return n;
+};
+const floats = (flag: string) => (v: string): number[] => {
+  const xs = v.split(',').map(Number);
+  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError(`${flag} takes comma-separated numbers, got "${v}"`);
+  return xs;
+};
+
+interface ModelFlags extends ArchFlags {
+  model?: string;
+  weights?: string;
+  checkpoint?: string;
+}
+
+interface PreFlags {
+  resize?: number;
+  crop?: number;
+  mean?: number[];
+  std?: number[];
+}
+
+function addModelOptions(cmd: Command, withOnnx: boolean): Command {
+  if (withOnnx) cmd.option('--model <file>', 'an exported .onnx model');
+  return cmd
+    .option('--weights <file>', 'a .safetensors state dict (official names; checkpoints with teacher./student. prefixes too)')
+    .option('--checkpoint <dir>', 'a training checkpoint directory (DIR/checkpoint.safetensors); the teacher is exported')
+    .option('--arch <name>', 'preset: vit_tiny, vit_small, vit_base, vit, resnet18/34/50/101, resnet')
+    .option('--embed-dim <n>', 'ViT width (overrides the preset)', int('--embed-dim'))
+    .option('--depth <n>', 'ViT blocks', int('--depth'))
+    .option('--num-heads <n>', 'ViT attention heads (the weights cannot tell; default from the preset or width / 64)', int('--num-heads'))
+    .option('--patch-size <n>', 'ViT patch size', int('--patch-size'))
+    .option('--in-chans <n>', 'input channels (1 for grayscale models such as Fashion-MNIST)', int('--in-chans'));
+}
+
+function addPreprocessOptions(cmd: Command): Command {
+  return cmd
+    .option('--resize <n>', 'shorter side before the centre crop (DINO eval: 256)', int('--resize'))
+    .option('--crop <n>', 'centre crop side (DINO eval: 224); an image of exactly this size is used as is', int('--crop'))
+    .option('--mean <list>', 'per-channel mean (default ImageNet, or 0.5 for one channel)', floats('--mean'))
+    .option('--std <list>', 'per-channel std (default ImageNet, or 0.5 for one channel)', floats('--std'));
+}
+
+/**
+ * Preprocessing from the flags, with defaults from the model: its input channels, and for a model
+ * trained at another size than 224 (e.g. 28 for Fashion-MNIST) crop = that size and resize in
+ * DINO's 256/224 ratio.
+ */
+export function preprocessFrom(flags: PreFlags & ArchFlags, modelBytes?: Uint8Array): ResolvedPreprocess {
+  const meta = modelBytes ? readModelMetadata(modelBytes) : {};
+  const o: PreprocessOptions = {};
+  const imgSize = meta['ssl.img_size'] ? Number(meta['ssl.img_size']) : undefined;
+  if (flags.crop !== undefined) o.crop = flags.crop;
+  else if (imgSize !== undefined) o.crop = imgSize;
+  if (flags.resize !== undefined) o.resize = flags.resize;
+  if (flags.mean) o.mean = flags.mean;
+  if (flags.std) o.std = flags.std;
+  const ch = flags.inChans ?? (meta['ssl.in_chans'] ? Number(meta['ssl.in_chans']) : undefined);
+  if (ch !== undefined) {
+    if (ch !== 1 && ch !== 3) throw new Error(`--in-chans must be 1 or 3, got ${ch}`);
+    o.channels = ch;
+  }
+  return resolvePreprocess(o);
+}
+
+/** The ONNX bytes of `--model`, or an export of `--weights` / `--checkpoint` checked against the arch flags. */
+export async function modelBytes(flags: ModelFlags): Promise<{ bytes: Uint8Array; exported?: ExportResult }> {
+  const sources = [flags.model, flags.weights, flags.checkpoint].filter((s) => s !== undefined);
+  if (sources.length !== 1) throw new Error('give exactly one of --model FILE.onnx, --weights FILE.safetensors, --checkpoint DIR');
+  if (flags.model) return { bytes: new Uint8Array(await readFile(flags.model)) };
+  const sd = await loadStateDict((flags.weights ?? flags.checkpoint) as string);
+  const arch = resolveArch(flags);
+  const isVit = Object.keys(sd).some((k) => k.endsWith('patch_embed.proj.weight'));
+  if (arch && (arch.kind === 'vit') !== isVit) throw new Error(`--arch ${flags.arch}: the weights hold a ${isVit ? 'ViT' : 'ResNet'}`);
+  const { state } = backboneStateDict(sd, isVit ? 'patch_embed.proj.weight' : 'conv1.weight');
+  const exported = exportStateDict(sd, checkArch(arch, state));
+  return { bytes: exported.bytes, exported };
+}
+
+/** Files given, with directories expanded (recursively) to the images inside, sorted. */
+export function expandImages(paths: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string): void => {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new Error(`no such file or directory: ${p}`);
+    }
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p).sort()) {
+        const child = join(p, e);
+        if (statSync(child).isDirectory() || IMAGE_EXT.has(extname(e).toLowerCase())) walk(child);
+      }
+    } else out.push(p);
+  };
+  paths.forEach(walk);
+  if (out.length === 0) throw new Error('no images given');
+  return out;
+}
+
+async function withModel<T>(flags: ModelFlags & PreFlags, fn: (m: LoadedModel, pre: ResolvedPreprocess) => Promise<T>, threads?: number): Promise<T> {
+  const { bytes } = await modelBytes(flags);
+  const pre = preprocessFrom(flags, bytes);
+  const opts: { intraOpThreads?: number } = {};
+  if (threads !== undefined) opts.intraOpThreads = threads;
+  const model = await loadModel(bytes, pre, opts);
+  try {
+    return await fn(model, pre);
+  } finally {
+    await model.extractor.close();
+  }
+}
+
+export function buildCli(): Command {
+  const program = new Command('ssl-infer')
+    .description('Export DINO/PAWS backbones to ONNX, extract embeddings and attention maps, serve them over HTTP')
+    .showHelpAfterError();
+
+  addModelOptions(program.command('export').description('export weights or a checkpoint to ONNX'), false)
+    .requiredOption('--out <file>', 'where to write the .onnx model')
+    .action(async (flags: ModelFlags & { out: string }) => {
+      const { bytes, exported } = await modelBytes(flags);
+      await writeFile(flags.out, bytes);
+      process.stderr.write(`wrote ${flags.out} (${exported?.arch}, backbone prefix "${exported?.prefix}", ${(bytes.length / 1e6).toFixed(1)} MB)\n`);
+    });
+
+  addPreprocessOptions(addModelOptions(program.command('embed').description('one JSON line {"file","embedding"} per image'), true))
+    .argument('<images...>', 'image files or directories')
+    .option('--batch-size <n>', 'images per ONNX Runtime run', int('--batch-size'), 16)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads'))
+    .action(async (images: string[], flags: ModelFlags & PreFlags & { batchSize: number; threads?: number }) => {
+      const files = expandImages(images);
+      await withModel(
+        flags,
+        async (model, pre) => {
+          for (let i = 0; i < files.length; i += flags.batchSize) {
+            const chunk = files.slice(i, i + flags.batchSize);
+            const prepared = await Promise.all(chunk.map((f) => prepareImage(f, pre)));
+            const out = await model.extractor.run({ input: stack(prepared) }, [model.embeddingOutput]);
+            const emb = out[model.embeddingOutput]!;
+            const d = emb.dims[1] as number;
+            chunk.forEach((file, j) => {
+              process.stdout.write(`${JSON.stringify({ file, embedding: Array.from(emb.data.subarray(j * d, (j + 1) * d)) })}\n`);
+            });
+          }
+        },
+        flags.threads,
+      );
+    });
+
+  addPreprocessOptions(addModelOptions(program.command('attention').description('last-block attention maps (PNG per head) and threshold masks'), true))
+    .argument('<images...>', 'image files or directories')
+    .option('--threshold <t>', 'keep the patches holding this share of the attention mass (DINO: 0.6)', num('--threshold'), 0.6)
+    .requiredOption('--out <dir>', 'output directory (one sub-directory per image)')
+    .action(async (images: string[], flags: ModelFlags & PreFlags & { threshold: number; out: string }) => {
+      if (!(flags.threshold > 0 && flags.threshold <= 1)) throw new Error(`--threshold must be in (0, 1], got ${flags.threshold}`);
+      const files = expandImages(images);
+      await withModel(flags, async (model, pre) => {
+        if (!model.hasAttention || model.patchSize === null) throw new Error('the model has no attention output (export a ViT)');
+        const patch = model.patchSize;
+        for (const file of files) {
+          const p: Prepared = await prepareImage(file, pre);
+          const out = await model.extractor.run({ input: stack([p]) }, ['attention']);
+          const att = out['attention']!;
+          const maps = clsMaps({ data: att.data, dims: att.dims.slice(1) }, Math.floor(p.height / patch), Math.floor(p.width / patch));
+          const dir = join(flags.out, basename(file, extname(file)));
+          await mkdir(dir, { recursive: true });
+          await writeFile(join(dir, 'img.png'), await rgbToPng(toRgb(p.image), p.height, p.width));
+          for (const t of attentionImages(p.image, maps, patch, flags.threshold)) {
+            await writeFile(join(dir, `attn-${t.tag}.png`), await rgbToPng(t.heat, p.height, p.width));
+            await writeFile(join(dir, `mask_th${flags.threshold}_${t.tag}.png`), await rgbToPng(t.mask, p.height, p.width));
+          }
+          process.stderr.write(`${file}: ${maps.heads} heads -> ${dir}\n`);
+        }
+      });
+    });
+
+  addPreprocessOptions(addModelOptions(program.command('serve').description('HTTP server: embeddings, attention, vector index, k-NN, web page'), true))
+    .option('--host <host>', 'address to bind (loopback by default)', '127.0.0.1')
+    .option('--port <n>', 'port', int('--port'), 8080)
+    .addOption(new Option('--token <token>', 'require Authorization: Bearer <token> on /v1/* and /metrics').env('SSL_INFER_TOKEN'))
+    .option('--index-dir <dir>', 'persistent vector index directory', 'ssl-index')
+    .option('--workers <n>', 'ONNX Runtime worker threads', int('--workers'), 1)
+    .option('--threads <n>', 'intra-op threads per worker', int('--threads'))
+    .option('--max-batch <n>', 'dynamic batching: most images per run', int('--max-batch'), 16)
+    .option('--max-wait-ms <n>', 'dynamic batching: longest wait for a fuller batch', int('--max-wait-ms'), 5)
+    .option('--max-queue <n>', 'images waiting before 429', int('--max-queue'), 64)
+    .option('--body-limit <bytes>', 'largest request body (413)', int('--body-limit'), 32 * 1024 * 1024)
+    .option('--file-limit <bytes>', 'largest uploaded file (413)', int('--file-limit'), 16 * 1024 * 1024)
+    .option('--max-pixels <n>', 'largest image in pixels (422)', int('--max-pixels'), 40_000_000)
+    .option('--timeout-ms <n>', 'request deadline (503)', int('--timeout-ms'), 30_000)
+    .option('--log', 'log requests (JSON)')
+    .action(async (flags: ModelFlags & PreFlags & Record<string, unknown>) => {
+      const { bytes } = await modelBytes(flags);
+      const pre = preprocessFrom(flags, bytes);
+      const server = await startServer({
+        model: bytes,
+        host: flags['host'] as string,
+        port: flags['port'] as number,
+        ...(flags['token'] ? { token: flags['token'] as string } : {}),
+        indexDir: flags['indexDir'] as string,
+        workers: flags['workers'] as number,
+        ...(flags['threads'] !== undefined ? { intraOpThreads: flags['threads'] as number } : {}),
+        batch: { maxBatch: flags['maxBatch'] as number, maxWaitMs: flags['maxWaitMs'] as number, maxQueue: flags['maxQueue'] as number },
+        preprocess: { resize: pre.resize, crop: pre.crop, mean: pre.mean, std: pre.std, channels: pre.channels, maxPixels: flags['maxPixels'] as number },
+        bodyLimit: flags['bodyLimit'] as number,
+        fileLimit: flags['fileLimit'] as number,
+        requestTimeoutMs: flags['timeoutMs'] as number,
+        logger: Boolean(flags['log']),
+      });
+      process.stderr.write(`ssl-infer: serving on ${server.url} (index ${flags['indexDir']}: ${server.index.size} entries)\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string): void => {
+          process.stderr.write(`ssl-infer: ${sig}, finishing in-flight requests\n`);
+          void server.close().then(resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    });
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  await buildCli().parseAsync(argv);
+}

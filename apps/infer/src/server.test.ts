@@ -1,0 +1,247 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OnnxFeatureExtractor } from '@ssl/onnx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pngWithClaimedSize, progressiveJpegBomb, testImage, tinyVitOnnx } from './fixtures.test-helpers.js';
+import { prepareImage, resolvePreprocess, stack } from './preprocess.js';
+import { startServer, type InferServer, type ServerOptions } from './server.js';
+
+const model = tinyVitOnnx();
+const pre = { crop: 32, resize: 36 };
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'ssl-infer-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function start(extra: Partial<ServerOptions> = {}): Promise<InferServer> {
+  return startServer({ model, port: 0, preprocess: pre, indexDir: tmp(), intraOpThreads: 1, ...extra });
+}
+
+function form(files: { name: string; bytes: Buffer; type?: string }[], fields: Record<string, string> = {}): FormData {
+  const f = new FormData();
+  for (const [k, v] of Object.entries(fields)) f.append(k, v);
+  for (const file of files) f.append('image', new Blob([file.bytes], { type: file.type ?? 'image/png' }), file.name);
+  return f;
+}
+
+async function post(s: InferServer, path: string, body: FormData | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+  const res = await fetch(`${s.url}${path}`, { method: 'POST', body, headers });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json, headers: res.headers };
+}
+
+describe('server', () => {
+  let s: InferServer;
+  let imgs: Buffer[];
+  beforeAll(async () => {
+    s = await start();
+    imgs = await Promise.all([1, 2, 3, 4].map((i) => testImage(i, 40 + i * 4, 36)));
+  });
+  afterAll(() => s.close());
+
+  it('binds loopback and reports health, readiness and the model', async () => {
+    expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(await (await fetch(`${s.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
+    const info = (await (await fetch(`${s.url}/v1/model`)).json()) as { embeddingDim: number; patchSize: number };
+    expect(info).toMatchObject({ embeddingDim: 32, patchSize: 8, attention: true });
+  });
+
+  it('embeds raw and multipart uploads exactly as a direct ORT run on the same preprocessing', async () => {
+    const raw = await post(s, '/v1/embeddings', imgs[0]!, { 'content-type': 'image/png' });
+    expect(raw.status).toBe(200);
+    const multi = await post(s, '/v1/embeddings', form(imgs.map((b, i) => ({ name: `img${i}.png`, bytes: b }))));
+    expect(multi.status).toBe(200);
+    expect(multi.json.data.map((d: { name: string }) => d.name)).toEqual(['img0.png', 'img1.png', 'img2.png', 'img3.png']);
+
+    const fx = await OnnxFeatureExtractor.create({ model, intraOpThreads: 1 });
+    try {
+      const prepared = await Promise.all(imgs.map((b) => prepareImage(b, resolvePreprocess(pre))));
+      const ref = (await fx.run({ input: stack(prepared) }, ['cls']))['cls']!;
+      for (let i = 0; i < imgs.length; i++) {
+        const got = multi.json.data[i].embedding as number[];
+        expect(got).toHaveLength(32);
+        got.forEach((v, j) => expect(v).toBeCloseTo(ref.data[i * 32 + j] as number, 5));
+      }
+      (raw.json.data[0].embedding as number[]).forEach((v, j) => expect(v).toBeCloseTo(ref.data[j] as number, 5));
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it('returns attention per head as JSON and as a PNG mosaic', async () => {
+    const j = await post(s, '/v1/attention?format=json', form([{ name: 'a.png', bytes: imgs[1]! }]));
+    expect(j.status).toBe(200);
+    expect(j.json).toMatchObject({ heads: 4, gridH: 4, gridW: 4, patchSize: 8 });
+    for (const m of j.json.maps as number[][]) {
+      expect(m).toHaveLength(16);
+      // CLS row of a softmax without the CLS column: positive, sums below 1.
+      const sum = m.reduce((a, b) => a + b, 0);
+      expect(sum).toBeGreaterThan(0);
+      expect(sum).toBeLessThan(1);
+    }
+    const res = await fetch(`${s.url}/v1/attention?format=png&threshold=0.5`, { method: 'POST', body: imgs[1]!, headers: { 'content-type': 'image/png' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    const png = Buffer.from(await res.arrayBuffer());
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    // 4 heads + mean, two rows (heat maps, masks), each 32x32.
+    expect(png.readUInt32BE(16)).toBe(5 * 32);
+    expect(png.readUInt32BE(20)).toBe(2 * 32);
+  });
+
+  it('indexes, searches with a duplicate flag, classifies by the DINO vote, and survives a restart', async () => {
+    const dir = tmp();
+    const a = await start({ indexDir: dir });
+    try {
+      const add = await post(a, '/v1/index', form(imgs.slice(0, 3).map((b, i) => ({ name: `i${i}`, bytes: b })), { ids: '["a","b","c"]', labels: 'cat,dog,cat' }));
+      expect(add.status).toBe(200);
+      expect(add.json.size).toBe(3);
+      const bad = await post(a, '/v1/index', form([{ name: 'x', bytes: imgs[3]! }]));
+      expect(bad.status).toBe(400);
+      expect(bad.json.error.message).toMatch(/one id per image/);
+
+      const found = await post(a, '/v1/search?k=3', form([{ name: 'q', bytes: imgs[1]! }]));
+      expect(found.status).toBe(200);
+      const nb = found.json.results[0].neighbors;
+      expect(nb[0]).toMatchObject({ id: 'b', label: 'dog', duplicate: true });
+      expect(nb[0].similarity).toBeGreaterThan(0.999);
+      expect(nb).toHaveLength(3);
+      expect(nb[1].similarity).toBeLessThanOrEqual(nb[0].similarity);
+
+      const cls = await post(a, '/v1/classify?k=1', form([{ name: 'q', bytes: imgs[2]! }]));
+      expect(cls.status).toBe(200);
+      expect(cls.json.results[0].label).toBe('cat');
+      // k = 3, T = 0.07: scores are sums of exp(sim / T) per class.
+      const all = await post(a, '/v1/classify?k=3', form([{ name: 'q', bytes: imgs[3]! }]));
+      const r = all.json.results[0];
+      const want: Record<string, number> = {};
+      for (const n of r.neighbors) want[n.label] = (want[n.label] ?? 0) + Math.exp(n.similarity / 0.07);
+      for (const sc of r.scores) expect(sc.score / want[sc.label]!).toBeCloseTo(1, 5);
+    } finally {
+      await a.close();
+    }
+    const b = await start({ indexDir: dir });
+    try {
+      expect(b.index.size).toBe(3);
+      const found = await post(b, '/v1/search?k=1', form([{ name: 'q', bytes: imgs[0]! }]));
+      expect(found.json.results[0].neighbors[0]).toMatchObject({ id: 'a', label: 'cat', duplicate: true });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('serves Prometheus metrics', async () => {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toMatch(/# TYPE ssl_infer_requests_total counter/);
+    expect(text).toMatch(/ssl_infer_requests_total\{method="POST",route="\/v1\/embeddings",status="200"\} [1-9]/);
+    expect(text).toMatch(/ssl_infer_batch_size_bucket\{le="\+Inf"\} [1-9]/);
+    expect(text).toMatch(/ssl_infer_queue_depth 0/);
+  });
+});
+
+describe('server guards', () => {
+  it('needs the bearer token when one is set', async () => {
+    const s = await start({ token: 's3cret' });
+    try {
+      const img = await testImage(5);
+      const no = await post(s, '/v1/embeddings', img, { 'content-type': 'image/png' });
+      expect(no.status).toBe(401);
+      expect(no.headers.get('www-authenticate')).toBe('Bearer');
+      expect((await post(s, '/v1/embeddings', img, { 'content-type': 'image/png', authorization: 'Bearer nope!!' })).status).toBe(401);
+      expect((await post(s, '/v1/embeddings', img, { 'content-type': 'image/png', authorization: 'Bearer s3cret' })).status).toBe(200);
+      expect((await fetch(`${s.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers bad uploads with 4xx JSON and stays healthy with the index intact', async () => {
+    const s = await start({ bodyLimit: 200_000, fileLimit: 100_000, preprocess: { ...pre, maxPixels: 1_000_000 } });
+    try {
+      const good = await testImage(7, 40, 40);
+      expect((await post(s, '/v1/index', form([{ name: 'g', bytes: good }], { id: 'good' }))).status).toBe(200);
+      const jpeg = await testImage(8, 64, 64, 'jpeg');
+      const cases: [string, FormData | Buffer, Record<string, string>, number, string][] = [
+        ['truncated PNG', good.subarray(0, good.length >> 1), { 'content-type': 'image/png' }, 422, 'undecodable_image'],
+        ['truncated JPEG', jpeg.subarray(0, jpeg.length >> 1), { 'content-type': 'image/jpeg' }, 422, 'undecodable_image'],
+        ['huge claimed dimensions', await pngWithClaimedSize(50_000, 50_000), { 'content-type': 'image/png' }, 422, 'too_many_pixels'],
+        ['progressive JPEG bomb', await progressiveJpegBomb(), { 'content-type': 'image/jpeg' }, 422, 'too_many_pixels'],
+        ['zero bytes', Buffer.alloc(0), { 'content-type': 'image/png' }, 400, 'empty_image'],
+        ['zero-byte file part', form([{ name: 'z', bytes: Buffer.alloc(0) }]), {}, 400, 'empty_image'],
+        ['not an image', Buffer.from('hello, this is plain text, not pixels'), { 'content-type': 'image/png' }, 422, 'undecodable_image'],
+        ['wrong content type', Buffer.from('{"a":1}'), { 'content-type': 'application/json' }, 415, 'unsupported_media_type'],
+        ['text/plain body', Buffer.from('abc'), { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
+        ['body over the limit', Buffer.alloc(300_000, 1), { 'content-type': 'image/png' }, 413, 'too_large'],
+        ['file over the limit', form([{ name: 'big', bytes: Buffer.alloc(150_000, 1) }]), {}, 413, 'too_large'],
+        ['multipart without files', form([], { id: 'x' }), {}, 400, 'no_image'],
+      ];
+      for (const [what, body, headers, status, code] of cases) {
+        for (const path of ['/v1/embeddings', '/v1/index?id=bad']) {
+          const r = await post(s, path, body, headers);
+          expect(r.status, `${what} ${path}: ${JSON.stringify(r.json)}`).toBe(status);
+          expect(r.json.error.code, what).toBe(code);
+          expect(typeof r.json.error.message).toBe('string');
+        }
+      }
+      expect((await post(s, '/v1/search?k=0', good, { 'content-type': 'image/png' })).status).toBe(400);
+      expect((await post(s, '/v1/attention', form([{ name: 'a', bytes: good }, { name: 'b', bytes: good }]))).status).toBe(400);
+      expect((await fetch(`${s.url}/nope`)).status).toBe(404);
+      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+      expect(s.index.size).toBe(1);
+      const found = await post(s, '/v1/search?k=5', good, { 'content-type': 'image/png' });
+      expect(found.json.results[0].neighbors.map((n: { id: string }) => n.id)).toEqual(['good']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers 429 with Retry-After when the queue is full, and 503 past the deadline', async () => {
+    const s = await start({ batch: { maxQueue: 3, maxBatch: 64, maxWaitMs: 300 } });
+    try {
+      const img = await testImage(9);
+      const all = await Promise.all(Array.from({ length: 8 }, () => post(s, '/v1/embeddings', img, { 'content-type': 'image/png' })));
+      const codes = all.map((r) => r.status).sort();
+      expect(codes.filter((c) => c === 200)).toHaveLength(3);
+      expect(codes.filter((c) => c === 429)).toHaveLength(5);
+      const refused = all.find((r) => r.status === 429)!;
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(refused.json.error.code).toBe('queue_full');
+      expect((await post(s, '/v1/embeddings', img, { 'content-type': 'image/png' })).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+    const slow = await start({ batch: { maxWaitMs: 400 }, requestTimeoutMs: 100 });
+    try {
+      const r = await post(slow, '/v1/embeddings', await testImage(9), { 'content-type': 'image/png' });
+      expect(r.status).toBe(503);
+      expect(r.json.error.code).toBe('timeout');
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('finishes in-flight requests on shutdown and refuses new ones', async () => {
+    const s = await start({ batch: { maxWaitMs: 150 } });
+    const img = await testImage(10);
+    const inflight = post(s, '/v1/embeddings', img, { 'content-type': 'image/png' });
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = s.close();
+    const r = await inflight;
+    expect(r.status).toBe(200);
+    expect(r.json.data[0].embedding).toHaveLength(32);
+    await closing;
+    await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+  });
+});
