@@ -1,0 +1,93 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSafetensors } from '@ssl/models';
+import { OnnxFeatureExtractor, readModelMetadata } from '@ssl/onnx';
+import { tf } from '@ssl/tensor';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from './commands.js';
+import { testImage, tinyVitStateDict } from './fixtures.test-helpers.js';
+import { prepareImage, resolvePreprocess, stack } from './preprocess.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ssl-infer-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function capture(argv: string[]): Promise<string> {
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await runCli(['node', 'ssl-infer', ...argv]);
+  } finally {
+    spy.mockRestore();
+    err.mockRestore();
+  }
+  return out;
+}
+
+describe('ssl-infer CLI', () => {
+  const weights = join(dir, 'vit.safetensors');
+  const ckpt = join(dir, 'ckpt');
+  const images = join(dir, 'images');
+  beforeAll(async () => {
+    const sd = tinyVitStateDict(3);
+    const tensors: Record<string, tf.Tensor> = {};
+    for (const [k, v] of Object.entries(sd)) tensors[k] = tf.tensor(v.data, v.shape);
+    await writeSafetensors(weights, tensors);
+    const prefixed: Record<string, tf.Tensor> = {};
+    for (const [k, v] of Object.entries(tensors)) prefixed[`teacher.backbone.${k}`] = v;
+    rmSync(ckpt, { recursive: true, force: true });
+    mkdirSync(ckpt);
+    await writeSafetensors(join(ckpt, 'checkpoint.safetensors'), prefixed);
+    tf.dispose(Object.values(tensors));
+    mkdirSync(images);
+    writeFileSync(join(images, 'a.png'), await testImage(41, 50, 40));
+    writeFileSync(join(images, 'b.png'), await testImage(42, 32, 32)); // already at crop size
+    writeFileSync(join(images, 'notes.txt'), 'skipped: not an image extension');
+  });
+
+  it('exports weights and checkpoints to ONNX, checking the arch flags', async () => {
+    const out = join(dir, 'm.onnx');
+    await capture(['export', '--weights', weights, '--arch', 'vit', '--num-heads', '4', '--patch-size', '8', '--out', out]);
+    const meta = readModelMetadata(new Uint8Array(readFileSync(out)));
+    expect(meta).toMatchObject({ 'ssl.arch': 'vit', 'ssl.num_heads': '4', 'ssl.patch_size': '8', 'ssl.embed_dim': '32', 'ssl.img_size': '32' });
+    await capture(['export', '--checkpoint', ckpt, '--embed-dim', '32', '--num-heads', '4', '--out', join(dir, 'c.onnx')]);
+    expect(existsSync(join(dir, 'c.onnx'))).toBe(true);
+    await expect(capture(['export', '--weights', weights, '--arch', 'vit_small', '--out', join(dir, 'x.onnx')])).rejects.toThrow(/--embed-dim 384 does not match the weights \(32\)/);
+    await expect(capture(['export', '--weights', weights, '--arch', 'resnet50', '--out', join(dir, 'x.onnx')])).rejects.toThrow(/the weights hold a ViT/);
+    await expect(capture(['export', '--weights', weights, '--arch', 'vit_huge', '--out', join(dir, 'x.onnx')])).rejects.toThrow(/unknown "vit_huge"/);
+  });
+
+  it('embeds images as JSON lines equal to a direct ORT run with the default (model-size) transform', async () => {
+    const model = join(dir, 'm.onnx');
+    const text = await capture(['embed', '--model', model, images]);
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { file: string; embedding: number[] });
+    expect(lines.map((l) => l.file)).toEqual([join(images, 'a.png'), join(images, 'b.png')]);
+    const pre = resolvePreprocess({ crop: 32 }); // model img size 32 -> crop 32, resize round(32 * 256 / 224) = 37
+    expect(pre.resize).toBe(37);
+    const fx = await OnnxFeatureExtractor.create({ model, intraOpThreads: 1 });
+    try {
+      const prepared = await Promise.all(lines.map((l) => prepareImage(l.file, pre)));
+      const ref = (await fx.run({ input: stack(prepared) }, ['cls']))['cls']!;
+      lines.forEach((l, i) => l.embedding.forEach((v, j) => expect(v).toBeCloseTo(ref.data[i * 32 + j] as number, 5)));
+    } finally {
+      await fx.close();
+    }
+    // The same from the weights, exported on the fly.
+    const again = await capture(['embed', '--weights', weights, '--num-heads', '4', join(images, 'a.png')]);
+    expect(JSON.parse(again).embedding).toEqual(lines[0]!.embedding);
+  });
+
+  it('writes attention PNGs per head with threshold masks', async () => {
+    const out = join(dir, 'att');
+    await capture(['attention', '--model', join(dir, 'm.onnx'), '--threshold', '0.6', '--out', out, join(images, 'a.png')]);
+    const files = readdirSync(join(out, 'a')).sort();
+    expect(files).toEqual(
+      ['img.png', ...['head0', 'head1', 'head2', 'head3', 'mean'].flatMap((h) => [`attn-${h}.png`, `mask_th0.6_${h}.png`])].sort(),
+    );
+    await expect(capture(['attention', '--model', join(dir, 'm.onnx'), '--threshold', '2', '--out', out, images])).rejects.toThrow(/--threshold must be in/);
+  });
+});
