@@ -60,13 +60,14 @@ describe('web page in headless Chromium', () => {
     // The query is the second indexed image: first neighbour, flagged as a duplicate.
     expect(await rows.nth(0).locator('td').allTextContents()).toEqual(['second', 'b', expect.stringMatching(/^1\.0000|0\.99/), 'yes']);
     // The heat maps were drawn: a canvas is not blank.
-    const painted = await page.evaluate(() => {
-      const c = document.querySelector('#heads canvas') as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      const seen = new Set<number>();
-      for (let i = 0; i < d.length; i += 4) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+    // Runs in the page (a string, so this Node-typed file needs no DOM types).
+    const painted = (await page.evaluate(`(() => {
+      const c = document.querySelector('#heads canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set();
+      for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
       return seen.size;
-    });
+    })()`)) as number;
     expect(painted).toBeGreaterThan(3);
     await page.close();
   });
