@@ -32,5 +32,5 @@ export { snnClassifier, snnProbabilities } from './snn.js';
 export type { SnnOptions } from './snn.js';
 export { extractFeatures, linearProbeFeatures, tensorBatchSource } from './features.js';
 export type { Embed, ImageBatchSource, IntermediateLayersModel } from './features.js';
-export { evaluateLinearProbe, randomResizedCropParams, resizedCropFlip, trainLinearProbe } from './linear-probe.js';
+export { evaluateLinearProbe, resizedCropFlip, trainLinearProbe } from './linear-probe.js';
 export type { LinearProbe, LinearProbeOptions } from './linear-probe.js';

@@ -1,56 +1,21 @@
+import { randomResizedCropParams } from '@ssl/augment';
+import { SGD } from '@ssl/engine';
 import { Rng, tf, type RngSeed } from '@ssl/tensor';
 import { classRank } from './knn.js';
 import type { Embed, ImageBatchSource } from './features.js';
 import { labelArray, type LabelInput } from './matrix.js';
 
 /**
- * torchvision `RandomResizedCrop.get_params`: up to 10 draws of (area in `scale`, log-uniform
- * aspect in `ratio`) that fit, else the centre crop of the clamped aspect. Returns
- * [top, left, height, width] in pixels.
- */
-export function randomResizedCropParams(
-  rng: Rng,
-  height: number,
-  width: number,
-  scale: [number, number] = [0.08, 1],
-  ratio: [number, number] = [3 / 4, 4 / 3],
-): [number, number, number, number] {
-  const area = height * width;
-  const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])] as const;
-  for (let i = 0; i < 10; i++) {
-    const target = area * rng.uniform(scale[0], scale[1]);
-    const aspect = Math.exp(rng.uniform(logRatio[0], logRatio[1]));
-    const w = Math.round(Math.sqrt(target * aspect));
-    const h = Math.round(Math.sqrt(target / aspect));
-    if (w > 0 && w <= width && h > 0 && h <= height) {
-      return [rng.integer(0, height - h + 1), rng.integer(0, width - w + 1), h, w];
-    }
-  }
-  const inRatio = width / height;
-  let w: number;
-  let h: number;
-  if (inRatio < ratio[0]) {
-    w = width;
-    h = Math.round(w / ratio[0]);
-  } else if (inRatio > ratio[1]) {
-    h = height;
-    w = Math.round(h * ratio[1]);
-  } else {
-    w = width;
-    h = height;
-  }
-  return [Math.floor((height - h) / 2), Math.floor((width - w) / 2), h, w];
-}
-
-/**
  * The linear-probe training augmentation of eval_linear, on an NHWC batch: RandomResizedCrop
- * back to the input size (bilinear) and a horizontal flip with probability 0.5, drawn from `rng`.
+ * back to the input size (bilinear, torchvision's crop parameters from `@ssl/augment`) and a
+ * horizontal flip with probability 0.5, drawn from `rng`. Works on tensors so that frozen-backbone
+ * training needs no decode step per epoch.
  */
 export function resizedCropFlip(images: tf.Tensor4D, rng: Rng): tf.Tensor4D {
   const [B, H, W] = images.shape;
   const boxes: number[][] = [];
   for (let b = 0; b < B; b++) {
-    const [top, left, h, w] = randomResizedCropParams(rng, H, W);
+    const { top, left, height: h, width: w } = randomResizedCropParams(H, W, [0.08, 1], [3 / 4, 4 / 3], rng);
     // pixel-corner box in normalised coordinates; a flip swaps x1 and x2
     let x1 = left / (W - 1 || 1);
     let x2 = (left + w - 1) / (W - 1 || 1);
@@ -125,15 +90,14 @@ export async function trainLinearProbe(options: LinearProbeOptions): Promise<Lin
   // built inside tidy so the initial-value tensors are released (variables survive a tidy)
   const weight = tf.tidy(() => tf.variable(tf.tensor2d(w0, [numClasses, D]), true));
   const bias = tf.tidy(() => tf.variable(tf.tensor1d(b0), true));
-  const momW = tf.tidy(() => tf.variable(tf.zeros([numClasses, D]), false));
-  const momB = tf.tidy(() => tf.variable(tf.zeros([numClasses]), false));
-  let firstStep = true;
+  const sgd = new SGD([{ params: [['linear.weight', weight], ['linear.bias', bias]] }], { lr: baseLr, momentum: 0.9, weightDecay: 0 });
 
   const logits = (feats: tf.Tensor2D): tf.Tensor2D => tf.add(tf.matMul(feats, weight, false, true), bias) as tf.Tensor2D;
 
   for (let epoch = 0; epoch < epochs; epoch++) {
     // CosineAnnealingLR(T_max=epochs, eta_min=0), stepped after each epoch
     const lr = (baseLr * (1 + Math.cos((Math.PI * epoch) / epochs))) / 2;
+    sgd.setSchedule(lr);
     const order = rng.fork('epoch', epoch).permutation(train.size);
     const augRng = rng.fork('augment', epoch);
     let lossSum = 0;
@@ -154,21 +118,12 @@ export async function trainLinearProbe(options: LinearProbeOptions): Promise<Lin
       }, [weight, bias]);
       lossSum += value.dataSync()[0] as number;
       batches++;
-      tf.tidy(() => {
-        // torch.optim.SGD (dampening 0): buf = g on the first step, then buf = 0.9 buf + g; p -= lr buf
-        const gW = grads[weight.name] as tf.Tensor;
-        const gB = grads[bias.name] as tf.Tensor;
-        momW.assign(firstStep ? gW : tf.add(tf.mul(momW, 0.9), gW));
-        momB.assign(firstStep ? gB : tf.add(tf.mul(momB, 0.9), gB));
-        weight.assign(tf.sub(weight, tf.mul(momW, lr)));
-        bias.assign(tf.sub(bias, tf.mul(momB, lr)));
-      });
-      firstStep = false;
+      sgd.step({ 'linear.weight': grads[weight.name], 'linear.bias': grads[bias.name] });
       tf.dispose([value, y, feats, ...Object.values(grads)]);
     }
     options.onEpoch?.(epoch, lossSum / batches, lr);
   }
-  tf.dispose([momW, momB]);
+  sgd.dispose();
   return {
     weight,
     bias,
