@@ -5,7 +5,7 @@ import { tf } from '@ssl/tensor';
  * `[B, heads, N+1, N+1]`, token 0 = CLS) and the patch size. `@ssl/models` VisionTransformer fits.
  */
 export interface SelfAttentionModel {
-  getLastSelfAttention(x: tf.Tensor4D): tf.Tensor4D;
+  getLastSelfAttention(x: tf.Tensor4D): tf.Tensor;
 }
 
 /** Per-head CLS-to-patch attention maps of one image. */
@@ -32,7 +32,8 @@ export function clsAttentionMaps(model: SelfAttentionModel, images: tf.Tensor4D,
   const gridH = H / patchSize;
   const gridW = W / patchSize;
   const cls = tf.tidy(() => {
-    const attn = model.getLastSelfAttention(images); // [B, heads, N+1, N+1]
+    const attn = model.getLastSelfAttention(images) as tf.Tensor4D; // [B, heads, N+1, N+1]
+    if (attn.rank !== 4) throw new Error(`getLastSelfAttention returned rank ${attn.rank}, expected [B, heads, N+1, N+1]`);
     const [b, heads, n1] = attn.shape;
     if (b !== B || n1 !== gridH * gridW + 1) {
       throw new Error(`getLastSelfAttention returned shape [${attn.shape.join(', ')}], expected [${B}, heads, ${gridH * gridW + 1}, ${gridH * gridW + 1}]`);

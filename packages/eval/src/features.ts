@@ -1,3 +1,5 @@
+import type { ImageU8 } from '@ssl/augment';
+import type { Dataset } from '@ssl/data';
 import { tf } from '@ssl/tensor';
 import type { Matrix } from './matrix.js';
 
@@ -8,12 +10,12 @@ export interface ImageBatchSource {
 }
 
 /** A frozen embedding: NHWC images in, `[B, D]` features out. */
-export type Embed = (images: tf.Tensor4D) => tf.Tensor2D;
+export type Embed = (images: tf.Tensor4D) => tf.Tensor;
 
 /** A ViT-like model with the intermediate-layer access `eval_linear` uses. */
 export interface IntermediateLayersModel {
   /** Outputs of the last `n` blocks, each after the final norm: `n` x `[B, N+1, D]`, CLS first. */
-  getIntermediateLayers(x: tf.Tensor4D, n: number): tf.Tensor3D[];
+  getIntermediateLayers(x: tf.Tensor4D, n: number): tf.Tensor[];
 }
 
 /** An in-memory NHWC tensor as a batch source (slices are copies the caller disposes). */
@@ -39,15 +41,19 @@ export async function extractFeatures(
   for (let s = 0; s < source.size; s += batchSize) {
     const e = Math.min(source.size, s + batchSize);
     const images = await source.batch(s, e);
-    const feats = tf.tidy(() => {
-      const f = embed(images);
-      if (f.rank !== 2 || f.shape[0] !== e - s) {
-        throw new Error(`embed returned shape [${f.shape.join(', ')}], expected [${e - s}, D]`);
-      }
-      // as nn.functional.normalize: x / max(||x||, 1e-12)
-      return options.normalize === false ? f : tf.div(f, tf.maximum(tf.norm(f, 'euclidean', 1, true), 1e-12));
-    });
-    images.dispose();
+    let feats: tf.Tensor;
+    try {
+      feats = tf.tidy(() => {
+        const f = embed(images);
+        if (f.rank !== 2 || f.shape[0] !== e - s) {
+          throw new Error(`embed returned shape [${f.shape.join(', ')}], expected [${e - s}, D]`);
+        }
+        // as nn.functional.normalize: x / max(||x||, 1e-12)
+        return options.normalize === false ? f : tf.div(f, tf.maximum(tf.norm(f, 'euclidean', 1, true), 1e-12));
+      });
+    } finally {
+      images.dispose();
+    }
     if (!data) {
       cols = feats.shape[1] as number;
       data = new Float32Array(source.size * cols);
@@ -74,7 +80,7 @@ export function linearProbeFeatures(
   const n = options.nLastBlocks ?? 4;
   if (!Number.isInteger(n) || n < 1) throw new Error(`nLastBlocks must be a positive integer, got ${n}`);
   return tf.tidy(() => {
-    const outs = model.getIntermediateLayers(images, n);
+    const outs = model.getIntermediateLayers(images, n) as tf.Tensor3D[];
     if (outs.length !== n) throw new Error(`getIntermediateLayers returned ${outs.length} outputs, expected ${n}`);
     const [B, N1, D] = (outs[0] as tf.Tensor3D).shape;
     const cls = outs.map((o) => tf.reshape(tf.slice(o, [0, 0, 0], [B, 1, D]), [B, D])); // n x [B, D]
@@ -85,4 +91,46 @@ export function linearProbeFeatures(
     if (n === 1) return tf.reshape(tf.stack([catCls, mean], 2), [B, 2 * D]) as tf.Tensor2D; // interleaved
     return tf.concat([catCls, mean], 1) as tf.Tensor2D;
   });
+}
+
+/**
+ * A dataset of equal-size images as a batch source: bytes / 255, then (x - mean) / std per channel
+ * (torchvision ToTensor + Normalize), NHWC. No resizing: use it where the model takes the stored
+ * size (Fashion-MNIST 28x28). `indices` picks a subset in order.
+ */
+export function datasetBatchSource(
+  dataset: Dataset,
+  options: { mean: readonly number[]; std: readonly number[]; indices?: ArrayLike<number> },
+): ImageBatchSource & { labels(): Int32Array } {
+  const indices = options.indices ? Array.from(options.indices) : Array.from({ length: dataset.length }, (_, i) => i);
+  const load = async (i: number): Promise<{ image: ImageU8; label: number }> => dataset.get(indices[i] as number);
+  return {
+    size: indices.length,
+    async batch(start, end) {
+      const samples = await Promise.all(Array.from({ length: end - start }, (_, j) => load(start + j)));
+      const first = samples[0]?.image;
+      if (!first) throw new Error(`datasetBatchSource: empty batch [${start}, ${end})`);
+      const { height: H, width: W, channels: C } = first;
+      if (options.mean.length !== C || options.std.length !== C) {
+        throw new Error(`datasetBatchSource: mean/std have ${options.mean.length}/${options.std.length} values for ${C} channels`);
+      }
+      const out = new Float32Array(samples.length * H * W * C);
+      samples.forEach(({ image }, b) => {
+        if (image.height !== H || image.width !== W || image.channels !== C) {
+          throw new Error(`datasetBatchSource: image ${indices[start + b]} is ${image.height}x${image.width}x${image.channels}, expected ${H}x${W}x${C}`);
+        }
+        const base = b * H * W * C;
+        for (let p = 0; p < H * W * C; p++) {
+          const c = p % C;
+          out[base + p] = ((image.data[p] as number) / 255 - (options.mean[c] as number)) / (options.std[c] as number);
+        }
+      });
+      return tf.tensor4d(out, [samples.length, H, W, C]);
+    },
+    labels() {
+      const t = dataset.targets;
+      if (!t) throw new Error('datasetBatchSource: the dataset has no targets');
+      return Int32Array.from(indices, (i) => t[i] as number);
+    },
+  };
 }

@@ -30,7 +30,7 @@ export type { CopyDetectionOptions, RetrievalScore, Whitening, WhiteningOptions 
 export { symmetricEigen } from './linalg.js';
 export { snnClassifier, snnProbabilities } from './snn.js';
 export type { SnnOptions } from './snn.js';
-export { extractFeatures, linearProbeFeatures, tensorBatchSource } from './features.js';
+export { datasetBatchSource, extractFeatures, linearProbeFeatures, tensorBatchSource } from './features.js';
 export type { Embed, ImageBatchSource, IntermediateLayersModel } from './features.js';
 export { evaluateLinearProbe, resizedCropFlip, trainLinearProbe } from './linear-probe.js';
 export type { LinearProbe, LinearProbeOptions } from './linear-probe.js';

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Rng, tf } from '@ssl/tensor';
 import { describe, expect, it } from 'vitest';
-import { extractFeatures, linearProbeFeatures, tensorBatchSource, type IntermediateLayersModel } from './features.js';
+import { FashionMNIST, fashionMnistFixtureDir } from '@ssl/data';
+import { datasetBatchSource, extractFeatures, linearProbeFeatures, tensorBatchSource, type IntermediateLayersModel } from './features.js';
 import { evaluateLinearProbe, resizedCropFlip, trainLinearProbe } from './linear-probe.js';
 
 const ref = JSON.parse(readFileSync(new URL('../fixtures/linear_probe.json', import.meta.url), 'utf8')) as {
@@ -84,6 +85,20 @@ describe('feature extraction', () => {
     const un = await extractFeatures(flatEmbed, tensorBatchSource(images), { batchSize: 4, normalize: false });
     expect(Array.from(un.data)).toEqual(Array.from(raw));
     images.dispose();
+  });
+
+  it('reads a dataset as normalised NHWC batches', async () => {
+    const ds = await FashionMNIST.load({ root: fashionMnistFixtureDir(), split: 'test' });
+    const src = datasetBatchSource(ds, { mean: [0.5], std: [0.25], indices: [3, 1, 4] });
+    expect(src.size).toBe(3);
+    expect(Array.from(src.labels())).toEqual([3, 1, 4].map((i) => ds.targets[i]!));
+    const x = await src.batch(1, 3);
+    expect(x.shape).toEqual([2, 28, 28, 1]);
+    const v = x.dataSync();
+    const raw = ds.get(4).image.data;
+    expect(v[784 + 300]).toBeCloseTo((raw[300]! / 255 - 0.5) / 0.25, 6);
+    x.dispose();
+    await expect(Promise.resolve().then(() => datasetBatchSource(ds, { mean: [0.5, 0.5], std: [1, 1] }).batch(0, 1))).rejects.toThrow(/2\/2 values for 1 channels/);
   });
 
   it('builds eval_linear features: last-n CLS, and interleaved CLS/mean for n = 1', () => {

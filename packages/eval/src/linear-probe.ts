@@ -107,7 +107,7 @@ export async function trainLinearProbe(options: LinearProbeOptions): Promise<Lin
       const images = await gatherBatch(train, idx);
       const feats = tf.tidy(() => {
         const x = augment ? augment(images, augRng) : images;
-        return embed(x);
+        return embed(x) as tf.Tensor2D;
       });
       images.dispose();
       const y = tf.tensor1d(Int32Array.from(idx, (i) => labels[i] as number), 'int32');
@@ -127,7 +127,7 @@ export async function trainLinearProbe(options: LinearProbeOptions): Promise<Lin
   return {
     weight,
     bias,
-    predict: (images) => tf.tidy(() => logits(embed(images))),
+    predict: (images) => tf.tidy(() => logits(embed(images) as tf.Tensor2D)),
     dispose: () => tf.dispose([weight, bias]),
   };
 }
