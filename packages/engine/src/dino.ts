@@ -183,142 +183,148 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
   const wdSchedule = cosineScheduler(cfg.weightDecay, cfg.weightDecayEnd, cfg.epochs, ipe);
   const momentumSchedule = cosineScheduler(cfg.momentumTeacher, 1, cfg.epochs, ipe);
 
-  const rngs = new Map([...moduleRngs('student', student), ...moduleRngs('teacher', teacher)]);
-  const ckptDir = join(cfg.outputDir, 'checkpoint');
-  let startEpoch = 0;
-  let step = 0;
-  let lastCheckpoint: string | null = null;
-  const found = options.resume === false ? null : await resolveCheckpoint(ckptDir);
-  if (found) {
-    const ck = await loadCheckpoint(found);
-    try {
-      if (ck.state.kind !== 'dino') throw new Error(`trainDino: ${found} is a '${ck.state.kind}' checkpoint`);
-      student.loadStateDict(section(ck.tensors, 'student'));
-      teacher.loadStateDict(section(ck.tensors, 'teacher'));
-      optimizer.setState({ tensors: section(ck.tensors, 'optimizer'), scalars: ck.state.optimizer as OptimizerState['scalars'] });
-      const center = ck.tensors['loss.center'];
-      if (!center) throw new Error(`trainDino: ${found} has no loss.center`);
-      dinoLoss.setState({ center });
-      setRngStates(rngs, ck.state.rng);
-      startEpoch = ck.state.epoch;
-      step = ck.state.step;
-      lastCheckpoint = found;
-      say(`resumed from ${found}: epoch ${startEpoch}, step ${step}`);
-    } finally {
-      tf.dispose(Object.values(ck.tensors));
-    }
-  } else {
-    // teacher and student start with the same weights
-    copyStudentToTeacher(student, teacher);
-  }
-
-  const studentNamed = student.namedParameters().filter(([, v]) => v.trainable);
-  const studentVars = studentNamed.map(([, v]) => v);
-  const studentParams = student.parameters();
-  const teacherParams = teacher.parameters();
-  const log = new JsonlLogger(join(cfg.outputDir, 'log.txt'));
-  const stepLog = (options.logEvery ?? 10) > 0 ? new JsonlLogger(join(cfg.outputDir, 'steps.jsonl')) : null;
-  const epochs: DinoEpochStats[] = [];
-
-  for (let epoch = startEpoch; epoch < stopAt; epoch++) {
-    const lossMean = new Mean();
-    const lrMean = new Mean();
-    const wdMean = new Mean();
-    const t0 = performance.now();
-    let images = 0;
-    let it = 0;
-    for await (const batch of loader.epoch(epoch)) {
-      if (it >= ipe) break;
-      const ts = performance.now();
-      const g = epoch * ipe + it; // global training iteration
-      const lr = lrSchedule[g] as number;
-      const wd = wdSchedule[g] as number;
-      optimizer.setSchedule(lr, wd);
-      const views = viewTensors(batch);
-      if (views.length !== nCrops) {
-        tf.dispose(views);
-        throw new Error(`trainDino: batches must have ${nCrops} views (2 global + ${cfg.localCropsNumber} local), got ${views.length}`);
-      }
-      const B = views[0]?.shape[0] as number;
-      let lossValue: number;
-      let norms: number[] | undefined;
+  try {
+    const rngs = new Map([...moduleRngs('student', student), ...moduleRngs('teacher', teacher)]);
+    const ckptDir = join(cfg.outputDir, 'checkpoint');
+    let startEpoch = 0;
+    let step = 0;
+    let lastCheckpoint: string | null = null;
+    const found = options.resume === false ? null : await resolveCheckpoint(ckptDir);
+    if (found) {
+      const ck = await loadCheckpoint(found);
       try {
-        // only the 2 global views pass through the teacher
-        const teacherOut = tf.tidy(() => teacher.forward(views.slice(0, 2)));
-        let value: Scalar;
-        let grads: Record<string, Tensor>;
-        try {
-          ({ value, grads } = tf.variableGrads(
-            () => dinoLoss.forward(student.forward(views), teacherOut, epoch),
-            studentVars,
-          ) as { value: Scalar; grads: Record<string, Tensor> });
-        } finally {
-          teacherOut.dispose();
-        }
-        lossValue = value.dataSync()[0] as number;
-        value.dispose();
-        const named = gradsByParamName(studentNamed, grads);
-        try {
-          if (!Number.isFinite(lossValue)) {
-            throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
-          }
-          if (cfg.clipGrad) norms = clipGradients(named, cfg.clipGrad);
-          cancelGradientsLastLayer(epoch, named, cfg.freezeLastLayer);
-          optimizer.step(named);
-        } finally {
-          tf.dispose(Object.values(named));
-        }
+        if (ck.state.kind !== 'dino') throw new Error(`trainDino: ${found} is a '${ck.state.kind}' checkpoint`);
+        student.loadStateDict(section(ck.tensors, 'student'));
+        teacher.loadStateDict(section(ck.tensors, 'teacher'));
+        optimizer.setState({ tensors: section(ck.tensors, 'optimizer'), scalars: ck.state.optimizer as OptimizerState['scalars'] });
+        const center = ck.tensors['loss.center'];
+        if (!center) throw new Error(`trainDino: ${found} has no loss.center`);
+        dinoLoss.setState({ center });
+        setRngStates(rngs, ck.state.rng);
+        startEpoch = ck.state.epoch;
+        step = ck.state.step;
+        lastCheckpoint = found;
+        say(`resumed from ${found}: epoch ${startEpoch}, step ${step}`);
       } finally {
-        tf.dispose(views);
+        tf.dispose(Object.values(ck.tensors));
       }
-      // EMA update for the teacher
-      const m = momentumSchedule[g] as number;
-      emaUpdate(studentParams, teacherParams, m);
-
-      step = g + 1;
-      images += B;
-      const seconds = (performance.now() - ts) / 1000;
-      lossMean.add(lossValue);
-      lrMean.add(lr);
-      wdMean.add(wd);
-      const event: DinoStepEvent = {
-        epoch, iteration: it, step: g, loss: lossValue, lr, wd, momentum: m,
-        teacherTemp: dinoLoss.teacherTemp(epoch), imagesPerSec: B / seconds, seconds,
-      };
-      if (norms) event.gradNorms = norms;
-      options.onStep?.(event);
-      if (stepLog && (it % (options.logEvery ?? 10) === 0 || it === ipe - 1)) {
-        const { gradNorms, ...rest } = event;
-        void gradNorms;
-        stepLog.log({ ...rest, ...memoryStats() });
-      }
-      it++;
+    } else {
+      // teacher and student start with the same weights
+      copyStudentToTeacher(student, teacher);
     }
-    if (it < ipe) throw new Error(`trainDino: epoch ${epoch} gave ${it} batches, expected ${ipe} (loader.length)`);
 
-    // ============ checkpoint, then the log line ============
-    const names = [ckptDir];
-    if (cfg.saveckpFreq && epoch % cfg.saveckpFreq === 0) names.push(join(cfg.outputDir, periodicCheckpointName(epoch)));
-    await saveDino(names, { student, teacher, optimizer, dinoLoss, rngs, epoch: epoch + 1, step, config: cfg });
-    lastCheckpoint = ckptDir;
-    const seconds = (performance.now() - t0) / 1000;
-    const stats: DinoEpochStats = {
-      train_loss: lossMean.value,
-      train_lr: lrMean.value,
-      train_wd: wdMean.value,
-      epoch,
-      images_per_sec: images / seconds,
-      seconds,
-      ...memoryStats(),
-      checkpoint: ckptDir,
-    };
-    log.log(stats as unknown as Record<string, unknown>);
-    epochs.push(stats);
-    options.onEpoch?.(stats);
-    say(`epoch ${epoch}: loss ${stats.train_loss.toFixed(4)}, ${stats.images_per_sec.toFixed(1)} images/s, saved ${names.join(', ')}`);
+    const studentNamed = student.namedParameters().filter(([, v]) => v.trainable);
+    const studentVars = studentNamed.map(([, v]) => v);
+    const studentParams = student.parameters();
+    const teacherParams = teacher.parameters();
+    const log = new JsonlLogger(join(cfg.outputDir, 'log.txt'));
+    const stepLog = (options.logEvery ?? 10) > 0 ? new JsonlLogger(join(cfg.outputDir, 'steps.jsonl')) : null;
+    const epochs: DinoEpochStats[] = [];
+
+    for (let epoch = startEpoch; epoch < stopAt; epoch++) {
+      const lossMean = new Mean();
+      const lrMean = new Mean();
+      const wdMean = new Mean();
+      const t0 = performance.now();
+      let images = 0;
+      let it = 0;
+      for await (const batch of loader.epoch(epoch)) {
+        if (it >= ipe) break;
+        const ts = performance.now();
+        const g = epoch * ipe + it; // global training iteration
+        const lr = lrSchedule[g] as number;
+        const wd = wdSchedule[g] as number;
+        optimizer.setSchedule(lr, wd);
+        const views = viewTensors(batch);
+        if (views.length !== nCrops) {
+          tf.dispose(views);
+          throw new Error(`trainDino: batches must have ${nCrops} views (2 global + ${cfg.localCropsNumber} local), got ${views.length}`);
+        }
+        const B = views[0]?.shape[0] as number;
+        let lossValue: number;
+        let norms: number[] | undefined;
+        try {
+          // only the 2 global views pass through the teacher
+          const teacherOut = tf.tidy(() => teacher.forward(views.slice(0, 2)));
+          let value: Scalar;
+          let grads: Record<string, Tensor>;
+          try {
+            ({ value, grads } = tf.variableGrads(
+              () => dinoLoss.forward(student.forward(views), teacherOut, epoch),
+              studentVars,
+            ) as { value: Scalar; grads: Record<string, Tensor> });
+          } finally {
+            teacherOut.dispose();
+          }
+          lossValue = value.dataSync()[0] as number;
+          value.dispose();
+          const named = gradsByParamName(studentNamed, grads);
+          try {
+            if (!Number.isFinite(lossValue)) {
+              throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
+            }
+            if (cfg.clipGrad) norms = clipGradients(named, cfg.clipGrad);
+            cancelGradientsLastLayer(epoch, named, cfg.freezeLastLayer);
+            optimizer.step(named);
+          } finally {
+            tf.dispose(Object.values(named));
+          }
+        } finally {
+          tf.dispose(views);
+        }
+        // EMA update for the teacher
+        const m = momentumSchedule[g] as number;
+        emaUpdate(studentParams, teacherParams, m);
+
+        step = g + 1;
+        images += B;
+        const seconds = (performance.now() - ts) / 1000;
+        lossMean.add(lossValue);
+        lrMean.add(lr);
+        wdMean.add(wd);
+        const event: DinoStepEvent = {
+          epoch, iteration: it, step: g, loss: lossValue, lr, wd, momentum: m,
+          teacherTemp: dinoLoss.teacherTemp(epoch), imagesPerSec: B / seconds, seconds,
+        };
+        if (norms) event.gradNorms = norms;
+        options.onStep?.(event);
+        if (stepLog && (it % (options.logEvery ?? 10) === 0 || it === ipe - 1)) {
+          const { gradNorms, ...rest } = event;
+          void gradNorms;
+          stepLog.log({ ...rest, ...memoryStats() });
+        }
+        it++;
+      }
+      if (it < ipe) throw new Error(`trainDino: epoch ${epoch} gave ${it} batches, expected ${ipe} (loader.length)`);
+
+      // ============ checkpoint, then the log line ============
+      const names = [ckptDir];
+      if (cfg.saveckpFreq && epoch % cfg.saveckpFreq === 0) names.push(join(cfg.outputDir, periodicCheckpointName(epoch)));
+      await saveDino(names, { student, teacher, optimizer, dinoLoss, rngs, epoch: epoch + 1, step, config: cfg });
+      lastCheckpoint = ckptDir;
+      const seconds = (performance.now() - t0) / 1000;
+      const stats: DinoEpochStats = {
+        train_loss: lossMean.value,
+        train_lr: lrMean.value,
+        train_wd: wdMean.value,
+        epoch,
+        images_per_sec: images / seconds,
+        seconds,
+        ...memoryStats(),
+        checkpoint: ckptDir,
+      };
+      log.log(stats as unknown as Record<string, unknown>);
+      epochs.push(stats);
+      options.onEpoch?.(stats);
+      say(`epoch ${epoch}: loss ${stats.train_loss.toFixed(4)}, ${stats.images_per_sec.toFixed(1)} images/s, saved ${names.join(', ')}`);
+    }
+    return { startEpoch, endEpoch: Math.max(startEpoch, stopAt), step, epochs, dinoLoss, lastCheckpoint };
+  } catch (err) {
+    dinoLoss.dispose();
+    throw err;
+  } finally {
+    optimizer.dispose();
   }
-  optimizer.dispose();
-  return { startEpoch, endEpoch: Math.max(startEpoch, stopAt), step, epochs, dinoLoss, lastCheckpoint };
 }
 
 async function saveDino(

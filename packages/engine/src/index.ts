@@ -32,3 +32,7 @@ export { NonFiniteLossError } from './train-common.js';
 export type { BatchSource, TrainBatch } from './train-common.js';
 export { DINO_DEFAULTS, trainDino } from './dino.js';
 export type { DinoConfig, DinoEpochStats, DinoStepEvent, MultiCropNetwork, TrainDinoOptions, TrainDinoResult } from './dino.js';
+export { PAWS_DEFAULTS, trainPaws } from './paws.js';
+export type { PawsConfig, PawsEpochStats, PawsNetwork, PawsStepEvent, SupportSource, TrainPawsOptions, TrainPawsResult } from './paws.js';
+export { SupportBatches } from './support.js';
+export type { SupportBatchesOptions } from './support.js';

@@ -91,6 +91,14 @@ describe('DINOLoss', () => {
     b.dispose();
   });
 
+  it('allocates only the center and frees it on dispose', () => {
+    const before = tf.memory().numTensors;
+    const loss = new DINOLoss(dino.options);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    loss.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('rejects bad shapes and epochs with clear errors', () => {
     const loss = new DINOLoss(dino.options);
     const s = tf.zeros([8, 16]);

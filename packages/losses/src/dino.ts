@@ -70,7 +70,8 @@ export class DINOLoss {
     schedule.set(linspace(warmupTeacherTemp, teacherTemp, warmupTeacherTempEpochs));
     schedule.fill(teacherTemp, warmupTeacherTempEpochs);
     this.teacherTempSchedule = schedule;
-    this.centerVar = tf.variable(tf.zeros([1, outDim]), false);
+    // the zeros are freed by tidy; the variable keeps its own reference to the data
+    this.centerVar = tf.tidy(() => tf.variable(tf.zeros([1, outDim]), false));
   }
 
   /** The running center, [1, outDim]. Owned by the loss: do not dispose. */

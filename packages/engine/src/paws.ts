@@ -1,0 +1,288 @@
+import { join } from 'node:path';
+import { makeLabelsMatrix, pawsLoss } from '@ssl/losses';
+import type { Module } from '@ssl/models';
+import { tf } from '@ssl/tensor';
+import type { Scalar, Tensor } from '@ssl/tensor';
+import { loadCheckpoint, periodicCheckpointName, prefixed, resolveCheckpoint, saveCheckpoints, section, versions } from './checkpoint.js';
+import { gradsByParamName } from './gradients.js';
+import { LARS } from './lars.js';
+import { JsonlLogger, Mean, memoryStats } from './logger.js';
+import type { OptimizerState } from './optimizer.js';
+import { pawsParamGroups } from './params.js';
+import { WarmupCosineSchedule } from './schedule.js';
+import { checkEpochs, getRngStates, moduleRngs, NonFiniteLossError, setRngStates, viewTensors } from './train-common.js';
+import type { BatchSource, TrainBatch } from './train-common.js';
+
+/** PAWS config fields (suncet configs/paws/*.yaml, camelCase); defaults in `PAWS_DEFAULTS` (cifar10_train.yaml). */
+export interface PawsConfig {
+  // criterion
+  meMax: boolean;
+  supervisedViews: number;
+  classesPerBatch: number;
+  supervisedImgsPerClass: number;
+  unsupervisedBatchSize: number;
+  /** Cosine-similarity temperature tau. */
+  temperature: number;
+  /** Target sharpening temperature T. */
+  sharpen: number;
+  // data
+  multicrop: number;
+  labelSmoothing: number;
+  // optimization
+  weightDecay: number;
+  epochs: number;
+  /** Warm-up epochs. */
+  warmup: number;
+  startLr: number;
+  lr: number;
+  finalLr: number;
+  momentum: number;
+  nesterov: boolean;
+  /** LARS trust coefficient (paws_train.init_opt: 0.001). */
+  trustCoefficient: number;
+  // logging
+  /** Save `checkpoint<epoch:04>` when epoch % saveckpFreq == 0 (0: never); `checkpoint` every epoch. */
+  saveckpFreq: number;
+  outputDir: string;
+  seed: number;
+}
+
+export const PAWS_DEFAULTS: Omit<PawsConfig, 'outputDir'> = {
+  meMax: true,
+  supervisedViews: 2,
+  classesPerBatch: 10,
+  supervisedImgsPerClass: 64,
+  unsupervisedBatchSize: 256,
+  temperature: 0.1,
+  sharpen: 0.25,
+  multicrop: 6,
+  labelSmoothing: 0.1,
+  weightDecay: 1e-6,
+  epochs: 600,
+  warmup: 10,
+  startLr: 0.8,
+  lr: 3.2,
+  finalLr: 0.032,
+  momentum: 0.9,
+  nesterov: false,
+  trustCoefficient: 0.001,
+  saveckpFreq: 50,
+  seed: 0,
+};
+
+/** A PAWS encoder (`@ssl/models` PAWSModel): projection output h and prediction z of all crops. */
+export interface PawsNetwork extends Module {
+  forward(inputs: Tensor[], options: { returnBeforeHead: true }): { h: Tensor; z: Tensor };
+}
+
+/** Support batches by global iteration (`ClassStratifiedSupport`). */
+export interface SupportSource {
+  batch(step: number): Promise<TrainBatch>;
+}
+
+export interface PawsStepEvent {
+  epoch: number;
+  iteration: number;
+  step: number;
+  /** ploss + me-max. */
+  loss: number;
+  ploss: number;
+  rloss: number;
+  lr: number;
+  imagesPerSec: number;
+  seconds: number;
+}
+
+export interface PawsEpochStats {
+  epoch: number;
+  train_loss: number;
+  train_ploss: number;
+  train_rloss: number;
+  train_lr: number;
+  images_per_sec: number;
+  seconds: number;
+  tf_num_tensors: number;
+  tf_num_bytes: number;
+  rss_mb: number;
+  checkpoint: string;
+}
+
+export interface TrainPawsOptions {
+  encoder: PawsNetwork;
+  /** Unlabelled views: 2 large + `multicrop` small per image, batch `unsupervisedBatchSize`. */
+  loader: BatchSource;
+  /** Labelled support batches: `supervisedViews` views of classesPerBatch * supervisedImgsPerClass images. */
+  support: SupportSource;
+  config: Partial<PawsConfig> & { outputDir: string };
+  resume?: boolean;
+  stopAtEpoch?: number;
+  logEvery?: number;
+  onStep?: (e: PawsStepEvent) => void;
+  onEpoch?: (e: PawsEpochStats) => void;
+  log?: (line: string) => void;
+}
+
+export interface TrainPawsResult {
+  startEpoch: number;
+  endEpoch: number;
+  step: number;
+  epochs: PawsEpochStats[];
+  lastCheckpoint: string | null;
+}
+
+/**
+ * PAWS pretraining as suncet `paws_train.py`: per iteration, the support batch then the
+ * unlabelled views through the encoder together; anchors = prediction z, targets = projection h
+ * (no gradient) with the two large views swapped; PAWS loss + me-max; gradients; LARS (PAWS SGD,
+ * bias/BN excluded) at this iteration's WarmupCosineSchedule lr. A checkpoint after each epoch.
+ */
+export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsResult> {
+  const cfg: PawsConfig = { ...PAWS_DEFAULTS, ...options.config };
+  const { encoder, loader, support } = options;
+  const stopAt = checkEpochs('trainPaws', cfg.epochs, options.stopAtEpoch);
+  const say = options.log ?? (() => {});
+  const ipe = loader.length(0);
+  if (!Number.isInteger(ipe) || ipe < 1) throw new Error(`trainPaws: the loader yields no batch per epoch (length ${ipe})`);
+
+  const paws = pawsLoss({ multicrop: cfg.multicrop, tau: cfg.temperature, T: cfg.sharpen, meMax: cfg.meMax });
+  // -- support images are sampled class-stratified, so the labels are a fixed matrix
+  const labels = tf.tidy(() => {
+    const m = makeLabelsMatrix({ numClasses: cfg.classesPerBatch, sBatchSize: cfg.supervisedImgsPerClass, smoothing: cfg.labelSmoothing });
+    return tf.concat(Array.from({ length: cfg.supervisedViews }, () => m), 0);
+  });
+  const optimizer = new LARS(pawsParamGroups(encoder.namedParameters()), {
+    lr: cfg.lr, weightDecay: cfg.weightDecay, momentum: cfg.momentum, nesterov: cfg.nesterov, trustCoefficient: cfg.trustCoefficient,
+  });
+  const schedule = new WarmupCosineSchedule({
+    warmupSteps: cfg.warmup * ipe, startLr: cfg.startLr, refLr: cfg.lr, finalLr: cfg.finalLr, tMax: cfg.epochs * ipe,
+  });
+  const rngs = moduleRngs('encoder', encoder);
+  const ckptDir = join(cfg.outputDir, 'checkpoint');
+  let startEpoch = 0;
+  let step = 0;
+  let lastCheckpoint: string | null = null;
+  try {
+    const found = options.resume === false ? null : await resolveCheckpoint(ckptDir);
+    if (found) {
+      const ck = await loadCheckpoint(found);
+      try {
+        if (ck.state.kind !== 'paws') throw new Error(`trainPaws: ${found} is a '${ck.state.kind}' checkpoint`);
+        encoder.loadStateDict(section(ck.tensors, 'encoder'));
+        optimizer.setState({ tensors: section(ck.tensors, 'optimizer'), scalars: ck.state.optimizer as OptimizerState['scalars'] });
+        setRngStates(rngs, ck.state.rng);
+        startEpoch = ck.state.epoch;
+        step = ck.state.step;
+        lastCheckpoint = found;
+        say(`resumed from ${found}: epoch ${startEpoch}, step ${step}`);
+      } finally {
+        tf.dispose(Object.values(ck.tensors));
+      }
+    }
+
+    const named = encoder.namedParameters().filter(([, v]) => v.trainable);
+    const vars = named.map(([, v]) => v);
+    const numSupport = cfg.supervisedViews * cfg.supervisedImgsPerClass * cfg.classesPerBatch;
+    const log = new JsonlLogger(join(cfg.outputDir, 'log.txt'));
+    const stepLog = (options.logEvery ?? 10) > 0 ? new JsonlLogger(join(cfg.outputDir, 'steps.jsonl')) : null;
+    const epochs: PawsEpochStats[] = [];
+
+    for (let epoch = startEpoch; epoch < stopAt; epoch++) {
+      const means = { loss: new Mean(), ploss: new Mean(), rloss: new Mean(), lr: new Mean() };
+      const t0 = performance.now();
+      let images = 0;
+      let it = 0;
+      for await (const ubatch of loader.epoch(epoch)) {
+        if (it >= ipe) break;
+        const ts = performance.now();
+        const g = epoch * ipe + it;
+        const lr = schedule.lr(g);
+        optimizer.setSchedule(lr);
+        const sbatch = await support.batch(g);
+        const simgs = viewTensors(sbatch);
+        const uimgs = viewTensors(ubatch);
+        let ploss = Number.NaN;
+        let rloss = Number.NaN;
+        let lossValue: number;
+        const U = uimgs[0]?.shape[0] as number;
+        try {
+          if (uimgs.length !== 2 + cfg.multicrop) {
+            throw new Error(`trainPaws: unlabelled batches must have ${2 + cfg.multicrop} views (2 + multicrop), got ${uimgs.length}`);
+          }
+          if (simgs.length !== cfg.supervisedViews || simgs[0]?.shape[0] !== numSupport / cfg.supervisedViews) {
+            throw new Error(
+              `trainPaws: support batches must have ${cfg.supervisedViews} views of ${numSupport / cfg.supervisedViews} images, got ${simgs.length} of ${simgs[0]?.shape[0]}`,
+            );
+          }
+          const { value, grads } = tf.variableGrads(() => {
+            // h: before the prediction head, z: after it
+            const { h, z } = encoder.forward([...simgs, ...uimgs], { returnBeforeHead: true });
+            const d = z.shape[1] as number;
+            const rows = z.shape[0] as number;
+            const anchorSupports = tf.slice(z, [0, 0], [numSupport, d]);
+            const anchorViews = tf.slice(z, [numSupport, 0], [rows - numSupport, d]);
+            const targetSupports = tf.slice(h, [0, 0], [numSupport, d]);
+            // targets: the two large views swapped
+            const targetViews = tf.concat([tf.slice(h, [numSupport + U, 0], [U, d]), tf.slice(h, [numSupport, 0], [U, d])], 0);
+            const out = paws(anchorViews, anchorSupports, labels, targetViews, targetSupports, labels);
+            ploss = out.loss.dataSync()[0] as number;
+            rloss = out.rloss.dataSync()[0] as number;
+            return tf.add(out.loss, out.rloss) as Scalar;
+          }, vars);
+          lossValue = value.dataSync()[0] as number;
+          value.dispose();
+          const ng = gradsByParamName(named, grads);
+          try {
+            if (!Number.isFinite(lossValue)) throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
+            optimizer.step(ng);
+          } finally {
+            tf.dispose(Object.values(grads).filter((t): t is Tensor => t !== null));
+          }
+        } finally {
+          tf.dispose([...simgs, ...uimgs]);
+        }
+        step = g + 1;
+        images += U;
+        const seconds = (performance.now() - ts) / 1000;
+        means.loss.add(lossValue);
+        means.ploss.add(ploss);
+        means.rloss.add(rloss);
+        means.lr.add(lr);
+        const event: PawsStepEvent = { epoch, iteration: it, step: g, loss: lossValue, ploss, rloss, lr, imagesPerSec: U / seconds, seconds };
+        options.onStep?.(event);
+        if (stepLog && (it % (options.logEvery ?? 10) === 0 || it === ipe - 1)) stepLog.log({ ...event, ...memoryStats() });
+        it++;
+      }
+      if (it < ipe) throw new Error(`trainPaws: epoch ${epoch} gave ${it} batches, expected ${ipe} (loader.length)`);
+
+      const dirs = [ckptDir];
+      if (cfg.saveckpFreq && epoch % cfg.saveckpFreq === 0) dirs.push(join(cfg.outputDir, periodicCheckpointName(epoch)));
+      const sd = encoder.stateDict();
+      const opt = optimizer.getState();
+      try {
+        await saveCheckpoints(dirs, {
+          tensors: { ...prefixed('encoder', sd), ...prefixed('optimizer', opt.tensors) },
+          state: {
+            format: 'ssl-vision-checkpoint', version: 1, kind: 'paws', epoch: epoch + 1, step, config: cfg,
+            rng: getRngStates(rngs), optimizer: opt.scalars, versions: versions(), savedAt: new Date().toISOString(),
+          },
+        });
+      } finally {
+        tf.dispose([...Object.values(sd), ...Object.values(opt.tensors)]);
+      }
+      lastCheckpoint = ckptDir;
+      const seconds = (performance.now() - t0) / 1000;
+      const stats: PawsEpochStats = {
+        train_loss: means.loss.value, train_ploss: means.ploss.value, train_rloss: means.rloss.value, train_lr: means.lr.value,
+        epoch, images_per_sec: images / seconds, seconds, ...memoryStats(), checkpoint: ckptDir,
+      };
+      log.log(stats as unknown as Record<string, unknown>);
+      epochs.push(stats);
+      options.onEpoch?.(stats);
+      say(`epoch ${epoch}: loss ${stats.train_loss.toFixed(4)} (${stats.train_ploss.toFixed(4)} ${stats.train_rloss.toFixed(4)}), saved ${dirs.join(', ')}`);
+    }
+    return { startEpoch, endEpoch: Math.max(startEpoch, stopAt), step, epochs, lastCheckpoint };
+  } finally {
+    optimizer.dispose();
+    labels.dispose();
+  }
+}
