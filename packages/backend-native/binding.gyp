@@ -7,7 +7,9 @@
         "native/pool.cc",
         "native/kernels/BatchMatMul.cc",
         "native/kernels/Binary.cc",
+        "native/kernels/Conv2D.cc",
         "native/kernels/Reduce.cc",
+        "native/kernels/Slice.cc",
         "native/kernels/Softmax.cc",
         "native/kernels/Transpose.cc",
         "native/kernels/Unary.cc"

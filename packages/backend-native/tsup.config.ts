@@ -1,10 +1,15 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: { index: 'src/index.ts', bench: 'bench/run.ts', profile: 'bench/profile.ts' },
   format: ['esm'],
-  dts: true,
+  dts: { entry: { index: 'src/index.ts' } },
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // The benchmarks need tfjs-core's gradients, which its Node bundle does not register; these
+  // side-effect modules are ESM with extensionless imports, so they are bundled (as @ssl/tensor does).
+  // A devDependency, so tsup would bundle it: load the published Node build instead.
+  external: ['@tensorflow/tfjs-backend-wasm'],
+  noExternal: [/^@tensorflow\/tfjs-core\/dist\/(register_all_gradients|public\/chained_ops\/register_all_chained_ops)/],
 });

@@ -39,6 +39,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitUnary(env, exports);
   InitReduce(env, exports);
   InitSoftmax(env, exports);
+  InitConv2D(env, exports);
+  InitSlice(env, exports);
   return exports;
 }
 

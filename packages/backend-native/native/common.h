@@ -41,5 +41,7 @@ void InitBinary(Napi::Env env, Napi::Object exports);
 void InitUnary(Napi::Env env, Napi::Object exports);
 void InitReduce(Napi::Env env, Napi::Object exports);
 void InitSoftmax(Napi::Env env, Napi::Object exports);
+void InitConv2D(Napi::Env env, Napi::Object exports);
+void InitSlice(Napi::Env env, Napi::Object exports);
 
 }  // namespace sslnative

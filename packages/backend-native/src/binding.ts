@@ -39,6 +39,27 @@ export interface NativeBinding {
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  conv2d(
+    x: Float32Array,
+    filter: Float32Array,
+    out: Float32Array,
+    geometry: Int32Array,
+    bias: Float32Array | null,
+    activation: number,
+    alpha: number,
+  ): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void;
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
+  copyBox(
+    src: Float32Array,
+    srcShape: Int32Array,
+    srcBegin: Int32Array,
+    dst: Float32Array,
+    dstShape: Int32Array,
+    dstBegin: Int32Array,
+    size: Int32Array,
+  ): void;
+  fill(dst: Float32Array, value: number): void;
 }
 
 const INSTALL_HINT =

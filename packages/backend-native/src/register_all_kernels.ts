@@ -2,7 +2,9 @@ import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './kernels/BatchMatMul.js';
 import { fusedMatMulConfig } from './kernels/_FusedMatMul.js';
 import { binaryConfigs } from './kernels/binary.js';
+import { conv2dConfigs } from './kernels/Conv2D.js';
 import { reduceConfigs } from './kernels/reduce.js';
+import { sliceConfigs } from './kernels/Slice.js';
 import { softmaxConfig } from './kernels/Softmax.js';
 import { transposeConfig } from './kernels/Transpose.js';
 import { unaryConfigs } from './kernels/unary.js';
@@ -16,4 +18,6 @@ export const NATIVE_KERNELS: KernelConfig[] = [
   ...binaryConfigs,
   ...unaryConfigs,
   ...reduceConfigs,
+  ...conv2dConfigs,
+  ...sliceConfigs,
 ];

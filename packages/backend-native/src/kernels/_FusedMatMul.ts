@@ -3,7 +3,7 @@ import { planMatMul, runMatMul } from './BatchMatMul.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 
 // Activation codes of native/kernels/BatchMatMul.cc; prelu goes through the JS kernel.
-const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 };
+export const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 };
 
 /** A bias the GEMM can add itself: one value per output column, or a single value. */
 function columnBias(bias: TensorInfo, values: Float32Array, n: number): Float32Array | undefined {

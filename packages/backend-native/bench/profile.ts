@@ -1,0 +1,40 @@
+// Per-kernel time of one ViT step on a backend: what to move to C++ next.
+// node dist/profile.js [native|wasm|cpu]   (DEPTH=n for fewer blocks, SSL_THREADS=n)
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { registerNativeBackend } from '../src/index.js';
+import { makeVitStep, VIT_TINY_BENCH } from './vit.js';
+
+const backend = process.argv[2] ?? 'native';
+const threads = Number(process.env.SSL_THREADS ?? 2);
+if (backend === 'native') registerNativeBackend({ threads });
+if (backend === 'wasm') {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  wasm.setThreadsCount(threads);
+}
+await tf.setBackend(backend);
+const cfg = { ...VIT_TINY_BENCH, depth: Number(process.env.DEPTH ?? VIT_TINY_BENCH.depth) };
+const vit = makeVitStep(cfg);
+vit.step();
+const t0 = performance.now();
+const info = await tf.profile(() => {
+  vit.step();
+});
+const wall = performance.now() - t0;
+const byKernel = new Map<string, { ms: number; n: number }>();
+for (const k of info.kernels) {
+  const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
+  e.ms += k.kernelTimeMs as number;
+  e.n += 1;
+  byKernel.set(k.name, e);
+}
+const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+console.log(`${backend} depth ${cfg.depth}: step ${wall.toFixed(0)} ms wall (profiled), kernels ${total.toFixed(0)} ms`);
+for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
+  console.log(`${name.padEnd(24)} ${e.ms.toFixed(1).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  x${e.n}`);
+}
+vit.dispose();
+if (process.env.TOP) {
+  const top = [...info.kernels].sort((a, b) => (b.kernelTimeMs as number) - (a.kernelTimeMs as number)).slice(0, Number(process.env.TOP));
+  for (const k of top) console.log(`${k.name.padEnd(16)} ${(k.kernelTimeMs as number).toFixed(2).padStart(8)} ms  in ${JSON.stringify(k.inputShapes)} out ${JSON.stringify(k.outputShapes)}`);
+}

@@ -1,0 +1,200 @@
+// `pnpm --filter @ssl/backend-native bench`: sgemm GFLOP/s (native, wasm, direct OpenBLAS), the
+// ViT-Tiny train step in ms/step (native, wasm, PyTorch when importable), thread scaling.
+// Env: SSL_THREADS (default 2), BENCH_STEPS (native/PyTorch timed steps, default 3),
+// BENCH_WASM_STEPS (default 1; 0 skips the wasm step), BENCH_DEPTH (default 12).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { directSgemm, nativeBackendStatus, registerNativeBackend, setNativeThreads } from '../src/index.js';
+import { makeVitStep, VIT_TINY_BENCH } from './vit.js';
+
+const threads = Number(process.env.SSL_THREADS ?? 2);
+const steps = Number(process.env.BENCH_STEPS ?? 3);
+const wasmSteps = Number(process.env.BENCH_WASM_STEPS ?? 1);
+const depth = Number(process.env.BENCH_DEPTH ?? VIT_TINY_BENCH.depth);
+const here = dirname(fileURLToPath(import.meta.url));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Median ms of `f` over enough repetitions to fill ~`budgetMs`, after one warm-up. */
+function timeIt(f: () => void, budgetMs = 400, maxReps = 50): number {
+  f();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < 3 || (performance.now() - start < budgetMs && times.length < maxReps)) {
+    const t0 = performance.now();
+    f();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+type Shape = { name: string; batch: number; m: number; n: number; k: number };
+const SHAPES: Shape[] = [
+  { name: '256', batch: 1, m: 256, n: 256, k: 256 },
+  { name: '512', batch: 1, m: 512, n: 512, k: 512 },
+  { name: '1024', batch: 1, m: 1024, n: 1024, k: 1024 },
+  { name: 'vit qkv 3200x192x576', batch: 1, m: 3200, n: 576, k: 192 },
+  { name: 'vit fc1 3200x192x768', batch: 1, m: 3200, n: 768, k: 192 },
+  { name: 'vit fc2 3200x768x192', batch: 1, m: 3200, n: 192, k: 768 },
+  { name: 'vit attn 192x(50x64x50)', batch: 192, m: 50, n: 50, k: 64 },
+];
+
+function tfMatMul(s: Shape): { run: () => void; dispose: () => void } {
+  const a = tf.randomUniform(s.batch > 1 ? [s.batch, s.m, s.k] : [s.m, s.k]);
+  const b = tf.randomUniform(s.batch > 1 ? [s.batch, s.k, s.n] : [s.k, s.n]);
+  const run = () => {
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+  };
+  return { run, dispose: () => tf.dispose([a, b]) };
+}
+
+function tfMatMulMs(s: Shape): number {
+  const m = tfMatMul(s);
+  const ms = timeIt(m.run);
+  m.dispose();
+  return ms;
+}
+
+/**
+ * Native tf.matMul and direct sgemm, alternated rep by rep so that both see the same machine load
+ * (this machine is shared): returns [native ms, direct ms], medians.
+ */
+function nativeVsDirectMs(s: Shape, budgetMs = 800): [number, number] {
+  const a = new Float32Array(s.m * s.k).map(() => Math.random());
+  const b = new Float32Array(s.k * s.n).map(() => Math.random());
+  const c = new Float32Array(s.m * s.n);
+  const direct = () => {
+    for (let i = 0; i < s.batch; i++) directSgemm(a, b, c, s.m, s.n, s.k);
+  };
+  const m = tfMatMul(s);
+  m.run();
+  direct();
+  const tn: number[] = [];
+  const td: number[] = [];
+  const start = performance.now();
+  while (tn.length < 5 || (performance.now() - start < budgetMs && tn.length < 100)) {
+    let t0 = performance.now();
+    m.run();
+    tn.push(performance.now() - t0);
+    t0 = performance.now();
+    direct();
+    td.push(performance.now() - t0);
+  }
+  m.dispose();
+  return [median(tn), median(td)];
+}
+
+const gflops = (s: Shape, ms: number) => (2 * s.batch * s.m * s.n * s.k) / (ms * 1e6);
+
+async function useWasm(): Promise<void> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  wasm.setThreadsCount(threads);
+  await tf.setBackend('wasm');
+}
+
+function vitMs(n: number): number {
+  const vit = makeVitStep({ ...VIT_TINY_BENCH, depth });
+  vit.step();
+  const before = tf.memory().numTensors;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) vit.step();
+  const ms = (performance.now() - t0) / n;
+  if (tf.memory().numTensors !== before) throw new Error(`ViT step leaked ${tf.memory().numTensors - before} tensors`);
+  vit.dispose();
+  return ms;
+}
+
+function torchMs(): { ms?: number; why?: string } {
+  const python = '/usr/bin/python3';
+  if (!existsSync(python) || spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
+    return { why: `${python} cannot import torch` };
+  }
+  // bench/vit_step.py sits next to this file in the source tree and one level up from dist/.
+  const script = [join(here, 'vit_step.py'), join(here, '..', 'bench', 'vit_step.py')].find(existsSync);
+  if (!script) return { why: 'bench/vit_step.py not found' };
+  const r = spawnSync(python, [script, String(threads), String(steps), String(depth)], { encoding: 'utf8' });
+  if (r.status !== 0) return { why: `vit_step.py failed: ${r.stderr.trim().split('\n').pop()}` };
+  return { ms: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_per_step: number }).ms_per_step };
+}
+
+const status = nativeBackendStatus();
+if (!status.available) {
+  console.log(`native backend unavailable: ${status.reason}`);
+  process.exit(1);
+}
+registerNativeBackend({ threads });
+console.log(`# @ssl/backend-native bench: ${status.reason.replace(/, \d+ thread\(s\)$/, '')}, ${threads} thread(s)`);
+console.log(`# load average at start: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+
+console.log('\n## sgemm GFLOP/s (median)\n');
+console.log('| shape | native | wasm | direct OpenBLAS | native / direct |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
+const rows: Array<[Shape, number, number]> = [];
+await tf.setBackend('native');
+for (const s of SHAPES) rows.push([s, ...nativeVsDirectMs(s)]);
+await useWasm();
+for (const [s, nativeMs, direct] of rows) {
+  const wasmMs = tfMatMulMs(s);
+  console.log(
+    `| ${s.name} | ${gflops(s, nativeMs).toFixed(1)} | ${gflops(s, wasmMs).toFixed(1)} | ${gflops(s, direct).toFixed(1)} | ${((100 * direct) / nativeMs).toFixed(0)}% |`,
+  );
+}
+
+console.log(`\n## ViT-Tiny train step (patch 4, 28px, depth ${depth}, dim 192, 3 heads, 2x28px + 6x12px crops, batch 32, AdamW)\n`);
+await tf.setBackend('native');
+const nativeStep = vitMs(steps);
+console.log(`native: ${nativeStep.toFixed(0)} ms/step (${steps} steps)`);
+const torch = torchMs();
+if (torch.ms !== undefined) {
+  console.log(`PyTorch ${threads} thread(s): ${torch.ms.toFixed(0)} ms/step; native / PyTorch = ${(nativeStep / torch.ms).toFixed(2)}x`);
+} else {
+  console.log(`PyTorch: skipped (${torch.why})`);
+}
+if (wasmSteps > 0) {
+  await useWasm();
+  const wasmStep = vitMs(wasmSteps);
+  console.log(`wasm: ${wasmStep.toFixed(0)} ms/step (${wasmSteps} step(s)); wasm / native = ${(wasmStep / nativeStep).toFixed(1)}x`);
+}
+
+console.log('\n## threads: median ms at 1 and 2 threads\n');
+await tf.setBackend('native');
+const x = tf.randomUniform([64, 50, 768]);
+const y = tf.randomUniform([64, 50, 768]);
+const w = tf.randomUniform([768, 192]);
+const kernels: Array<[string, () => tf.Tensor]> = [
+  ['matmul 3200x768x192', () => tf.matMul(tf.reshape(x, [3200, 768]), w)],
+  ['add [64,50,768]', () => tf.add(x, y)],
+  ['mul by row [64,50,768]x[768]', () => tf.mul(x, tf.slice(y, [0, 0, 0], [1, 1, 768]))],
+  ['exp [64,50,768]', () => tf.exp(x)],
+  ['erf [64,50,768]', () => tf.erf(x)],
+  ['sum last axis [64,50,768]', () => tf.sum(x, -1)],
+  ['sum first axes [3200,768]', () => tf.sum(tf.reshape(x, [3200, 768]), 0)],
+  ['transpose [64,50,3,64]->[64,3,50,64]', () => tf.transpose(tf.reshape(x, [64, 50, 12, 64]), [0, 2, 1, 3])],
+  ['softmax [64,3,50,256]', () => tf.softmax(tf.reshape(x, [64, 3, 50, 256]))],
+];
+console.log('| kernel | 1 thread | 2 threads | speed-up |');
+console.log('| --- | ---: | ---: | ---: |');
+for (const [name, f] of kernels) {
+  const run = () => {
+    const r = tf.tidy(f);
+    r.dataSync();
+    r.dispose();
+  };
+  setNativeThreads(1);
+  const one = timeIt(run, 300);
+  setNativeThreads(2);
+  const two = timeIt(run, 300);
+  console.log(`| ${name} | ${one.toFixed(2)} | ${two.toFixed(2)} | ${(one / two).toFixed(2)}x |`);
+}
+setNativeThreads(threads);
+tf.dispose([x, y, w]);
+console.log(`\n# load average at end: ${(await import('node:os')).loadavg().map((v) => v.toFixed(1)).join(' ')}`);
