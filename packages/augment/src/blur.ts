@@ -19,31 +19,70 @@ export function boxRadiusForGaussian(radius: number, passes = PASSES): number {
   return f32(l + a);
 }
 
-let lineIn = new Uint8Array(0);
+let scratch = new Uint8Array(0);
 
 /**
- * One extended-box pass along a line of `n` samples spaced `stride` apart (per channel), in place.
- * ww: weight of the inner 2r+1 taps, fw: weight of the two outer taps (8.24 fixed point).
+ * One extended-box pass along rows, all channels, in place (`tmp` holds a copy of the input row).
+ * Inner taps [x-r, x+r] weigh `ww`, the two outer taps x-r-1 and x+r+1 weigh `fw` (8.24 fixed
+ * point); indices outside the row repeat the edge pixel, as Pillow.
  */
-function boxLine(data: Uint8Array, start: number, stride: number, n: number, r: number, ww: number, fw: number): void {
-  if (lineIn.length < n) lineIn = new Uint8Array(n * 2);
-  const src = lineIn;
-  for (let x = 0, p = start; x < n; x++, p += stride) src[x] = data[p] as number;
-  const last = n - 1;
-  // Running sum over the 2r+1 inner taps with edge replication.
-  let acc = 0;
-  for (let k = -r; k <= r; k++) acc += src[k < 0 ? 0 : k > last ? last : k] as number;
-  for (let x = 0, p = start; x < n; x++, p += stride) {
-    const lo = x - r - 1;
-    const hi = x + r + 1;
-    const far = (src[lo < 0 ? 0 : lo] as number) + (src[hi > last ? last : hi] as number);
-    const bulk = acc * ww + far * fw;
-    data[p] = Math.floor((bulk + 8388608) / 16777216);
-    // Slide the inner window: drop x - r, add x + r + 1.
-    const drop = x - r;
-    acc += (src[hi > last ? last : hi] as number) - (src[drop < 0 ? 0 : drop > last ? last : drop] as number);
+function rowPass(data: Uint8Array, H: number, W: number, C: number, r: number, ww: number, fw: number): void {
+  const rowLen = W * C;
+  if (scratch.length < rowLen) scratch = new Uint8Array(rowLen);
+  const src = scratch;
+  const last = W - 1;
+  for (let y = 0; y < H; y++) {
+    const base = y * rowLen;
+    src.set(data.subarray(base, base + rowLen));
+    for (let c = 0; c < C; c++) {
+      let acc = 0;
+      for (let k = -r; k <= r; k++) acc += src[(k < 0 ? 0 : k > last ? last : k) * C + c] as number;
+      for (let x = 0; x < W; x++) {
+        const lo = x - r - 1;
+        const hi = x + r + 1;
+        const hiV = src[(hi > last ? last : hi) * C + c] as number;
+        const bulk = acc * ww + ((src[(lo < 0 ? 0 : lo) * C + c] as number) + hiV) * fw;
+        data[base + x * C + c] = (bulk + 8388608) / 16777216;
+        const drop = x - r;
+        acc += hiV - (src[(drop < 0 ? 0 : drop > last ? last : drop) * C + c] as number);
+      }
+    }
   }
 }
+
+/** The same pass down the columns, row by row so memory is read contiguously. */
+function columnPass(data: Uint8Array, H: number, W: number, C: number, r: number, ww: number, fw: number): void {
+  const rowLen = W * C;
+  const n = H * rowLen;
+  if (scratch.length < n) scratch = new Uint8Array(n);
+  const src = scratch;
+  src.set(data.subarray(0, n));
+  const last = H - 1;
+  if (colAcc.length < rowLen) colAcc = new Float64Array(rowLen);
+  const acc = colAcc;
+  acc.fill(0, 0, rowLen);
+  for (let k = -r; k <= r; k++) {
+    const row = (k < 0 ? 0 : k > last ? last : k) * rowLen;
+    for (let i = 0; i < rowLen; i++) acc[i] = (acc[i] as number) + (src[row + i] as number);
+  }
+  for (let y = 0; y < H; y++) {
+    const lo = y - r - 1;
+    const hi = y + r + 1;
+    const drop = y - r;
+    const loRow = (lo < 0 ? 0 : lo) * rowLen;
+    const hiRow = (hi > last ? last : hi) * rowLen;
+    const dropRow = (drop < 0 ? 0 : drop > last ? last : drop) * rowLen;
+    const out = y * rowLen;
+    for (let i = 0; i < rowLen; i++) {
+      const hiV = src[hiRow + i] as number;
+      const a = acc[i] as number;
+      data[out + i] = (a * ww + ((src[loRow + i] as number) + hiV) * fw + 8388608) / 16777216;
+      acc[i] = a + hiV - (src[dropRow + i] as number);
+    }
+  }
+}
+
+let colAcc = new Float64Array(0);
 
 /** Gaussian blur with Pillow's radius semantics, in place. */
 export function gaussianBlur(img: ImageU8, radius: number): ImageU8 {
@@ -54,11 +93,8 @@ export function gaussianBlur(img: ImageU8, radius: number): ImageU8 {
   const ww = Math.trunc(f32(16777216 / f32(f32(fr * 2) + 1)));
   const fw = Math.trunc((16777216 - (r * 2 + 1) * ww) / 2);
   const { data, height: H, width: W, channels: C } = img;
-  for (let y = 0; y < H; y++) {
-    for (let c = 0; c < C; c++) for (let i = 0; i < PASSES; i++) boxLine(data, y * W * C + c, C, W, r, ww, fw);
-  }
-  for (let x = 0; x < W; x++) {
-    for (let c = 0; c < C; c++) for (let i = 0; i < PASSES; i++) boxLine(data, x * C + c, W * C, H, r, ww, fw);
-  }
+  // Storing a float into a Uint8Array truncates toward zero: Pillow's `(bulk + 2^23) >> 24`.
+  for (let i = 0; i < PASSES; i++) rowPass(data, H, W, C, r, ww, fw);
+  for (let i = 0; i < PASSES; i++) columnPass(data, H, W, C, r, ww, fw);
   return img;
 }

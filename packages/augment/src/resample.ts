@@ -88,12 +88,6 @@ function coeffs(inSize: number, outSize: number, interpolation: Interpolation): 
   return c;
 }
 
-function clip8(v: number): number {
-  if (v >= ONE << 8) return 255;
-  if (v <= 0) return 0;
-  return v >> PRECISION_BITS;
-}
-
 export interface CropBox {
   top: number;
   left: number;
@@ -103,7 +97,6 @@ export interface CropBox {
 
 /** Scratch rows reused across calls (the loader calls this per crop; no per-call allocation). */
 let tmpBuf = new Uint8Array(0);
-let accBuf = new Float64Array(0);
 
 /**
  * Crop `box` out of `src` and resize it to `outHeight` x `outWidth`, writing into `out` when
@@ -152,10 +145,11 @@ export function resizedCrop(
     rowLast = (vc.bounds[(outHeight - 1) * 2] as number) + (vc.bounds[(outHeight - 1) * 2 + 1] as number);
   }
 
-  // Horizontal pass: rows [rowFirst, rowLast) of the crop -> tmp [rows, outWidth, C].
+  // Horizontal pass: rows [rowFirst, rowLast) of the crop -> [rows, outWidth, C].
   let mid: Uint8Array;
   let midRow: number;
-  let midOffset: number; // index of crop row `rowFirst` in `mid`
+  let midOffset: number; // row index in `mid` of crop row 0
+  let colStart = 0;
   if (needH) {
     const hc = coeffs(cw, outWidth, interpolation);
     const rows = rowLast - rowFirst;
@@ -165,72 +159,96 @@ export function resizedCrop(
       if (tmpBuf.length < tmpSize) tmpBuf = new Uint8Array(tmpSize);
       mid = tmpBuf;
     }
-    const { ksize, bounds, kk } = hc;
-    for (let r = 0; r < rows; r++) {
-      const inBase = ((top + rowFirst + r) * src.width + left) * C;
-      const outBase = r * outWidth * C;
-      if (C === 1) {
-        for (let xx = 0; xx < outWidth; xx++) {
-          const xmin = bounds[xx * 2] as number;
-          const xmax = bounds[xx * 2 + 1] as number;
-          const kb = xx * ksize;
-          let s0 = HALF;
-          let p = inBase + xmin;
-          for (let x = 0; x < xmax; x++, p++) s0 += (S[p] as number) * (kk[kb + x] as number);
-          mid[outBase + xx] = clip8(s0);
-        }
-      } else {
-        for (let xx = 0; xx < outWidth; xx++) {
-          const xmin = bounds[xx * 2] as number;
-          const xmax = bounds[xx * 2 + 1] as number;
-          const kb = xx * ksize;
-          let s0 = HALF;
-          let s1 = HALF;
-          let s2 = HALF;
-          let p = inBase + xmin * 3;
-          for (let x = 0; x < xmax; x++, p += 3) {
-            const k = kk[kb + x] as number;
-            s0 += (S[p] as number) * k;
-            s1 += (S[p + 1] as number) * k;
-            s2 += (S[p + 2] as number) * k;
-          }
-          const o = outBase + xx * 3;
-          mid[o] = clip8(s0);
-          mid[o + 1] = clip8(s1);
-          mid[o + 2] = clip8(s2);
-        }
-      }
-    }
+    const inStart = ((top + rowFirst) * src.width + left) * C;
+    if (C === 3) horizontal3(S, inStart, srcRow, rows, clamped(mid), outWidth, hc);
+    else horizontal1(S, inStart, srcRow, rows, clamped(mid), outWidth, hc);
+    if (!needV) return { data: dst, height: outHeight, width: outWidth, channels: C };
     midRow = outWidth * C;
     midOffset = -rowFirst;
-    if (!needV) return { data: dst, height: outHeight, width: outWidth, channels: C };
   } else {
     mid = S;
     midRow = srcRow;
     // Crop row y lives at source row top + y, starting at column `left`.
     midOffset = top;
+    colStart = left * C;
   }
+  vertical(mid, midRow, midOffset, colStart, clamped(dst), outHeight, outWidth * C, vc as Coeffs);
+  return { data: dst, height: outHeight, width: outWidth, channels: C };
+}
 
-  // Vertical pass: [outHeight, outWidth, C] from `mid`.
-  const { ksize, bounds, kk } = vc as Coeffs;
-  const rowLen = outWidth * C;
-  const colStart = needH ? 0 : left * C;
-  if (accBuf.length < rowLen) accBuf = new Float64Array(rowLen);
-  const acc = accBuf;
+/** A clamping view of the same bytes: storing an int writes min(255, max(0, v)), Pillow's clip8. */
+function clamped(a: Uint8Array): Uint8ClampedArray {
+  return new Uint8ClampedArray(a.buffer, a.byteOffset, a.length);
+}
+
+// The passes are small separate functions so V8 optimises each tight loop on its own. Sums stay
+// in int32 (`| 0`; they fit: |sum| <= 255 * 1.25 * 2^22), as Pillow's INT32 accumulators, and
+// `>> PRECISION_BITS` then the clamped store is Pillow's clip8.
+function horizontal3(S: Uint8Array, inStart: number, inRow: number, rows: number, out: Uint8ClampedArray, outWidth: number, c: Coeffs): void {
+  const { ksize, bounds, kk } = c;
+  for (let r = 0; r < rows; r++) {
+    const inBase = inStart + r * inRow;
+    let o = r * outWidth * 3;
+    for (let xx = 0; xx < outWidth; xx++, o += 3) {
+      const xmax = bounds[xx * 2 + 1] as number;
+      const kb = xx * ksize;
+      let s0 = HALF;
+      let s1 = HALF;
+      let s2 = HALF;
+      let p = inBase + (bounds[xx * 2] as number) * 3;
+      for (let x = 0; x < xmax; x++, p += 3) {
+        const k = kk[kb + x] as number;
+        s0 = (s0 + (S[p] as number) * k) | 0;
+        s1 = (s1 + (S[p + 1] as number) * k) | 0;
+        s2 = (s2 + (S[p + 2] as number) * k) | 0;
+      }
+      out[o] = s0 >> PRECISION_BITS;
+      out[o + 1] = s1 >> PRECISION_BITS;
+      out[o + 2] = s2 >> PRECISION_BITS;
+    }
+  }
+}
+
+function horizontal1(S: Uint8Array, inStart: number, inRow: number, rows: number, out: Uint8ClampedArray, outWidth: number, c: Coeffs): void {
+  const { ksize, bounds, kk } = c;
+  for (let r = 0; r < rows; r++) {
+    const inBase = inStart + r * inRow;
+    const o = r * outWidth;
+    for (let xx = 0; xx < outWidth; xx++) {
+      const xmax = bounds[xx * 2 + 1] as number;
+      const kb = xx * ksize;
+      let s0 = HALF;
+      let p = inBase + (bounds[xx * 2] as number);
+      for (let x = 0; x < xmax; x++, p++) s0 = (s0 + (S[p] as number) * (kk[kb + x] as number)) | 0;
+      out[o + xx] = s0 >> PRECISION_BITS;
+    }
+  }
+}
+
+function vertical(
+  mid: Uint8Array,
+  midRow: number,
+  midOffset: number,
+  colStart: number,
+  out: Uint8ClampedArray,
+  outHeight: number,
+  rowLen: number,
+  c: Coeffs,
+): void {
+  const { ksize, bounds, kk } = c;
   for (let yy = 0; yy < outHeight; yy++) {
-    const ymin = bounds[yy * 2] as number;
     const ymax = bounds[yy * 2 + 1] as number;
     const kb = yy * ksize;
-    acc.fill(HALF, 0, rowLen);
-    for (let y = 0; y < ymax; y++) {
-      const k = kk[kb + y] as number;
-      const base = (ymin + y + midOffset) * midRow + colStart;
-      for (let i = 0; i < rowLen; i++) acc[i] = (acc[i] as number) + (mid[base + i] as number) * k;
-    }
+    const base = ((bounds[yy * 2] as number) + midOffset) * midRow + colStart;
     const o = yy * rowLen;
-    for (let i = 0; i < rowLen; i++) dst[o + i] = clip8(acc[i] as number);
+    // Each output value sums `ymax` vertically adjacent inputs (a few rows, all in cache).
+    for (let i = 0; i < rowLen; i++) {
+      let s = HALF;
+      let p = base + i;
+      for (let y = 0; y < ymax; y++, p += midRow) s = (s + (mid[p] as number) * (kk[kb + y] as number)) | 0;
+      out[o + i] = s >> PRECISION_BITS;
+    }
   }
-  return { data: dst, height: outHeight, width: outWidth, channels: C };
 }
 
 /** Pillow's `img.resize((width, height), filter)` of the whole image. */

@@ -8,3 +8,8 @@ export function fashionMnistFixtureDir(): string {
 
 /** Where Debian's `dataset-fashion-mnist` installs the full dataset. */
 export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** Three small CC0 / public-domain photographs (JPEG), for pictures and benchmarks. */
+export function photosFixtureDir(): string {
+  return fileURLToPath(new URL('../fixtures/photos/', import.meta.url));
+}

@@ -1,6 +1,6 @@
 export { parseIdx, readIdx } from './idx.js';
 export type { IdxArray, IdxDataType } from './idx.js';
-export { DEBIAN_FASHION_MNIST_DIR, fashionMnistFixtureDir } from './fixtures.js';
+export { DEBIAN_FASHION_MNIST_DIR, fashionMnistFixtureDir, photosFixtureDir } from './fixtures.js';
 export type { Dataset, DatasetSpec, Sample } from './dataset.js';
 export { defaultFashionMnistDir, FASHION_MNIST_CLASSES, FashionMNIST } from './fashion-mnist.js';
 export type { FashionMnistOptions } from './fashion-mnist.js';

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// DINO multi-crop loader throughput: JPEG photos (2 x 224 + 8 x 96) and Fashion-MNIST (2 x 28 + 8 x 12),
+// ours with 0/1/2 worker threads against torchvision + PIL (DataLoader num_workers 0/1/2) in the same run.
+//   pnpm --filter @ssl/data bench        (after pnpm build; set BENCH_PHOTOS=N for more JPEG files)
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { DINO_FASHION_MNIST } from '@ssl/augment';
+import { DataLoader, FashionMNIST, ImageFolder, defaultFashionMnistDir, photosFixtureDir } from '../dist/index.js';
+
+const N_PHOTOS = Number(process.env.BENCH_PHOTOS ?? 96);
+const N_FMNIST = Number(process.env.BENCH_FMNIST ?? 2000);
+const PY = '/usr/bin/python3';
+
+// An ImageNet-like folder: 500x375 JPEGs (quality 90) cut from the committed photographs.
+const root = mkdtempSync(join(tmpdir(), 'dino-bench-'));
+const photoDir = photosFixtureDir();
+const sources = readdirSync(photoDir).filter((f) => f.endsWith('.jpg')).sort();
+for (let i = 0; i < N_PHOTOS; i++) {
+  const cls = join(root, `class${i % 4}`);
+  mkdirSync(cls, { recursive: true });
+  const src = join(photoDir, sources[i % sources.length]);
+  // Vary the framing so files differ: rotate the source by multiples of 90 degrees and flop.
+  await sharp(src).rotate((i % 4) * 90).flop(i % 2 === 1).resize(500, 375, { fit: 'cover' }).jpeg({ quality: 90 }).toFile(join(cls, `img${i}.jpg`));
+}
+
+async function timeLoader(dataset, transform, workers) {
+  const loader = new DataLoader({ dataset, transform, batchSize: 16, seed: 0, workers });
+  // Warm-up: start the threads and JIT the kernels.
+  for await (const b of loader.epoch(100)) if (b.step >= 1) break;
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let n = 0;
+  for await (const b of loader.epoch(0)) n += b.indices.length;
+  const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  await loader.close();
+  // CPU time of the whole process (all threads): images per CPU-second is throughput per core.
+  return { wall: n / s, perCpu: n / ((cpu.user + cpu.system) / 1e6) };
+}
+
+function timeTorch(args) {
+  try {
+    const out = execFileSync(PY, [new URL('./torchvision_dino.py', import.meta.url).pathname, ...args.map(String)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const r = JSON.parse(out.trim().split('\n').pop());
+    return { wall: r.images_per_s, perCpu: r.images_per_cpu_s };
+  } catch (err) {
+    console.error(`torchvision run failed: ${err.message.split('\n')[0]}`);
+    return { wall: NaN, perCpu: NaN };
+  }
+}
+
+const hasTorch = existsSync(PY) && (() => {
+  try {
+    execFileSync(PY, ['-c', 'import torch, torchvision'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const rows = [];
+const photos = await ImageFolder.create(root);
+const fmRoot = defaultFashionMnistDir();
+const fm = await FashionMNIST.load({ root: fmRoot });
+const { Subset } = await import('../dist/index.js');
+const fmSub = new Subset(fm, Array.from({ length: Math.min(N_FMNIST, fm.length) }, (_, i) => i));
+for (const workers of [0, 1, 2]) {
+  const ours = await timeLoader(photos, { kind: 'dino' }, workers);
+  const torch = hasTorch ? timeTorch(['photos', root, workers]) : { wall: NaN, perCpu: NaN };
+  rows.push({ pipeline: `photos 500x375 JPEG, 2x224 + 8x96`, workers, ours, torch });
+}
+for (const workers of [0, 1, 2]) {
+  const ours = await timeLoader(fmSub, { kind: 'dino', ...DINO_FASHION_MNIST }, workers);
+  const torch = hasTorch ? timeTorch(['fmnist', fmRoot, workers, fmSub.length]) : { wall: NaN, perCpu: NaN };
+  rows.push({ pipeline: `Fashion-MNIST 28px, 2x28 + 8x12`, workers, ours, torch });
+}
+rmSync(root, { recursive: true, force: true });
+
+const f = (x) => (Number.isNaN(x) ? 'n/a' : x.toFixed(1));
+const ratio = (a, b) => (Number.isNaN(b) ? 'n/a' : (a / b).toFixed(2));
+console.log(`\n${N_PHOTOS} JPEG files, ${fmSub.length} Fashion-MNIST images, batch 16; images/s, higher is better.`);
+console.log('workers 0: on the calling thread (torch: num_workers=0, one process, 1 intra-op thread).');
+console.log('per CPU-s: images per second of CPU time used (ours: all threads of the process; torch: only for');
+console.log('workers 0, where its main process does all the work): throughput per core, robust to a busy machine.');
+console.log('| pipeline | workers | ours img/s | torchvision+PIL img/s | ratio | ours img/CPU-s | torch img/CPU-s | ratio per core |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows) {
+  const perCore = r.workers === 0;
+  console.log(
+    `| ${r.pipeline} | ${r.workers} | ${f(r.ours.wall)} | ${f(r.torch.wall)} | ${ratio(r.ours.wall, r.torch.wall)} | ${f(r.ours.perCpu)} | ${perCore ? f(r.torch.perCpu) : '-'} | ${perCore ? ratio(r.ours.perCpu, r.torch.perCpu) : '-'} |`,
+  );
+}
