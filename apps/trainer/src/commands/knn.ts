@@ -1,7 +1,7 @@
-import { initBackend, tf } from '@ssl/tensor';
-import type { Tensor2D } from '@ssl/tensor';
+import { knnClassifier } from '@ssl/eval';
+import type { Matrix } from '@ssl/eval';
+import { initBackend } from '@ssl/tensor';
 import { readFashionMnist, resolveDataLocation } from '../data.js';
-import { knnClassifier, l2Normalize } from '../knn.js';
 import type { PixelSplit } from '../data.js';
 
 export interface KnnResult {
@@ -14,22 +14,27 @@ export interface KnnResult {
 }
 
 /** Pixels in [0, 1], one row per image, L2-normalised: the raw-pixel k-NN features. */
-export function pixelFeatures(split: PixelSplit): Tensor2D {
-  const dim = split.height * split.width;
-  return tf.tidy(() => l2Normalize(tf.div(tf.tensor2d(Float32Array.from(split.images), [split.count, dim]), 255) as Tensor2D));
+export function pixelFeatures(split: PixelSplit): Matrix {
+  const cols = split.height * split.width;
+  const data = new Float32Array(split.count * cols);
+  for (let r = 0; r < split.count; r++) {
+    let sq = 0;
+    for (let j = 0; j < cols; j++) {
+      const v = (split.images[r * cols + j] as number) / 255;
+      data[r * cols + j] = v;
+      sq += v * v;
+    }
+    const inv = 1 / Math.max(Math.sqrt(sq), 1e-12); // F.normalize's eps
+    for (let j = 0; j < cols; j++) data[r * cols + j] = (data[r * cols + j] as number) * inv;
+  }
+  return { data, rows: split.count, cols };
 }
 
 /** Raw-pixel k-NN baseline on Fashion-MNIST, with exactly the k-NN code used for the model. */
 export function pixelKnn(train: PixelSplit, test: PixelSplit, k = 20, T = 0.07): KnnResult {
   const t0 = performance.now();
-  const a = pixelFeatures(train);
-  const b = pixelFeatures(test);
-  try {
-    const { top1, top5 } = knnClassifier(a, train.labels, b, test.labels, { k, T, numClasses: 10 });
-    return { top1, top5, trainImages: train.count, testImages: test.count, k, seconds: (performance.now() - t0) / 1000 };
-  } finally {
-    tf.dispose([a, b]);
-  }
+  const { top1, top5 } = knnClassifier(pixelFeatures(train), train.labels, pixelFeatures(test), test.labels, { k, T, numClasses: 10 });
+  return { top1, top5, trainImages: train.count, testImages: test.count, k, seconds: (performance.now() - t0) / 1000 };
 }
 
 interface KnnFlags {
