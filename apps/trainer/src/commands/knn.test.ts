@@ -16,7 +16,7 @@ function bruteForce(trainX: Float32Array, trainY: Int32Array, testX: Float32Arra
     }
     sims.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
     const votes = new Array<number>(10).fill(0);
-    for (const [s, t] of sims.slice(0, k)) votes[trainY[t] as number] += Math.exp(s / T);
+    for (const [s, t] of sims.slice(0, k)) votes[trainY[t] as number] = (votes[trainY[t] as number] as number) + Math.exp(s / T);
     const best = votes.indexOf(Math.max(...votes));
     if (best === testY[q]) correct++;
   }
