@@ -5,6 +5,7 @@ import { resolveConfig } from './config/load.js';
 import type { Method } from './config/load.js';
 import { addConfigOptions, normalizeArgv, typedFlags } from './flags.js';
 import { runKnnCommand } from './commands/knn.js';
+import { runShowCrops } from './commands/show-crops.js';
 import { runTraining } from './commands/train.js';
 import { writeReport } from './report/html.js';
 
@@ -38,6 +39,22 @@ export function buildProgram(): Command {
     'self-supervised DINO pretraining (flags and defaults of the official main_dino.py; try --preset fmnist_small)',
   );
   methodCommand(program, 'paws', 'semi-supervised PAWS pretraining (keys of the official configs/paws/*.yaml; try --preset fmnist_paws)');
+  const crops = program
+    .command('show-crops')
+    .description('write a PNG grid of the DINO multi-crop views of a few training images (same flags as dino)')
+    .option('--out <file>', 'PNG to write', 'crops.png')
+    .option('--images <n>', 'images (rows)', '6')
+    .option('--scale <n>', 'integer enlargement of every pixel', '4')
+    .option('--config <file>', 'YAML or JSON config file');
+  const cropAttrs = addConfigOptions(crops, 'dino');
+  crops.action(async (opts: { out: string; images: string; scale: string; config?: string }) => {
+    const config = resolveConfig('dino', { file: opts.config ?? null, flags: typedFlags(crops, cropAttrs) });
+    const images = Number(opts.images);
+    const scale = Number(opts.scale);
+    if (!Number.isInteger(images) || images < 1) throw new Error(`--images: expected a positive integer, got '${opts.images}'`);
+    if (!Number.isInteger(scale) || scale < 1) throw new Error(`--scale: expected a positive integer, got '${opts.scale}'`);
+    console.log(await runShowCrops(config, opts.out, images, scale));
+  });
   program
     .command('knn')
     .description('weighted k-NN (official protocol) of a checkpoint\'s teacher features and of raw pixels, on the test split')

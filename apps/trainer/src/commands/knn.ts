@@ -13,27 +13,37 @@ export interface KnnResult {
   seconds: number;
 }
 
-/** Pixels in [0, 1], one row per image, L2-normalised: the raw-pixel k-NN features. */
-export function pixelFeatures(split: PixelSplit): Matrix {
-  const cols = split.height * split.width;
-  const data = new Float32Array(split.count * cols);
-  for (let r = 0; r < split.count; r++) {
+/** Rows of pixel values scaled to unit L2 norm (`F.normalize`, eps 1e-12): pixels as k-NN features. */
+export function pixelFeatures(images: { data: ArrayLike<number>; count: number }, transform: (v: number) => number = (v) => v): Matrix {
+  const cols = images.data.length / images.count;
+  if (!Number.isInteger(cols)) throw new Error(`pixelFeatures: ${images.data.length} values do not split into ${images.count} rows`);
+  const data = new Float32Array(images.count * cols);
+  for (let r = 0; r < images.count; r++) {
     let sq = 0;
     for (let j = 0; j < cols; j++) {
-      const v = (split.images[r * cols + j] as number) / 255;
+      const v = transform(images.data[r * cols + j] as number);
       data[r * cols + j] = v;
       sq += v * v;
     }
-    const inv = 1 / Math.max(Math.sqrt(sq), 1e-12); // F.normalize's eps
+    const inv = 1 / Math.max(Math.sqrt(sq), 1e-12);
     for (let j = 0; j < cols; j++) data[r * cols + j] = (data[r * cols + j] as number) * inv;
   }
-  return { data, rows: split.count, cols };
+  return { data, rows: images.count, cols };
 }
 
-/** Raw-pixel k-NN baseline on Fashion-MNIST, with exactly the k-NN code used for the model. */
-export function pixelKnn(train: PixelSplit, test: PixelSplit, k = 20, T = 0.07): KnnResult {
+/** Fashion-MNIST normalisation of the training crops: (x / 255 - 0.286) / 0.353. */
+export const FASHION_MNIST_NORMALIZE = (v: number): number => (v / 255 - 0.286) / 0.353;
+
+/**
+ * Pixel k-NN baseline on Fashion-MNIST, with exactly the k-NN code used for the model. `transform`
+ * maps a uint8 pixel to its feature value: the training normalisation by default (what the model
+ * sees), `v => v / 255` for raw pixels.
+ */
+export function pixelKnn(train: PixelSplit, test: PixelSplit, k = 20, T = 0.07, transform: (v: number) => number = FASHION_MNIST_NORMALIZE): KnnResult {
   const t0 = performance.now();
-  const { top1, top5 } = knnClassifier(pixelFeatures(train), train.labels, pixelFeatures(test), test.labels, { k, T, numClasses: 10 });
+  const a = pixelFeatures({ data: train.images, count: train.count }, transform);
+  const b = pixelFeatures({ data: test.images, count: test.count }, transform);
+  const { top1, top5 } = knnClassifier(a, train.labels, b, test.labels, { k, T, numClasses: 10 });
   return { top1, top5, trainImages: train.count, testImages: test.count, k, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -67,9 +77,14 @@ export async function runKnnCommand(flags: KnnFlags): Promise<void> {
   if (flags.checkpoint && !flags.pixels) {
     throw new Error('ssl-train knn --checkpoint needs @ssl/models; not wired in this build');
   }
-  const r = pixelKnn(train, test, k, T);
-  console.log(
-    `raw pixels k-NN (k=${k}, T=${T}) on ${loc.dir} [${loc.origin}]: top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% ` +
-      `(${r.trainImages} train, ${r.testImages} test images, ${r.seconds.toFixed(1)} s)`,
-  );
+  for (const [name, fn] of [
+    ['pixels, normalised as the training input', FASHION_MNIST_NORMALIZE],
+    ['raw pixels / 255', (v: number) => v / 255],
+  ] as const) {
+    const r = pixelKnn(train, test, k, T, fn);
+    console.log(
+      `${name}: k-NN (k=${k}, T=${T}) top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% ` +
+        `(${r.trainImages} train, ${r.testImages} test images from ${loc.dir} [${loc.origin}], ${r.seconds.toFixed(1)} s)`,
+    );
+  }
 }

@@ -1,6 +1,11 @@
 import type { DinoConfig } from '../config/dino.js';
 import type { PawsConfig } from '../config/paws.js';
+import { runDino } from '../train/dino.js';
 
 export async function runTraining(config: DinoConfig | PawsConfig): Promise<void> {
-  throw new Error(`ssl-train ${config.method}: training needs @ssl/models, @ssl/data and @ssl/engine, which this build does not have yet`);
+  if (config.method === 'dino') {
+    await runDino(config);
+    return;
+  }
+  throw new Error('ssl-train paws: not wired in this build yet');
 }

@@ -144,6 +144,14 @@ export const dinoDataSchema = z
       .default(8)
       .describe('Number of small local views to generate. 0 disables multi-crop (then use global_crops_scale 0.14 1).'),
     local_crops_scale: scaleRange([0.05, 0.4]).describe('Scale range of the cropped image before resizing, relative to the origin image, for the small local views.'),
+    blur_radius: z
+      .tuple([z.number().min(0), z.number().min(0)])
+      .refine(([lo, hi]) => lo <= hi, { message: 'expected two numbers lo <= hi' })
+      .default([0.1, 2.0])
+      .describe(
+        'Ours: Gaussian blur radius range in pixels (official GaussianBlur 0.1-2.0, made for 224px crops). ' +
+          'On 28px images 2.0 wipes the object out; scale it with the crop size (e.g. 0.1 0.25).',
+      ),
     global_crops_size: z.number().int().positive().default(224).describe('Ours: side of the global crops in pixels (official 224; Fashion-MNIST 28).'),
     local_crops_size: z.number().int().positive().default(96).describe('Ours: side of the local crops in pixels (official 96; Fashion-MNIST 12).'),
     num_workers: z

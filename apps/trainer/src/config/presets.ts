@@ -11,6 +11,8 @@ export interface Preset {
 /** The small ViT of the Fashion-MNIST recipes: dim 96, 4 blocks, 3 heads, patch 4 on 28px. */
 const FMNIST_VIT = { arch: 'vit_tiny', patch_size: 4, embed_dim: 96, depth: 4, num_heads: 3 };
 const FMNIST_CROPS = { dataset: 'fashion-mnist', global_crops_size: 28, local_crops_size: 12 };
+/** Official blur radii 0.1-2.0 px are made for 224px crops; on 28px ones they erase the garment. */
+const FMNIST_BLUR = { blur_radius: [0.1, 0.25] };
 
 export const DINO_PRESETS: Record<string, Preset> = {
   dino_vits16: {
@@ -54,7 +56,7 @@ export const DINO_PRESETS: Record<string, Preset> = {
       model: { ...FMNIST_VIT, out_dim: 256, hidden_dim: 512, bottleneck_dim: 128, drop_path_rate: 0 },
       loss: { warmup_teacher_temp: 0.04, teacher_temp: 0.04, warmup_teacher_temp_epochs: 0 },
       optimization: { batch_size_per_gpu: 64, lr: 0.002, warmup_epochs: 1, epochs: 10, momentum_teacher: 0.99, time_budget: 15 },
-      data: { ...FMNIST_CROPS, local_crops_number: 4, train_images: 10000 },
+      data: { ...FMNIST_CROPS, ...FMNIST_BLUR, local_crops_number: 4, train_images: 10000 },
       logging: { saveckp_freq: 1, eval_freq: 0 },
     },
   },

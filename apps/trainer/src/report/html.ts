@@ -69,6 +69,8 @@ export function parseLog(text: string): { steps: StepPoint[]; evals: EvalPoint[]
     } catch {
       continue; // a line cut by kill -9 must not break the report
     }
+    // Per-epoch summaries repeat the steps' numbers; the curves use the steps.
+    if (r.type === 'epoch') continue;
     const epoch = pick(r, 'epoch') ?? 0;
     const step = pick(r, 'step', 'iteration', 'it') ?? 0;
     const top1 = pick(r, 'knn_top1', 'top1');

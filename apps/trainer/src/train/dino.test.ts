@@ -1,0 +1,64 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fashionMnistFixtureDir } from '@ssl/data';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../config/load.js';
+import { parseLog } from '../report/html.js';
+import { runDino } from './dino.js';
+
+const tinyFlags = (out: string, extra: Record<string, unknown> = {}) => ({
+  output_dir: out,
+  data_path: fashionMnistFixtureDir(),
+  train_images: 96,
+  knn_train_images: 96,
+  batch_size_per_gpu: 32,
+  log_every: 1,
+  progress: 'none',
+  attention_images: 1,
+  ...extra,
+});
+
+describe('ssl-train dino end to end (fixture data, tiny ViT)', () => {
+  it('trains, logs, evaluates against the pixel baseline and writes the report', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ssl-dino-'));
+    const config = resolveConfig('dino', { preset: 'fmnist_tiny', flags: tinyFlags(out) });
+    const summary = await runDino(config);
+    expect(summary.stopReason).toBe('finished');
+    expect(summary.steps).toBe(3); // 96 images / 32
+    const { steps, evals } = parseLog(readFileSync(join(out, 'log.jsonl'), 'utf8'));
+    expect(steps.map((s) => s.step)).toEqual([1, 2, 3]);
+    for (const s of steps) {
+      expect(Number.isFinite(s.loss)).toBe(true);
+      expect(s.teacherTemp).toBe(0.04);
+    }
+    // Memory: the live tensor count after each step does not grow.
+    const tensors = readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; tensors?: number }).filter((r) => r.type === 'step').map((r) => r.tensors);
+    expect(new Set(tensors).size).toBe(1);
+    expect(evals).toHaveLength(1);
+    const e = evals[0];
+    expect(e?.testImages).toBe(500);
+    expect(e?.trainImages).toBe(96);
+    expect(e?.top1).toBeGreaterThan(10); // above chance even after 3 steps: random ViT features carry shape
+    expect(e?.baselineTop1).toBeGreaterThan(50);
+    expect(summary.baseline.top1).toBe(e?.baselineTop1);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('data:image/png;base64,');
+    expect(existsSync(join(out, 'config.yaml'))).toBe(true);
+    expect(readdirSync(join(out, 'attention')).some((f) => f.startsWith('img0-attn-mean'))).toBe(true);
+  });
+
+  it('names a wrong data path, an empty folder and an unknown arch', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ssl-dino-'));
+    await expect(runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: { ...tinyFlags(out), data_path: '/nonexistent/fm' } }))).rejects.toThrow(
+      /data_path \/nonexistent\/fm does not exist/,
+    );
+    await expect(runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: { ...tinyFlags(out), dataset: 'folder', data_path: out } }))).rejects.toThrow(
+      /is empty: expected one sub-folder of images per class/,
+    );
+    await expect(runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: { ...tinyFlags(out), arch: 'vit_smal' } }))).rejects.toThrow(
+      /unknown arch 'vit_smal'.*vit_small/,
+    );
+  });
+});

@@ -1,0 +1,228 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DINO_FASHION_MNIST, buildTransform, dinoSpec } from '@ssl/augment';
+import type { TransformSpec } from '@ssl/augment';
+import { FashionMNIST, ImageFolder, loadBatch } from '@ssl/data';
+import type { Dataset } from '@ssl/data';
+import { formatBackendReport, initBackend, tf } from '@ssl/tensor';
+import type { BackendInfo } from '@ssl/tensor';
+import { resolveDataLocation } from '../data.js';
+import type { DataLocation } from '../data.js';
+import { Progress, formatDuration } from '../progress.js';
+import { writeReport } from '../report/html.js';
+import type { EvalImages } from './evaluate.js';
+
+/** Why a run stopped before its last epoch, if it did. */
+export type StopReason = 'finished' | 'interrupted' | 'time budget';
+
+/** Ctrl-C and the time budget, checked between steps. */
+export class StopSignal {
+  reason: StopReason | null = null;
+  private readonly deadline: number;
+  private readonly onSigint: () => void;
+  private interrupts = 0;
+
+  constructor(budgetMinutes: number, log: (s: string) => void, now: () => number = Date.now) {
+    this.deadline = budgetMinutes > 0 ? now() + budgetMinutes * 60_000 : Infinity;
+    this.now = now;
+    this.onSigint = () => {
+      this.interrupts++;
+      if (this.interrupts > 1) {
+        log('second Ctrl-C: exiting without saving');
+        process.exit(130);
+      }
+      this.reason = 'interrupted';
+      log('Ctrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to quit at once)');
+    };
+    process.on('SIGINT', this.onSigint);
+  }
+
+  private readonly now: () => number;
+
+  /** True when training should stop now (sets `reason`). */
+  check(): boolean {
+    if (this.reason) return true;
+    if (this.now() >= this.deadline) this.reason = 'time budget';
+    return this.reason !== null;
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.onSigint);
+  }
+}
+
+/** Appends JSON lines to output_dir/log.jsonl (one write per record, so a kill leaves whole lines). */
+export class JsonlLog {
+  readonly path: string;
+  constructor(dir: string) {
+    this.path = join(dir, 'log.jsonl');
+  }
+  write(record: Record<string, unknown>): void {
+    appendFileSync(this.path, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  }
+}
+
+export interface RunContext {
+  outputDir: string;
+  backend: BackendInfo;
+  data: DataLocation;
+  log: JsonlLog;
+  print: (s: string) => void;
+  stop: StopSignal;
+  /** Facts for report.html (persisted in run.json so `ssl-train report` can rebuild it). */
+  facts: Map<string, string>;
+}
+
+export async function openRun(options: {
+  outputDir: string;
+  threads: number | null;
+  backend: BackendInfo['name'] | null;
+  dataset: 'fashion-mnist' | 'folder';
+  dataPath: string | null;
+  timeBudget: number;
+}): Promise<RunContext> {
+  // Check the data before anything slow, so a wrong path fails at once.
+  const data = resolveDataLocation(options.dataset, options.dataPath);
+  const outputDir = resolve(options.outputDir);
+  mkdirSync(outputDir, { recursive: true });
+  const print = (s: string) => process.stderr.write(`${s}\n`);
+  const backend = await initBackend({
+    ...(options.threads !== null ? { threads: options.threads } : {}),
+    ...(options.backend !== null ? { backend: options.backend } : {}),
+  });
+  print(formatBackendReport(backend).split('\n')[0] as string);
+  const facts = new Map<string, string>([
+    ['backend', `${backend.name} (${backend.threads} threads): ${backend.reason}`],
+    ['data', `${data.dir} (${data.origin === 'fixture' ? 'committed 2,000-image subset' : data.origin})`],
+    ['output', outputDir],
+  ]);
+  return { outputDir, backend, data, log: new JsonlLog(outputDir), print, stop: new StopSignal(options.timeBudget, print), facts };
+}
+
+/** Rebuild report.html from the run directory with the current facts. */
+export function finishReport(ctx: RunContext): string {
+  const facts = [...ctx.facts.entries()];
+  writeFileSync(join(ctx.outputDir, 'run.json'), `${JSON.stringify({ facts }, null, 2)}\n`);
+  return writeReport(ctx.outputDir, { facts });
+}
+
+export function readRunFacts(dir: string): [string, string][] | undefined {
+  const p = join(dir, 'run.json');
+  if (!existsSync(p)) return undefined;
+  return (JSON.parse(readFileSync(p, 'utf8')) as { facts: [string, string][] }).facts;
+}
+
+/** The first `limit` samples of a dataset (0 = all), keeping its spec for worker threads. */
+export function firstN(base: Dataset, limit: number): Dataset {
+  if (limit <= 0 || limit >= base.length) return base;
+  const indices = Array.from({ length: limit }, (_, i) => i);
+  return {
+    length: limit,
+    get: (i: number) => {
+      if (!Number.isInteger(i) || i < 0 || i >= limit) throw new RangeError(`subset: index ${i} out of range [0, ${limit})`);
+      return base.get(i);
+    },
+    ...(base.classes ? { classes: base.classes } : {}),
+    ...(base.targets ? { targets: base.targets.subarray(0, limit) } : {}),
+    ...(base.describe ? { describe: (i: number) => (base.describe as (i: number) => string)(i) } : {}),
+    ...(base.spec ? { spec: { kind: 'subset' as const, base: base.spec, indices } } : {}),
+  };
+}
+
+export interface RunDatasets {
+  train: Dataset;
+  test: Dataset;
+  channels: 1 | 3;
+  mean: number[];
+  std: number[];
+  numClasses: number;
+}
+
+/** Training and evaluation datasets: Fashion-MNIST train/test, or an image folder and its val folder. */
+export async function openDatasets(
+  ctx: RunContext,
+  dataset: 'fashion-mnist' | 'folder',
+  valDataPath: string | null,
+  trainImages: number,
+): Promise<RunDatasets> {
+  if (dataset === 'fashion-mnist') {
+    const train = await FashionMNIST.load({ root: ctx.data.dir, split: 'train' });
+    const test = await FashionMNIST.load({ root: ctx.data.dir, split: 'test' });
+    return {
+      train: firstN(train, trainImages),
+      test,
+      channels: 1,
+      mean: [...(DINO_FASHION_MNIST.mean ?? [0.286])],
+      std: [...(DINO_FASHION_MNIST.std ?? [0.353])],
+      numClasses: 10,
+    };
+  }
+  const train = await ImageFolder.create(ctx.data.dir);
+  if (train.length === 0) throw new Error(`data_path ${ctx.data.dir}: no images found in its class folders`);
+  if (valDataPath === null) throw new Error('--dataset folder needs --val-data-path DIR (labelled images for the k-NN evaluation)');
+  const test = await ImageFolder.create(resolve(valDataPath));
+  return {
+    train: firstN(train, trainImages),
+    test,
+    channels: 3,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    numClasses: train.classes?.length ?? 0,
+  };
+}
+
+/** Evaluation images (center view, normalised like training) of the first `limit` samples. */
+export async function loadEvalImages(ds: Dataset, size: number, sets: RunDatasets, limit = 0): Promise<EvalImages> {
+  const count = limit > 0 ? Math.min(limit, ds.length) : ds.length;
+  const transform = buildTransform({
+    kind: 'eval',
+    size,
+    resize: sets.channels === 1 ? size : Math.round((size * 256) / 224),
+    channels: sets.channels,
+    mean: sets.mean,
+    std: sets.std,
+  });
+  const px = size * size * sets.channels;
+  const data = new Float32Array(count * px);
+  const labels = new Int32Array(count);
+  const chunk = 512;
+  let n = 0;
+  for (let start = 0; start < count; start += chunk) {
+    const idx = Array.from({ length: Math.min(chunk, count - start) }, (_, i) => start + i);
+    const r = await loadBatch(ds, transform, 0, 0, idx);
+    for (const f of r.failures) throw new Error(`evaluation image ${f.name}: ${f.message}`);
+    data.set((r.views[0] as { data: Float32Array }).data, n * px);
+    labels.set(r.labels, n);
+    n += r.labels.length;
+  }
+  return { data, count, height: size, width: size, channels: sets.channels, labels };
+}
+
+/** DataAugmentationDINO with the configured crops, and blur radii from `blur_radius`. */
+export function dinoTransformSpec(
+  data: { global_crops_scale: [number, number]; local_crops_scale: [number, number]; local_crops_number: number; global_crops_size: number; local_crops_size: number; blur_radius: [number, number] },
+  sets: Pick<RunDatasets, 'channels' | 'mean' | 'std'>,
+): TransformSpec {
+  const spec = dinoSpec({
+    globalCropsScale: data.global_crops_scale,
+    localCropsScale: data.local_crops_scale,
+    localCropsNumber: data.local_crops_number,
+    globalSize: data.global_crops_size,
+    localSize: data.local_crops_size,
+    channels: sets.channels,
+    mean: sets.mean,
+    std: sets.std,
+  });
+  const [radiusMin, radiusMax] = data.blur_radius;
+  return {
+    kind: 'multicrop',
+    ...spec,
+    views: spec.views.map((v) => (v.blur ? { ...v, blur: { ...v.blur, radiusMin, radiusMax } } : v)),
+  };
+}
+
+export function memoryFacts(): { tensors: number; rss_mb: number } {
+  return { tensors: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) };
+}
+
+export { Progress, formatDuration };
