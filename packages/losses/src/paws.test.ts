@@ -79,6 +79,25 @@ describe('pawsLoss', () => {
     });
   }
 
+  it('passes no gradient to the targets (h), even when the tape reaches them', () => {
+    const c = (fx.paws as PawsCase[])[0] as PawsCase;
+    const paws = pawsLoss(c.options);
+    const nViews = (2 + c.options.multicrop) * c.batch;
+    const z = tf.tensor2d(c.z, [c.nSupport + nViews, c.dim]);
+    const h = tf.tensor2d(c.h, [c.nSupport + 2 * c.batch, c.dim]);
+    const labels = tf.tensor2d(c.labels, [c.nSupport, c.classes]);
+    const [gz, gh] = tf.grads((zz: Tensor, hh: Tensor) => {
+      const out = paws(
+        tf.slice(zz, [c.nSupport, 0], [nViews, c.dim]), tf.slice(zz, [0, 0], [c.nSupport, c.dim]), labels,
+        tf.slice(hh, [c.nSupport, 0], [2 * c.batch, c.dim]), tf.slice(hh, [0, 0], [c.nSupport, c.dim]), labels,
+      );
+      return tf.add(out.loss, out.rloss);
+    })([z, h]) as [Tensor, Tensor];
+    expect(Array.from(gh.dataSync()).every((v) => v === 0)).toBe(true);
+    expect(Array.from(gz.dataSync()).some((v) => v !== 0)).toBe(true);
+    tf.dispose([z, h, labels, gz, gh]);
+  });
+
   it('rejects mismatched inputs with clear errors', () => {
     const paws = pawsLoss({ multicrop: 1 });
     const x = tf.zeros([7, 4]);

@@ -1,6 +1,6 @@
 import { tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
-import { stopGradient } from './dino.js';
+import { withoutGradient } from './dino.js';
 
 export interface PawsLossOptions {
   /** Number of small multi-crop views per unlabelled image (besides the 2 global views). */
@@ -100,17 +100,20 @@ export function pawsLoss(options: PawsLossOptions = {}): PawsLossFn {
       const probs = snn(anchorViews, anchorSupports, anchorSupportLabels, tau);
 
       // Step 2: targets, without gradient
-      let targets = sharpen(
-        snn(stopGradient(targetViews), stopGradient(targetSupports), targetSupportLabels, tau),
-        T,
+      const targets = withoutGradient(
+        (tv, ts, tl) => {
+          let t = sharpen(snn(tv, ts, tl, tau), T);
+          if (multicrop > 0) {
+            const [t1, t2] = tf.split(t, 2, 0) as [Tensor, Tensor];
+            const mcTarget = tf.mul(tf.add(t1, t2), 0.5);
+            t = tf.concat([t, ...Array.from({ length: multicrop }, () => mcTarget)], 0);
+          }
+          return tf.where(tf.less(t, 1e-4), tf.zerosLike(t), t); // numerical stability
+        },
+        targetViews,
+        targetSupports,
+        targetSupportLabels,
       );
-      if (multicrop > 0) {
-        const [t1, t2] = tf.split(targets, 2, 0) as [Tensor, Tensor];
-        const mcTarget = tf.mul(tf.add(t1, t2), 0.5);
-        targets = tf.concat([targets, ...Array.from({ length: multicrop }, () => mcTarget)], 0);
-      }
-      targets = tf.where(tf.less(targets, 1e-4), tf.zerosLike(targets), targets); // numerical stability
-      targets = stopGradient(targets);
 
       // Step 3: cross-entropy H(targets, probs), written as the official log(p^-t)
       const loss = tf.mean(tf.sum(tf.log(tf.pow(probs, tf.neg(targets))), 1)) as Scalar;
