@@ -1,11 +1,31 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readSafetensors, VisionTransformer, type VisionTransformerOptions } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 
-/** Heads of the DINO presets by width (vit_tiny 192/3, vit_small 384/6, vit_base 768/12), else width / 64. */
+/**
+ * Heads by width: the DINO presets (vit_tiny 192/3, vit_small 384/6, vit_base 768/12) and the
+ * Fashion-MNIST recipe of ssl-train (96/3); otherwise 64-wide heads where that divides.
+ */
 function defaultHeads(embedDim: number): number {
-  return embedDim === 192 ? 3 : embedDim === 384 ? 6 : embedDim === 768 ? 12 : Math.max(1, Math.round(embedDim / 64));
+  const known: Record<number, number> = { 96: 3, 192: 3, 384: 6, 768: 12 };
+  return known[embedDim] ?? (embedDim % 64 === 0 ? embedDim / 64 : 1);
+}
+
+/** `num_heads` from a checkpoint directory's state.json (`config.model.num_heads` or anywhere in config). */
+function headsFromState(dir: string): number | undefined {
+  const file = join(dir, 'state.json');
+  if (!existsSync(file)) return undefined;
+  const find = (v: unknown): number | undefined => {
+    if (v === null || typeof v !== 'object') return undefined;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if ((k === 'num_heads' || k === 'numHeads') && typeof x === 'number') return x;
+      const inner = find(x);
+      if (inner !== undefined) return inner;
+    }
+    return undefined;
+  };
+  return find((JSON.parse(readFileSync(file, 'utf8')) as { config?: unknown }).config);
 }
 
 /**
@@ -56,7 +76,8 @@ export function vitOptionsFromStateDict(
 
 /**
  * Load a ViT from a safetensors file or a checkpoint directory (`checkpoint.safetensors` inside),
- * building it from the shapes in the file. Returns the model and the options it was built with.
+ * building it from the shapes in the file; the head count comes from `options`, else the
+ * directory's `state.json` config, else the width. Returns the model and the options it was built with.
  */
 export async function loadVit(
   path: string,
@@ -66,7 +87,8 @@ export async function loadVit(
   if (!existsSync(file)) throw new Error(`weights: ${file} does not exist (expected a .safetensors file or a checkpoint directory)`);
   const dict = await readSafetensors(file);
   try {
-    const vitOptions = vitOptionsFromStateDict(dict, options);
+    const numHeads = options.numHeads ?? headsFromState(dirname(file));
+    const vitOptions = vitOptionsFromStateDict(dict, { ...options, ...(numHeads !== undefined ? { numHeads } : {}) });
     const model = new VisionTransformer(vitOptions);
     const loadOpts = options.section !== undefined ? { strict: false, section: options.section } : { strict: false };
     const res = model.loadStateDict(dict, loadOpts);
