@@ -16,8 +16,9 @@ usage: ssl-eval (--weights <file.safetensors | checkpoint dir> | --random-init) 
   --num-heads N          attention heads (not stored in a state dict; default by width: 192->3, 384->6)
   --random-init          a randomly initialised ViT instead (see --arch, --patch-size, --depth, --seed)
   --arch NAME            vit_tiny | vit_small | vit_base (random init; default vit_tiny)
+  --embed-dim N          random init; default 96 (with the defaults below: ssl-train's Fashion-MNIST ViT)
   --patch-size N         random init; default 4
-  --depth N              random init; default 4
+  --depth N              random init; default 4 (heads: --num-heads, default 3)
   --seed N               model init and copy generator seed; default 0
   --data DIR             Fashion-MNIST IDX directory; default ${defaultFashionMnistDir()}
   --train-limit N        first N train images as the k-NN memory (default 10000; 0 = all 60000)
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
       'num-heads': { type: 'string' },
       'random-init': { type: 'boolean' },
       arch: { type: 'string', default: 'vit_tiny' },
+      'embed-dim': { type: 'string', default: '96' },
       'patch-size': { type: 'string', default: '4' },
       depth: { type: 'string', default: '4' },
       seed: { type: 'string', default: '0' },
@@ -93,9 +95,10 @@ async function main(): Promise<void> {
     desc = `${loaded.file}: ViT dim ${oo.embedDim}, depth ${oo.depth}, heads ${oo.numHeads}, patch ${oo.patchSize}, ${oo.inChans} channel(s)`;
   } else {
     model = createModel(values.arch as string, {
-      patchSize: int('patch-size'), depth: int('depth'), imgSize: 28, inChans: 1, seed: int('seed'),
+      patchSize: int('patch-size'), depth: int('depth'), embedDim: int('embed-dim'),
+      numHeads: values['num-heads'] ? int('num-heads') : 3, imgSize: 28, inChans: 1, seed: int('seed'),
     }) as VisionTransformer;
-    desc = `random init ${values.arch}, depth ${values.depth}, patch ${values['patch-size']}, seed ${values.seed}`;
+    desc = `random init ${values.arch}, dim ${values['embed-dim']}, depth ${values.depth}, patch ${values['patch-size']}, seed ${values.seed}`;
   }
   model.eval();
   log(`model: ${desc}`);
