@@ -25,6 +25,9 @@ usage: ssl-eval (--weights <file.safetensors | checkpoint dir> | --random-init) 
   --test-limit N         first N test images as k-NN queries (default 10000 = the whole test split)
   --k LIST               comma-separated k values (default 10,20,100,200; 20 is the headline)
   --temperature T        k-NN vote temperature (default 0.07)
+  --snn-per-class N      labelled train images per class for the PAWS soft-NN (default 10)
+  --linear-epochs N      also train a linear probe on the frozen CLS features for N epochs (default 0: off)
+  --linear-lr LR         its learning rate per 256 images (default 1 for small data; eval_linear's 0.001 is for ImageNet)
   --seg-images N         test images scored for segmentation (default 500)
   --threshold T          attention mass kept by the masks (default 0.6)
   --copies N             copies per photo for copy detection (default 4)
@@ -53,6 +56,9 @@ async function main(): Promise<void> {
       k: { type: 'string', default: '10,20,100,200' },
       temperature: { type: 'string', default: '0.07' },
       'seg-images': { type: 'string', default: '500' },
+      'snn-per-class': { type: 'string', default: '10' },
+      'linear-epochs': { type: 'string', default: '0' },
+      'linear-lr': { type: 'string' },
       threshold: { type: 'string', default: '0.6' },
       copies: { type: 'string', default: '4' },
       'whitening-copies': { type: 'string', default: '0' },
@@ -121,6 +127,9 @@ async function main(): Promise<void> {
     T: num('temperature'),
     batchSize: int('batch-size'),
     segImages: int('seg-images'),
+    snnPerClass: int('snn-per-class'),
+    linearEpochs: int('linear-epochs'),
+    ...(values['linear-lr'] ? { linearLr: num('linear-lr') } : {}),
     threshold: num('threshold'),
     copiesPerPhoto: int('copies'),
     whiteningCopies: int('whitening-copies'),
@@ -136,6 +145,8 @@ async function main(): Promise<void> {
   const pct = (v: number): string => v.toFixed(2);
   const lines = [`model: ${desc}`, `k-NN (Fashion-MNIST, ${res.trainImages} train -> ${res.testImages} test, T ${values.temperature}):`];
   for (const [k, r] of Object.entries(res.knn)) lines.push(`  ${k.padStart(3)}-NN  top-1 ${pct(r.top1)}  top-5 ${pct(r.top5)}`);
+  lines.push(`PAWS soft-NN (${res.snn.support} labelled train images, T 0.1): top-1 ${pct(res.snn.top1)}  top-5 ${pct(res.snn.top5)}`);
+  if (res.linear) lines.push(`linear probe (${res.linear.epochs} epochs on frozen CLS features): top-1 ${pct(res.linear.top1)}  top-5 ${pct(res.linear.top5)}`);
   const s = res.segmentation;
   lines.push(
     `segmentation Jaccard (${s.images} test images, threshold ${values.threshold}, foreground = pixel > 0):`,

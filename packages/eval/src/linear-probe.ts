@@ -35,7 +35,10 @@ export interface LinearProbeOptions {
   numClasses: number;
   /** Epochs; official 100. Small-data default 20. */
   epochs?: number;
-  /** Learning rate for batch 256 (scaled by batchSize / 256, the linear scaling rule); official 0.001. */
+  /**
+   * Learning rate for batch 256 (scaled by batchSize / 256, the linear scaling rule). Official 0.001
+   * for ~125k ImageNet steps; the small-data default is 1 (a few hundred steps on thousands of images).
+   */
   lr?: number;
   /** Official 128 per GPU. Small-data default 64. */
   batchSize?: number;
@@ -69,7 +72,7 @@ export async function trainLinearProbe(options: LinearProbeOptions): Promise<Lin
   const { embed, train, numClasses } = options;
   const epochs = options.epochs ?? 20;
   const batchSize = options.batchSize ?? 64;
-  const baseLr = (options.lr ?? 0.001) * (batchSize / 256);
+  const baseLr = (options.lr ?? 1) * (batchSize / 256);
   const augment = options.augment === undefined ? resizedCropFlip : options.augment;
   const rng = new Rng(options.seed ?? 0, 'linear-probe');
   const labels = labelArray(options.trainLabels, 'trainLabels', train.size, numClasses);

@@ -91,3 +91,15 @@ export function toMatrix(x: FeatureInput, name: string): Matrix {
   t.dispose();
   return { data, rows: src.rows, cols: src.cols };
 }
+
+/** Rows divided by their L2 norm (as nn.functional.normalize: norm floored at 1e-12); a new Matrix. */
+export function normalizeRows(m: Matrix): Matrix {
+  const data = new Float32Array(m.data.length);
+  for (let r = 0; r < m.rows; r++) {
+    let s = 0;
+    for (let j = 0; j < m.cols; j++) s += (m.data[r * m.cols + j] as number) ** 2;
+    const n = Math.max(Math.sqrt(s), 1e-12);
+    for (let j = 0; j < m.cols; j++) data[r * m.cols + j] = (m.data[r * m.cols + j] as number) / n;
+  }
+  return { data, rows: m.rows, cols: m.cols };
+}

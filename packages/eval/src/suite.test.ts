@@ -45,7 +45,7 @@ describe('runEvalSuite', () => {
     const before = tf.memory().numTensors;
     const res = await runEvalSuite({
       model, train, test, mean: [...FASHION_MNIST_MEAN], std: [...FASHION_MNIST_STD],
-      trainLimit: 200, testLimit: 50, ks: [5, 20], segImages: 20, copiesPerPhoto: 1, whiteningCopies: 40,
+      trainLimit: 200, testLimit: 50, ks: [5, 20], segImages: 20, snnPerClass: 3, linearEpochs: 20, linearLr: 10, copiesPerPhoto: 1, whiteningCopies: 40,
       outDir: join(dir, 'png'), pngImages: 1, enlarge: 2,
     });
     expect(tf.memory().numTensors).toBe(before);
@@ -53,6 +53,10 @@ describe('runEvalSuite', () => {
     // a random ViT still beats chance (10%) on Fashion-MNIST pixels
     expect(res.knn['20']!.top1).toBeGreaterThan(20);
     expect(res.knn['20']!.top5).toBeGreaterThanOrEqual(res.knn['20']!.top1);
+    expect(res.snn.support).toBe(30);
+    expect(res.snn.top1).toBeGreaterThan(10);
+    expect(res.linear?.epochs).toBe(20);
+    expect(res.linear?.top1).toBeGreaterThan(20);
     expect(res.segmentation.perHead).toHaveLength(2);
     expect(res.segmentation.disc).toBeGreaterThan(0);
     expect(res.copyDetection.queries).toBe(12);

@@ -7,9 +7,12 @@ import { tf } from '@ssl/tensor';
 import { clsAttentionMaps, type SelfAttentionModel } from './attention.js';
 import { makeCopy } from './copies.js';
 import { copyDetection, copyDetectionDescriptor, learnWhitening, type RetrievalScore } from './copy-detection.js';
-import { datasetBatchSource, extractFeatures, type ImageBatchSource } from './features.js';
+import { datasetBatchSource, extractFeatures, tensorBatchSource, type ImageBatchSource } from './features.js';
 import { writeAttentionPngs } from './heatmap.js';
 import { knnClassifierSweep, type KnnResult } from './knn.js';
+import { evaluateLinearProbe, trainLinearProbe } from './linear-probe.js';
+import { normalizeRows } from './matrix.js';
+import { snnClassifier } from './snn.js';
 import { foregroundMask, segmentationScore, type SegmentationScore } from './segmentation.js';
 
 /** What the suite needs of a ViT (`@ssl/models` VisionTransformer fits). */
@@ -37,6 +40,14 @@ export interface EvalSuiteOptions {
   testLimit?: number;
   ks?: number[];
   T?: number;
+  /** Labelled images per class for the PAWS soft-NN support set (default 10). */
+  snnPerClass?: number;
+  /**
+   * Epochs of a linear probe on the frozen, precomputed CLS features (default 0: skipped). Unlike
+   * eval_linear it does not re-augment images each epoch (cheap on CPU); `trainLinearProbe` does.
+   */
+  linearEpochs?: number;
+  linearLr?: number;
   batchSize?: number;
   /** Test images scored for segmentation (default 500); foreground = pixel > 0. */
   segImages?: number;
@@ -57,6 +68,10 @@ export interface EvalSuiteOptions {
 
 export interface EvalSuiteResult {
   knn: Record<string, KnnResult>;
+  /** PAWS soft-NN accuracy with `support` labelled train images (snnPerClass per class). */
+  snn: KnnResult & { support: number };
+  /** Linear probe on frozen CLS features (only when linearEpochs > 0). */
+  linear?: KnnResult & { epochs: number };
   trainImages: number;
   testImages: number;
   segmentation: SegmentationScore;
@@ -112,13 +127,59 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
   const progress = (what: string) => (done: number, total: number) => {
     if (done === total || done % (batchSize * 20) < batchSize) log(`  ${what} features ${done}/${total}`);
   };
-  const trainF = await extractFeatures(embed, trainSrc, { batchSize, onBatch: progress('train') });
-  const testF = await extractFeatures(embed, testSrc, { batchSize, onBatch: progress('test') });
+  // raw CLS features; k-NN and soft-NN use them L2-normalised, the linear probe as they are
+  const trainRaw = await extractFeatures(embed, trainSrc, { batchSize, normalize: false, onBatch: progress('train') });
+  const testRaw = await extractFeatures(embed, testSrc, { batchSize, normalize: false, onBatch: progress('test') });
+  const trainF = normalizeRows(trainRaw);
+  const testF = normalizeRows(testRaw);
+  const numClasses = o.train.classes?.length ?? Math.max(...trainSrc.labels()) + 1;
   const ks = o.ks ?? [10, 20, 100, 200];
-  const sweep = knnClassifierSweep(trainF, trainSrc.labels(), testF, testSrc.labels(), { ks, T: o.T ?? 0.07, numClasses: o.train.classes?.length });
+  const sweep = knnClassifierSweep(trainF, trainSrc.labels(), testF, testSrc.labels(), { ks, T: o.T ?? 0.07, numClasses });
   const knn: Record<string, KnnResult> = {};
   for (const [k, r] of sweep) knn[String(k)] = r;
   tick('knn', t0);
+
+  // PAWS soft-NN with a small labelled support set: the first `snnPerClass` train images of each class
+  t0 = performance.now();
+  const perClass = o.snnPerClass ?? 10;
+  const trainY = trainSrc.labels();
+  const counts = new Array<number>(numClasses).fill(0);
+  const supportRows: number[] = [];
+  trainY.forEach((y, i) => {
+    if ((counts[y] as number) < perClass) {
+      counts[y] = (counts[y] as number) + 1;
+      supportRows.push(i);
+    }
+  });
+  const support = {
+    data: Float32Array.from(supportRows.flatMap((i) => Array.from(trainF.data.subarray(i * trainF.cols, (i + 1) * trainF.cols)))),
+    rows: supportRows.length,
+    cols: trainF.cols,
+  };
+  const snn = { ...snnClassifier(support, supportRows.map((i) => trainY[i] as number), testF, testSrc.labels(), { T: 0.1, numClasses }), support: support.rows };
+  tick('snn', t0);
+
+  // linear probe on the frozen (precomputed, unaugmented) CLS features, when asked
+  let linear: EvalSuiteResult['linear'];
+  if ((o.linearEpochs ?? 0) > 0) {
+    t0 = performance.now();
+    const asImages = (m: typeof trainRaw) => tf.tensor4d(m.data, [m.rows, 1, 1, m.cols]);
+    const trX = asImages(trainRaw);
+    const teX = asImages(testRaw);
+    try {
+      const flat = (x: tf.Tensor4D): tf.Tensor => tf.reshape(x, [x.shape[0], -1]);
+      const probe = await trainLinearProbe({
+        embed: flat, train: tensorBatchSource(trX), trainLabels: trainY, numClasses,
+        epochs: o.linearEpochs as number, augment: null, seed: o.seed ?? 0,
+        ...(o.linearLr !== undefined ? { lr: o.linearLr } : {}),
+      });
+      linear = { ...(await evaluateLinearProbe(probe, tensorBatchSource(teX), testSrc.labels())), epochs: o.linearEpochs as number };
+      probe.dispose();
+    } finally {
+      tf.dispose([trX, teX]);
+    }
+    tick('linear', t0);
+  }
 
   // 2. segmentation on the first test images
   t0 = performance.now();
@@ -198,6 +259,8 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
 
   return {
     knn,
+    snn,
+    ...(linear ? { linear } : {}),
     trainImages: trainSrc.size,
     testImages: testSrc.size,
     segmentation,
