@@ -13,7 +13,7 @@ it('50 train steps keep the tensor count flat and RSS bounded, and the loss fall
   const opt = tf.train.adam(0.01);
   const step = () =>
     opt.minimize(() => {
-      const h = tf.relu(tf.conv2d(images, conv as tf.Tensor4D, 1, 'same')); // [16, 8, 8, 8]
+      const h = tf.relu(tf.conv2d(images as tf.Tensor4D, conv as tf.Tensor4D, 1, 'same')); // [16, 8, 8, 8]
       const t = tf.reshape(h, [16, 64, 8]); // [B, tokens, C]
       const att = tf.softmax(tf.matMul(t, t, false, true)); // [B, 64, 64]
       const pooled = tf.mean(tf.matMul(att, t), 1); // [B, C]
