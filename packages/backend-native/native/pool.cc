@@ -92,7 +92,9 @@ int pool_threads() { return g_threads; }
 
 void parallel_for(std::size_t n, std::size_t grain, const std::function<void(std::size_t, std::size_t)>& fn) {
   if (n == 0) return;
-  std::size_t chunks = static_cast<std::size_t>(g_threads);
+  // A few chunks per thread: on a loaded machine a descheduled thread's share is picked up by the
+  // others instead of being waited for.
+  std::size_t chunks = static_cast<std::size_t>(g_threads) * 4;
   if (grain < 1) grain = 1;
   if (n / grain < chunks) chunks = n / grain;
   if (chunks <= 1) {

@@ -37,7 +37,14 @@ function resolveThreads(threads: number | undefined): number {
 export function nativeBackendStatus(): { available: boolean; reason: string } {
   const { binding: b, reason } = loadBinding();
   if (!b) return { available: false, reason };
-  const threads = registered ? currentThreads : resolveThreads(undefined);
+  let threads = currentThreads;
+  if (!registered) {
+    try {
+      threads = resolveThreads(undefined);
+    } catch (err) {
+      return { available: false, reason: (err as Error).message };
+    }
+  }
   return { available: true, reason: `${reason}, ${threads} thread(s)` };
 }
 

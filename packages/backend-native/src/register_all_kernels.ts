@@ -3,6 +3,7 @@ import { batchMatMulConfig } from './kernels/BatchMatMul.js';
 import { fusedMatMulConfig } from './kernels/_FusedMatMul.js';
 import { binaryConfigs } from './kernels/binary.js';
 import { conv2dConfigs } from './kernels/Conv2D.js';
+import { packConfigs } from './kernels/Pack.js';
 import { reduceConfigs } from './kernels/reduce.js';
 import { sliceConfigs } from './kernels/Slice.js';
 import { softmaxConfig } from './kernels/Softmax.js';
@@ -20,4 +21,5 @@ export const NATIVE_KERNELS: KernelConfig[] = [
   ...reduceConfigs,
   ...conv2dConfigs,
   ...sliceConfigs,
+  ...packConfigs,
 ];

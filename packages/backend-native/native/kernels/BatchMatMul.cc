@@ -5,11 +5,15 @@
 #include <cstring>
 
 #include "../common.h"
+#include "../pool.h"
 
 namespace sslnative {
 namespace {
 
 // Activation codes shared with src/kernels/_FusedMatMul.ts.
+// OpenBLAS's own threshold (M*N*K <= 65536 * GEMM_MULTITHREAD_THRESHOLD) for single-threaded GEMM.
+constexpr int64_t kSmallGemm = 65536 * 4;
+
 enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kElu = 3, kSigmoid = 4, kLeakyRelu = 5 };
 
 void ApplyActivation(float* y, std::size_t n, int act, float alpha) {
@@ -52,7 +56,8 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const float alpha = static_cast<float>(Num(info, 12));
 
   const std::size_t mn = static_cast<std::size_t>(M * N);
-  for (std::size_t i = 0; i < batch; ++i) {
+  auto one = [&](std::size_t i, bool blasThreads) {
+    (void)blasThreads;
     float* c = out + i * mn;
     float beta = 0.f;
     if (bias != nullptr) {
@@ -67,6 +72,15 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
                   a + static_cast<std::size_t>(aIndex[i]) * M * K, transA ? M : K,
                   b + static_cast<std::size_t>(bIndex[i]) * K * N, transB ? K : N, beta, c, N);
     }
+  };
+  // OpenBLAS runs a GEMM this small on the calling thread alone, so a batch of them (attention
+  // heads) is spread over the pool instead; larger GEMMs keep OpenBLAS's own threads.
+  if (batch > 1 && M * N * K <= kSmallGemm) {
+    parallel_for(batch, 1, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) one(i, false);
+    });
+  } else {
+    for (std::size_t i = 0; i < batch; ++i) one(i, true);
   }
   ApplyActivation(out, batch * mn, act, alpha);
   return info.Env().Undefined();

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "../common.h"
+#include "../fastmath.h"
 #include "../pool.h"
 
 namespace sslnative {
@@ -25,10 +26,8 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
       }
       if (nan) m = NAN;
       float s = 0.f;
-      for (std::size_t j = 0; j < cols; ++j) {
-        q[j] = std::exp(p[j] - m);
-        s += q[j];
-      }
+      for (std::size_t j = 0; j < cols; ++j) q[j] = FastExp(p[j] - m);
+      for (std::size_t j = 0; j < cols; ++j) s += q[j];
       const float inv = 1.f / s;
       for (std::size_t j = 0; j < cols; ++j) q[j] *= inv;
     }

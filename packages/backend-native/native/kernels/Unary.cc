@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "../common.h"
+#include "../fastmath.h"
 #include "../pool.h"
 
 namespace sslnative {
@@ -17,17 +18,17 @@ enum Op {
 
 template <int OP>
 inline float Apply(float x, float alpha) {
-  if constexpr (OP == kExp) return std::exp(x);
+  if constexpr (OP == kExp) return FastExp(x);
   if constexpr (OP == kLog) return std::log(x);
   if constexpr (OP == kSqrt) return std::sqrt(x);
   if constexpr (OP == kRsqrt) return 1.f / std::sqrt(x);
-  if constexpr (OP == kErf) return std::erf(x);
+  if constexpr (OP == kErf) return FastErf(x);
   if constexpr (OP == kTanh) return std::tanh(x);
   if constexpr (OP == kRelu) return x < 0.f ? 0.f : x;
   if constexpr (OP == kNeg) return -x;
   if constexpr (OP == kSquare) return x * x;
   if constexpr (OP == kAbs) return std::fabs(x);
-  if constexpr (OP == kSigmoid) return 1.f / (1.f + std::exp(-x));
+  if constexpr (OP == kSigmoid) return 1.f / (1.f + FastExp(-x));
   if constexpr (OP == kStep) return x != x ? x : (x > 0.f ? 1.f : alpha);
   if constexpr (OP == kReciprocal) return 1.f / x;
   if constexpr (OP == kRelu6) return x < 0.f ? 0.f : (x > 6.f ? 6.f : x);

@@ -1,6 +1,7 @@
 import { BatchMatMul, broadcast_util, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeBackend } from '../backend.js';
 import { binding } from '../binding.js';
+import { outputArray } from './alloc.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 
 export interface MatMulPlan {
@@ -74,7 +75,7 @@ export function runMatMul(
   activation = 0,
   alpha = 0,
 ): TensorInfo {
-  const out = new Float32Array(util.sizeFromShape(plan.outShape));
+  const out = outputArray(util.sizeFromShape(plan.outShape));
   if (out.length > 0) {
     binding().batchMatMul(aVals, bVals, out, plan.aIndex, plan.bIndex, plan.m, plan.n, plan.k, transposeA, transposeB, bias, activation, alpha);
   }

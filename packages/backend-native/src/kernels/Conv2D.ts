@@ -10,6 +10,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { binding } from '../binding.js';
+import { outputArray } from './alloc.js';
 import { ACTIVATIONS } from './_FusedMatMul.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 
@@ -58,7 +59,7 @@ function convForward(args: NativeKernelArgs, kernelName: string): TensorInfo {
     if (!bv || inputs.bias.shape.length > 1 || (n !== info.outChannels && n !== 1)) return runCpu(kernelName, args);
     bias = n === info.outChannels ? bv : new Float32Array(info.outChannels).fill(bv[0]!);
   }
-  const out = new Float32Array(util.sizeFromShape(info.outShape));
+  const out = outputArray(util.sizeFromShape(info.outShape));
   binding().conv2d(xv, fv, out, geometry(info), bias, code, attrs.leakyreluAlpha ?? 0.2);
   return backend.makeTensorInfo(info.outShape, 'float32', out);
 }
@@ -84,7 +85,7 @@ export function conv2dBackpropFilter(args: NativeKernelArgs): TensorInfo {
     false,
     'channelsLast',
   );
-  const out = new Float32Array(util.sizeFromShape(attrs.filterShape));
+  const out = outputArray(util.sizeFromShape(attrs.filterShape));
   binding().conv2dBackpropFilter(xv, dyv, out, geometry(info));
   return backend.makeTensorInfo(attrs.filterShape, 'float32', out);
 }
@@ -107,7 +108,7 @@ export function conv2dBackpropInput(args: NativeKernelArgs): TensorInfo {
     false,
     'channelsLast',
   );
-  const out = new Float32Array(util.sizeFromShape(attrs.inputShape));
+  const out = outputArray(util.sizeFromShape(attrs.inputShape));
   binding().conv2dBackpropInput(dyv, fv, out, geometry(info));
   return backend.makeTensorInfo(attrs.inputShape, 'float32', out);
 }

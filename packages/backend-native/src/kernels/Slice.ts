@@ -12,6 +12,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { NativeBackend } from '../backend.js';
 import { binding } from '../binding.js';
+import { outputArray } from './alloc.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 
 const i32 = (a: readonly number[]) => Int32Array.from(a);
@@ -19,7 +20,7 @@ const zeros = (n: number) => new Array<number>(n).fill(0);
 
 /** A copy of the box at `begin` of extent `size` from x: the core of Slice and SplitV. */
 function sliceValues(backend: NativeBackend, x: TensorInfo, xv: Float32Array, begin: number[], size: number[]): TensorInfo {
-  const out = new Float32Array(util.sizeFromShape(size));
+  const out = outputArray(util.sizeFromShape(size));
   if (out.length > 0) binding().copyBox(xv, i32(x.shape), i32(begin), out, i32(size), i32(zeros(size.length)), i32(size));
   return backend.makeTensorInfo(size, 'float32', out);
 }
@@ -60,7 +61,7 @@ export function concat(args: NativeKernelArgs): TensorInfo {
   const shapes = list.map((t) => t.shape);
   backend_util.assertParamsConsistent(shapes, axis);
   const outShape = backend_util.computeOutShape(shapes, axis);
-  const out = new Float32Array(util.sizeFromShape(outShape));
+  const out = outputArray(util.sizeFromShape(outShape));
   const at = zeros(outShape.length);
   list.forEach((t, i) => {
     if (util.sizeFromShape(t.shape) > 0) {
@@ -78,9 +79,9 @@ export function padV2(args: NativeKernelArgs): TensorInfo {
   if (!xv) return runCpu(PadV2, args);
   const paddings = attrs!.paddings as Array<[number, number]>;
   const outShape = x.shape.map((d, i) => paddings[i]![0] + d + paddings[i]![1]);
-  const out = new Float32Array(util.sizeFromShape(outShape));
+  const out = outputArray(util.sizeFromShape(outShape));
   const value = (attrs!.constantValue as number | undefined) ?? 0;
-  if (value !== 0) binding().fill(out, value);
+  binding().fill(out, value); // outputArray is uninitialised
   if (xv.length > 0) {
     binding().copyBox(xv, i32(x.shape), i32(zeros(x.shape.length)), out, i32(outShape), i32(paddings.map((p) => p[0])), i32(x.shape));
   }

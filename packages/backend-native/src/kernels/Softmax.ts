@@ -1,5 +1,6 @@
 import { Softmax, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { binding } from '../binding.js';
+import { outputArray } from './alloc.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 
 export function softmax(args: NativeKernelArgs): TensorInfo {
@@ -11,7 +12,7 @@ export function softmax(args: NativeKernelArgs): TensorInfo {
   // The JS kernel's own checks (last axis only) and its rank-0 behaviour apply to anything else.
   if (!values || rank === 0 || (dim !== -1 && dim !== rank - 1)) return runCpu(Softmax, args);
   const cols = logits.shape[rank - 1]!;
-  const out = new Float32Array(values.length);
+  const out = outputArray(values.length);
   if (cols > 0) binding().softmax(values, out, values.length / cols, cols);
   return backend.makeTensorInfo(logits.shape, 'float32', out);
 }

@@ -1,12 +1,13 @@
 import { Transpose, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeBackend } from '../backend.js';
 import { binding } from '../binding.js';
+import { outputArray } from './alloc.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 
 /** Native transpose of float32 values; shared by the reductions that move axes inward. */
 export function transposeValues(backend: NativeBackend, x: TensorInfo, values: Float32Array, perm: number[]): TensorInfo {
   const outShape = perm.map((p) => x.shape[p]!);
-  const out = new Float32Array(values.length);
+  const out = outputArray(values.length);
   binding().transpose(values, out, Int32Array.from(x.shape), Int32Array.from(perm));
   return backend.makeTensorInfo(outShape, 'float32', out);
 }

@@ -14,6 +14,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { binding } from '../binding.js';
+import { outputArray } from './alloc.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 
 // Op codes of native/kernels/Binary.cc.
@@ -38,7 +39,7 @@ function binaryKernel(kernelName: string, op: number): KernelFunc {
     const bv = backend.float32(b);
     if (!av || !bv) return runCpu(kernelName, args);
     const outShape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-    const out = new Float32Array(util.sizeFromShape(outShape));
+    const out = outputArray(util.sizeFromShape(outShape));
     binding().binary(op, av, Int32Array.from(a.shape), bv, Int32Array.from(b.shape), out, Int32Array.from(outShape));
     return backend.makeTensorInfo(outShape, 'float32', out);
   };

@@ -11,6 +11,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { binding } from '../binding.js';
+import { outputArray } from './alloc.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 import { transposeValues } from './Transpose.js';
 
@@ -48,7 +49,7 @@ function reduceKernel(kernelName: string, op: number): KernelFunc {
     const outer = util.sizeFromShape(shape.slice(0, first));
     const inner = util.sizeFromShape(shape.slice(last + 1));
     const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
-    const out = new Float32Array(outer * inner);
+    const out = outputArray(outer * inner);
     binding().reduce(op, values, out, outer, reduceSize, inner);
     if (moved) backend.disposeIntermediateTensorInfo(moved);
     const finalShape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;

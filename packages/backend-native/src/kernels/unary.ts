@@ -22,6 +22,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { binding } from '../binding.js';
+import { outputArray } from './alloc.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 
 // Op codes of native/kernels/Unary.cc.
@@ -53,7 +54,7 @@ function unaryKernel(kernelName: string, op: number): KernelFunc {
     const x = inputs.x!;
     const xv = backend.float32(x);
     if (!xv) return runCpu(kernelName, args);
-    const out = new Float32Array(xv.length);
+    const out = outputArray(xv.length);
     const alpha = (attrs?.alpha as number | undefined) ?? 0;
     binding().unary(op, xv, out, alpha);
     return backend.makeTensorInfo(x.shape, 'float32', out);
