@@ -54,8 +54,13 @@ describe('ssl-infer CLI', () => {
     await capture(['export', '--weights', weights, '--arch', 'vit', '--num-heads', '4', '--patch-size', '8', '--out', out]);
     const meta = readModelMetadata(new Uint8Array(readFileSync(out)));
     expect(meta).toMatchObject({ 'ssl.arch': 'vit', 'ssl.num_heads': '4', 'ssl.patch_size': '8', 'ssl.embed_dim': '32', 'ssl.img_size': '32' });
+    // Width 32 is no preset: the head count comes from the flag, or from the checkpoint's state.json.
+    await expect(capture(['export', '--checkpoint', ckpt, '--out', join(dir, 'c.onnx')])).rejects.toThrow(/give numHeads \(--num-heads\)/);
     await capture(['export', '--checkpoint', ckpt, '--embed-dim', '32', '--num-heads', '4', '--out', join(dir, 'c.onnx')]);
     expect(existsSync(join(dir, 'c.onnx'))).toBe(true);
+    writeFileSync(join(ckpt, 'state.json'), JSON.stringify({ epoch: 1, config: { model: { arch: 'vit_tiny', num_heads: 4 } } }));
+    await capture(['export', '--checkpoint', ckpt, '--out', join(dir, 'c2.onnx')]);
+    expect(readModelMetadata(new Uint8Array(readFileSync(join(dir, 'c2.onnx'))))['ssl.num_heads']).toBe('4');
     await expect(capture(['export', '--weights', weights, '--arch', 'vit_small', '--out', join(dir, 'x.onnx')])).rejects.toThrow(/--embed-dim 384 does not match the weights \(32\)/);
     await expect(capture(['export', '--weights', weights, '--arch', 'resnet50', '--out', join(dir, 'x.onnx')])).rejects.toThrow(/the weights hold a ViT/);
     await expect(capture(['export', '--weights', weights, '--arch', 'vit_huge', '--out', join(dir, 'x.onnx')])).rejects.toThrow(/unknown "vit_huge"/);

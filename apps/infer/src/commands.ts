@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { rgbToPng } from '@ssl/eval';
@@ -94,8 +94,22 @@ export async function modelBytes(flags: ModelFlags): Promise<{ bytes: Uint8Array
   const isVit = Object.keys(sd).some((k) => k.endsWith('patch_embed.proj.weight'));
   if (arch && (arch.kind === 'vit') !== isVit) throw new Error(`--arch ${flags.arch}: the weights hold a ${isVit ? 'ViT' : 'ResNet'}`);
   const { state } = backboneStateDict(sd, isVit ? 'patch_embed.proj.weight' : 'conv1.weight');
-  const exported = exportStateDict(sd, checkArch(arch, state));
+  const opts = checkArch(arch, state);
+  if (isVit && opts.numHeads === undefined && flags.checkpoint) {
+    const heads = checkpointNumHeads(flags.checkpoint);
+    if (heads !== undefined) opts.numHeads = heads;
+  }
+  const exported = exportStateDict(sd, opts);
   return { bytes: exported.bytes, exported };
+}
+
+/** The ViT head count recorded in a training checkpoint's state.json (its resolved config), if any. */
+export function checkpointNumHeads(dir: string): number | undefined {
+  const path = join(dir, 'state.json');
+  if (!existsSync(path)) return undefined;
+  const state = JSON.parse(readFileSync(path, 'utf8')) as { config?: { model?: { num_heads?: unknown; numHeads?: unknown } } };
+  const h = state.config?.model?.num_heads ?? state.config?.model?.numHeads;
+  return typeof h === 'number' && Number.isInteger(h) && h > 0 ? h : undefined;
 }
 
 /** Files given, with directories expanded (recursively) to the images inside, sorted. */

@@ -25,6 +25,10 @@ describe('exportStateDict', () => {
     expect(maxAbsDiff(out['cls']!.data as Float32Array, io['b1_16x16.cls']!.data)).toBeLessThan(1e-4);
   });
 
+  it('asks for the head count when the width is no DINO preset', () => {
+    expect(() => exportStateDict(readFixture('vit_tiny.safetensors'))).toThrow(/width 32 is no DINO preset .* give numHeads/);
+  });
+
   it('detects a ResNet and names what it found when nothing matches', () => {
     expect(exportStateDict(readFixture('resnet_basic.safetensors')).arch).toBe('resnet');
     expect(() => exportStateDict({ 'foo.weight': { data: new Float32Array(1), shape: [1] } })).toThrow(/neither a ViT/);

@@ -4,7 +4,7 @@ import { backboneStateDict, type StateDict } from './state.js';
 import { defaultNumHeads, exportViT, inferViTShape, type ViTExportConfig } from './vit.js';
 
 export interface ExportOptions {
-  /** ViT heads; defaults to the DINO preset for the width (192: 3, 384: 6, 768: 12), else D / 64. */
+  /** ViT heads; defaults to the DINO preset for the width (192: 3, 384: 6, 768: 12); required for other widths. */
   numHeads?: number;
   layerNormEps?: ViTExportConfig['layerNormEps'];
   bnEps?: ResNetExportConfig['bnEps'];
@@ -25,7 +25,11 @@ export interface ExportResult {
 export function exportStateDict(sd: StateDict, options: ExportOptions = {}): ExportResult {
   if (Object.keys(sd).some((k) => k.endsWith('patch_embed.proj.weight'))) {
     const { prefix, state } = backboneStateDict(sd, 'patch_embed.proj.weight');
-    const numHeads = options.numHeads ?? defaultNumHeads(inferViTShape(state).embedDim);
+    const width = inferViTShape(state).embedDim;
+    const numHeads = options.numHeads ?? defaultNumHeads(width);
+    if (numHeads === undefined) {
+      throw new Error(`ViT export: width ${width} is no DINO preset (192, 384, 768) and the weights do not tell the number of heads; give numHeads (--num-heads)`);
+    }
     const cfg: ViTExportConfig = { numHeads };
     if (options.layerNormEps !== undefined) cfg.layerNormEps = options.layerNormEps;
     return { arch: 'vit', prefix, bytes: exportViT(state, cfg, options.meta) };

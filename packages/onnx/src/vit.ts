@@ -37,10 +37,13 @@ export function inferViTShape(sd: StateDict): ViTShape {
   return { embedDim, depth, patchSize, inChans, gridSize, mlpHidden: fc1.shape[0] as number };
 }
 
-/** Heads of the DINO presets (vit_tiny/small/base) by width; 64-wide heads otherwise. */
-export function defaultNumHeads(embedDim: number): number {
+/**
+ * Heads of the DINO presets (vit_tiny/small/base) by width, or undefined for another width: the
+ * weights do not fix the head count, and guessing would silently give a different model.
+ */
+export function defaultNumHeads(embedDim: number): number | undefined {
   const presets: Record<number, number> = { 192: 3, 384: 6, 768: 12 };
-  return presets[embedDim] ?? Math.max(1, Math.round(embedDim / 64));
+  return presets[embedDim];
 }
 
 /**
