@@ -86,13 +86,15 @@ export function adjustSaturation(img: ImageU8, factor: number): ImageU8 {
 /**
  * torchvision `adjust_hue` on PIL: RGB -> HSV (Pillow, uint8 hue), add `uint8(hue * 255)` with
  * wrap-around, HSV -> RGB (Pillow). Grey images are returned unchanged, as torchvision does.
+ * A zero shift still applies the (lossy) round trip, as torchvision does.
  */
 export function adjustHue(img: ImageU8, hueFactor: number): ImageU8 {
   if (!(hueFactor >= -0.5 && hueFactor <= 0.5)) throw new RangeError(`adjustHue: hue factor must be in [-0.5, 0.5], got ${hueFactor}`);
   if (img.channels === 1) return img;
   // numpy's uint8(x) of a float truncates toward zero, then wraps modulo 256.
   const shift = ((Math.trunc(hueFactor * 255) % 256) + 256) % 256;
-  if (shift === 0) return roundTripHsv(img);
+  const div = divTable();
+  const hsv = hsvTables();
   const data = img.data;
   const n = img.height * img.width * 3;
   for (let j = 0; j < n; j += 3) {
@@ -102,91 +104,91 @@ export function adjustHue(img: ImageU8, hueFactor: number): ImageU8 {
     const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
     const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
     if (maxc === minc) continue; // s = 0: HSV -> RGB gives back (v, v, v)
-    const [h, s] = rgbToHs(r, g, b, maxc, minc);
-    hsvToRgbInto(data, j, (h + shift) & 255, s, maxc);
+    // Pillow rgb2hsv_row: float32 quotients (the table), the hue sum in double stored to float.
+    const cr = maxc - minc;
+    const rc = div[((maxc - r) << 8) | cr] as number;
+    const gc = div[((maxc - g) << 8) | cr] as number;
+    const bc = div[((maxc - b) << 8) | cr] as number;
+    let h: number;
+    if (r === maxc) h = f32(bc - gc);
+    else if (g === maxc) h = f32(2 + rc - bc);
+    else h = f32(4 + gc - rc);
+    let x = h / 6 + 1; // fmod(x, 1) for x in [0, 2)
+    if (x >= 1) x -= 1;
+    let uh = Math.trunc(f32(x) * 255);
+    if (uh > 255) uh = 255;
+    const us = Math.trunc((div[(cr << 8) | maxc] as number) * 255);
+    if (us === 0) {
+      data[j] = maxc;
+      data[j + 1] = maxc;
+      data[j + 2] = maxc;
+      continue;
+    }
+    // Pillow hsv2rgb via per-(h, s) factors: p = round(v a), q = round(v b), t = round(v c).
+    const e = (((uh + shift) & 255) << 8) | us;
+    const v = maxc;
+    const p = Math.round(v * (hsv.a[e] as number));
+    const q = Math.round(v * (hsv.b[e] as number));
+    const t = Math.round(v * (hsv.c[e] as number));
+    switch (hsv.sector[e]) {
+      case 0:
+        data[j] = v, data[j + 1] = t, data[j + 2] = p;
+        break;
+      case 1:
+        data[j] = q, data[j + 1] = v, data[j + 2] = p;
+        break;
+      case 2:
+        data[j] = p, data[j + 1] = v, data[j + 2] = t;
+        break;
+      case 3:
+        data[j] = p, data[j + 1] = q, data[j + 2] = v;
+        break;
+      case 4:
+        data[j] = t, data[j + 1] = p, data[j + 2] = v;
+        break;
+      default:
+        data[j] = v, data[j + 1] = p, data[j + 2] = q;
+    }
   }
   return img;
 }
 
-/** Pillow's RGB -> HSV loses precision; with a zero shift the round trip still applies. */
-function roundTripHsv(img: ImageU8): ImageU8 {
-  const data = img.data;
-  const n = img.height * img.width * 3;
-  for (let j = 0; j < n; j += 3) {
-    const r = data[j] as number;
-    const g = data[j + 1] as number;
-    const b = data[j + 2] as number;
-    const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
-    const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
-    if (maxc === minc) continue;
-    const [h, s] = rgbToHs(r, g, b, maxc, minc);
-    hsvToRgbInto(data, j, h, s, maxc);
+let divCache: Float32Array | null = null;
+
+/** f32(a / b) for bytes a, b (b > 0), indexed (a << 8) | b: Pillow's float quotients. */
+function divTable(): Float32Array {
+  if (divCache) return divCache;
+  const t = new Float32Array(65536);
+  for (let a = 0; a < 256; a++) for (let b = 1; b < 256; b++) t[(a << 8) | b] = a / b;
+  return (divCache = t);
+}
+
+let hsvCache: { a: Float64Array; b: Float64Array; c: Float64Array; sector: Uint8Array } | null = null;
+
+/**
+ * Pillow hsv2rgb's multipliers for every (h, s), indexed (h << 8) | s: with
+ * i = floor(6h / 255), f = float(6h / 255 - i), fs = float(s / 255):
+ * a = 1 - fs, b = 1 - float(fs f), c = 1 - fs (1 - f), all in double as the C code.
+ */
+function hsvTables() {
+  if (hsvCache) return hsvCache;
+  const a = new Float64Array(65536);
+  const b = new Float64Array(65536);
+  const c = new Float64Array(65536);
+  const sector = new Uint8Array(65536);
+  for (let h = 0; h < 256; h++) {
+    const i = Math.floor((h * 6) / 255);
+    const f = f32((h * 6) / 255 - i);
+    for (let s = 0; s < 256; s++) {
+      const fs = f32(s / 255);
+      const e = (h << 8) | s;
+      a[e] = 1 - fs;
+      b[e] = 1 - f32(fs * f);
+      c[e] = 1 - fs * (1 - f);
+      sector[e] = i % 6;
+    }
   }
-  return img;
-}
-
-const hs: [number, number] = [0, 0];
-
-/** Pillow `rgb2hsv_row` (float32 intermediates): hue and saturation as uint8; v is max(r,g,b). */
-function rgbToHs(r: number, g: number, b: number, maxc: number, minc: number): [number, number] {
-  const cr = maxc - minc;
-  const s = f32(cr / maxc);
-  const rc = f32((maxc - r) / cr);
-  const gc = f32((maxc - g) / cr);
-  const bc = f32((maxc - b) / cr);
-  let h: number;
-  if (r === maxc) h = f32(bc - gc);
-  else if (g === maxc) h = f32(2 + rc - bc); // double arithmetic, stored to float
-  else h = f32(4 + gc - rc);
-  // fmod(h / 6 + 1, 1) in double, stored to float.
-  h = f32((h / 6 + 1) % 1);
-  hs[0] = clipByte(Math.trunc(h * 255));
-  hs[1] = clipByte(Math.trunc(s * 255));
-  return hs;
-}
-
-function clipByte(v: number): number {
-  return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
-/** Pillow `hsv2rgb`, for s > 0. */
-function hsvToRgbInto(out: Uint8Array, j: number, h: number, s: number, v: number): void {
-  if (s === 0) {
-    out[j] = v;
-    out[j + 1] = v;
-    out[j + 2] = v;
-    return;
-  }
-  const i = Math.floor((h * 6) / 255);
-  const f = f32((h * 6) / 255 - i);
-  const fs = f32(s / 255);
-  const p = clipByte(roundHalfAway(v * (1 - fs)));
-  const q = clipByte(roundHalfAway(v * (1 - f32(fs * f))));
-  const t = clipByte(roundHalfAway(v * (1 - fs * (1 - f))));
-  switch (i % 6) {
-    case 0:
-      out[j] = v, out[j + 1] = t, out[j + 2] = p;
-      break;
-    case 1:
-      out[j] = q, out[j + 1] = v, out[j + 2] = p;
-      break;
-    case 2:
-      out[j] = p, out[j + 1] = v, out[j + 2] = t;
-      break;
-    case 3:
-      out[j] = p, out[j + 1] = q, out[j + 2] = v;
-      break;
-    case 4:
-      out[j] = t, out[j + 1] = p, out[j + 2] = v;
-      break;
-    default:
-      out[j] = v, out[j + 1] = p, out[j + 2] = q;
-  }
-}
-
-/** C's round(): halves away from zero. */
-function roundHalfAway(x: number): number {
-  return x < 0 ? -Math.round(-x) : Math.round(x);
+  return (hsvCache = { a, b, c, sector });
 }
 
 /** torchvision RandomGrayscale on PIL: `convert('L')`, replicated to the image's channel count. */
