@@ -7,6 +7,7 @@ import { MultiCrop } from './multicrop.js';
 import { normalizeInto, normalizeTables } from './normalize.js';
 import { resizedCrop, type Interpolation } from './resample.js';
 import { Rng } from '@ssl/tensor';
+import { setWasmKernels, wasmKernels } from './wasm.js';
 
 // Reference outputs of torchvision 0.14 / Pillow 9.4, made by fixtures/make_fixtures.py.
 interface Enc {
@@ -92,6 +93,19 @@ describe('transforms equal torchvision + Pillow', () => {
       expect({ maxDiff, mismatches }).toEqual({ maxDiff: 0, mismatches: 0 });
     });
   }
+
+  it('resampling: the WebAssembly kernels and the TypeScript loops agree with Pillow', () => {
+    expect(wasmKernels()).not.toBeNull();
+    const cases = fx.cases.filter((c) => c.op === 'resizedCrop' || c.op === 'resizeCenterCrop');
+    for (const wasm of [true, false]) {
+      setWasmKernels(wasm);
+      try {
+        for (const c of cases) expect(Buffer.from(run(c).data).equals(Buffer.from(decode(c.out).data))).toBe(true);
+      } finally {
+        setWasmKernels(true);
+      }
+    }
+  });
 
   it('ToTensor + Normalize in float32', () => {
     const want = new Float32Array(new Uint8Array(Buffer.from(fx.normalize.out, 'base64')).buffer);

@@ -1,4 +1,5 @@
 import type { ImageU8 } from './image.js';
+import { ensureWasmMemory, wasmKernels, type WasmKernels } from './wasm.js';
 
 /**
  * Resampling equal to Pillow's `Image.resize` (Resample.c), which is what torchvision's Resize and
@@ -145,6 +146,12 @@ export function resizedCrop(
     rowLast = (vc.bounds[(outHeight - 1) * 2] as number) + (vc.bounds[(outHeight - 1) * 2 + 1] as number);
   }
 
+  const wk = wasmKernels();
+  if (wk) {
+    resizedCropWasm(wk, src, box, outHeight, outWidth, needH ? coeffs(cw, outWidth, interpolation) : null, vc, rowFirst, rowLast, dst);
+    return { data: dst, height: outHeight, width: outWidth, channels: C };
+  }
+
   // Horizontal pass: rows [rowFirst, rowLast) of the crop -> [rows, outWidth, C].
   let mid: Uint8Array;
   let midRow: number;
@@ -174,6 +181,58 @@ export function resizedCrop(
   }
   vertical(mid, midRow, midOffset, colStart, clamped(dst), outHeight, outWidth * C, vc as Coeffs);
   return { data: dst, height: outHeight, width: outWidth, channels: C };
+}
+
+const align = (n: number) => (n + 15) & ~15;
+
+/** The same two passes in WebAssembly: copy the needed crop rows in, run, copy the result out. */
+function resizedCropWasm(
+  k: WasmKernels,
+  src: ImageU8,
+  box: CropBox,
+  outHeight: number,
+  outWidth: number,
+  hc: Coeffs | null,
+  vc: Coeffs | null,
+  rowFirst: number,
+  rowLast: number,
+  dst: Uint8Array,
+): void {
+  const C = src.channels;
+  const inRow = box.width * C;
+  const rows = rowLast - rowFirst;
+  const midRow = hc ? outWidth * C : inRow;
+  const inOff = align(k.heapBase);
+  const midOff = align(inOff + rows * inRow + 16); // +16: the RGB kernel reads one byte past a pixel
+  const outOff = align(midOff + (hc ? rows * midRow : 0));
+  const hbOff = align(outOff + outHeight * outWidth * C);
+  const hkOff = align(hbOff + (hc ? hc.bounds.length * 4 : 0));
+  const vbOff = align(hkOff + (hc ? hc.kk.length * 4 : 0));
+  const vkOff = align(vbOff + (vc ? vc.bounds.length * 4 : 0));
+  ensureWasmMemory(k, vkOff + (vc ? vc.kk.length * 4 : 0));
+  const buf = k.memory.buffer;
+  const heap = new Uint8Array(buf);
+  const S = src.data;
+  for (let r = 0; r < rows; r++) {
+    const o = ((box.top + rowFirst + r) * src.width + box.left) * C;
+    heap.set(S.subarray(o, o + inRow), inOff + r * inRow);
+  }
+  if (hc) {
+    new Int32Array(buf, hbOff, hc.bounds.length).set(hc.bounds);
+    new Int32Array(buf, hkOff, hc.kk.length).set(hc.kk);
+    const target = vc ? midOff : outOff;
+    if (C === 3) k.horizontal3(inOff, inRow, rows, target, outWidth, hbOff, hkOff, hc.ksize);
+    else k.horizontal1(inOff, inRow, rows, target, outWidth, hbOff, hkOff, hc.ksize);
+  }
+  if (vc) {
+    // Bounds relative to the first copied row.
+    const vb = new Int32Array(buf, vbOff, vc.bounds.length);
+    vb.set(vc.bounds);
+    for (let i = 0; i < vb.length; i += 2) vb[i] = (vb[i] as number) - rowFirst;
+    new Int32Array(buf, vkOff, vc.kk.length).set(vc.kk);
+    k.vertical(hc ? midOff : inOff, midRow, outOff, outHeight, vbOff, vkOff, vc.ksize);
+  }
+  dst.set(heap.subarray(outOff, outOff + outHeight * outWidth * C));
 }
 
 /** A clamping view of the same bytes: storing an int writes min(255, max(0, v)), Pillow's clip8. */
