@@ -1,4 +1,5 @@
 import type { ImageU8 } from './image.js';
+import { ensureWasmMemory, wasmKernels } from './wasm.js';
 
 /**
  * Pillow's `ImageFilter.GaussianBlur(radius)` (BoxBlur.c): three passes of an extended box blur
@@ -93,6 +94,19 @@ export function gaussianBlur(img: ImageU8, radius: number): ImageU8 {
   const ww = Math.trunc(f32(16777216 / f32(f32(fr * 2) + 1)));
   const fw = Math.trunc((16777216 - (r * 2 + 1) * ww) / 2);
   const { data, height: H, width: W, channels: C } = img;
+  const k = wasmKernels();
+  if (k) {
+    const n = H * W * C;
+    const dataOff = (k.heapBase + 15) & ~15;
+    const tmpOff = (dataOff + n + 15) & ~15;
+    const accOff = (tmpOff + n + 15) & ~15;
+    ensureWasmMemory(k, accOff + W * C * 4);
+    const heap = new Uint8Array(k.memory.buffer);
+    heap.set(data, dataOff);
+    k.box_blur(dataOff, H, W, C, r, ww, fw, PASSES, tmpOff, accOff);
+    data.set(heap.subarray(dataOff, dataOff + n));
+    return img;
+  }
   // Storing a float into a Uint8Array truncates toward zero: Pillow's `(bulk + 2^23) >> 24`.
   for (let i = 0; i < PASSES; i++) rowPass(data, H, W, C, r, ww, fw);
   for (let i = 0; i < PASSES; i++) columnPass(data, H, W, C, r, ww, fw);

@@ -94,9 +94,9 @@ describe('transforms equal torchvision + Pillow', () => {
     });
   }
 
-  it('resampling: the WebAssembly kernels and the TypeScript loops agree with Pillow', () => {
+  it('resampling and blur: the WebAssembly kernels and the TypeScript loops agree with Pillow', () => {
     expect(wasmKernels()).not.toBeNull();
-    const cases = fx.cases.filter((c) => c.op === 'resizedCrop' || c.op === 'resizeCenterCrop');
+    const cases = fx.cases.filter((c) => ['resizedCrop', 'resizeCenterCrop', 'gaussianBlur'].includes(c.op));
     for (const wasm of [true, false]) {
       setWasmKernels(wasm);
       try {

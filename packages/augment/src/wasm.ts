@@ -23,6 +23,7 @@ export interface WasmKernels {
   horizontal3(inp: number, inRow: number, rows: number, out: number, outW: number, bounds: number, kk: number, ksize: number): void;
   horizontal1(inp: number, inRow: number, rows: number, out: number, outW: number, bounds: number, kk: number, ksize: number): void;
   vertical(inp: number, rowLen: number, out: number, outH: number, bounds: number, kk: number, ksize: number): void;
+  box_blur(data: number, H: number, W: number, C: number, r: number, ww: number, fw: number, passes: number, tmp: number, acc: number): void;
 }
 
 let kernels: WasmKernels | null | undefined;
@@ -47,6 +48,7 @@ export function wasmKernels(): WasmKernels | null {
       horizontal3: e.horizontal3 as WasmKernels['horizontal3'],
       horizontal1: e.horizontal1 as WasmKernels['horizontal1'],
       vertical: e.vertical as WasmKernels['vertical'],
+      box_blur: e.box_blur as WasmKernels['box_blur'],
     };
   } catch {
     kernels = null; // no WebAssembly SIMD here: the TypeScript loops do the same work

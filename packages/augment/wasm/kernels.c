@@ -92,3 +92,67 @@ void vertical(const uint8_t *in, int row_len, uint8_t *out, int out_h,
     }
   }
 }
+
+// Pillow's extended box blur (BoxBlur.c), as src/blur.ts: inner taps weigh ww, the two outer taps
+// fw, edges repeat, (bulk + 2^23) >> 24 in uint32. `passes` passes along rows, then along columns.
+// tmp: scratch of H*W*C bytes; acc: scratch of W*C uint32.
+static void box_rows(uint8_t *data, int H, int W, int C, int r, uint32_t ww, uint32_t fw, uint8_t *tmp) {
+  const int last = W - 1, row_len = W * C;
+  for (int y = 0; y < H; y++) {
+    uint8_t *row = data + y * row_len;
+    for (int i = 0; i < row_len; i++) tmp[i] = row[i];
+    for (int c = 0; c < C; c++) {
+      uint32_t acc = 0;
+      for (int k = -r; k <= r; k++) acc += tmp[(k < 0 ? 0 : k > last ? last : k) * C + c];
+      for (int x = 0; x < W; x++) {
+        const int lo = x - r - 1, hi = x + r + 1, drop = x - r;
+        const uint32_t hi_v = tmp[(hi > last ? last : hi) * C + c];
+        const uint32_t bulk = acc * ww + (tmp[(lo < 0 ? 0 : lo) * C + c] + hi_v) * fw;
+        row[x * C + c] = (uint8_t)((bulk + (1u << 23)) >> 24);
+        acc += hi_v - tmp[(drop < 0 ? 0 : drop > last ? last : drop) * C + c];
+      }
+    }
+  }
+}
+
+static void box_columns(uint8_t *data, int H, int W, int C, int r, uint32_t ww, uint32_t fw, uint8_t *tmp, uint32_t *acc) {
+  const int last = H - 1, row_len = W * C, n = H * row_len;
+  for (int i = 0; i < n; i++) tmp[i] = data[i];
+  for (int i = 0; i < row_len; i++) acc[i] = 0;
+  for (int k = -r; k <= r; k++) {
+    const uint8_t *row = tmp + (k < 0 ? 0 : k > last ? last : k) * row_len;
+    for (int i = 0; i < row_len; i++) acc[i] += row[i];
+  }
+  const v128_t vww = wasm_i32x4_splat((int32_t)ww), vfw = wasm_i32x4_splat((int32_t)fw);
+  const v128_t half = wasm_i32x4_splat(1 << 23);
+  for (int y = 0; y < H; y++) {
+    const int lo = y - r - 1, hi = y + r + 1, drop = y - r;
+    const uint8_t *lo_row = tmp + (lo < 0 ? 0 : lo) * row_len;
+    const uint8_t *hi_row = tmp + (hi > last ? last : hi) * row_len;
+    const uint8_t *drop_row = tmp + (drop < 0 ? 0 : drop > last ? last : drop) * row_len;
+    uint8_t *out = data + y * row_len;
+    int i = 0;
+    for (; i + 4 <= row_len; i += 4) {
+      const v128_t lo_v = wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(wasm_v128_load32_zero(lo_row + i)));
+      const v128_t hi_v = wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(wasm_v128_load32_zero(hi_row + i)));
+      const v128_t dr_v = wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(wasm_v128_load32_zero(drop_row + i)));
+      const v128_t a = wasm_v128_load(acc + i);
+      const v128_t bulk = wasm_i32x4_add(wasm_i32x4_mul(a, vww), wasm_i32x4_mul(wasm_i32x4_add(lo_v, hi_v), vfw));
+      const v128_t v = wasm_u32x4_shr(wasm_i32x4_add(bulk, half), 24);
+      const v128_t b = wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(v, v), wasm_i16x8_narrow_i32x4(v, v));
+      wasm_v128_store32_lane(out + i, b, 0);
+      wasm_v128_store(acc + i, wasm_i32x4_sub(wasm_i32x4_add(a, hi_v), dr_v));
+    }
+    for (; i < row_len; i++) {
+      const uint32_t hi_v = hi_row[i];
+      const uint32_t bulk = acc[i] * ww + (lo_row[i] + hi_v) * fw;
+      out[i] = (uint8_t)((bulk + (1u << 23)) >> 24);
+      acc[i] += hi_v - drop_row[i];
+    }
+  }
+}
+
+void box_blur(uint8_t *data, int H, int W, int C, int r, uint32_t ww, uint32_t fw, int passes, uint8_t *tmp, uint32_t *acc) {
+  for (int i = 0; i < passes; i++) box_rows(data, H, W, C, r, ww, fw, tmp);
+  for (int i = 0; i < passes; i++) box_columns(data, H, W, C, r, ww, fw, tmp, acc);
+}
