@@ -154,7 +154,7 @@ async function evaluate(
   step: number,
   baseline: { top1: number; top5: number },
 ): Promise<KnnEval> {
-  const r = knnEvaluate(nets.teacher.backbone as never, trainImgs, testImgs, config.logging.knn_k, config.logging.knn_temperature);
+  const r = await knnEvaluate(nets.teacher.backbone as never, trainImgs, testImgs, config.logging.knn_k, config.logging.knn_temperature);
   ctx.log.write({
     type: 'eval', epoch, step, knn_top1: r.top1, knn_top5: r.top5, k: r.k, baseline_top1: baseline.top1, baseline_top5: baseline.top5,
     train_images: r.trainImages, test_images: r.testImages, seconds: r.seconds,

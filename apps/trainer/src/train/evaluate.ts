@@ -1,4 +1,4 @@
-import { clsAttentionMaps, knnClassifier, writeAttentionPngs } from '@ssl/eval';
+import { clsAttentionMaps, extractFeatures, knnClassifier, writeAttentionPngs } from '@ssl/eval';
 import type { Matrix } from '@ssl/eval';
 import { tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
@@ -21,34 +21,19 @@ export interface EvalImages {
   labels: Int32Array;
 }
 
-/**
- * L2-normalised CLS features of `images` (official `extract_features`: eval mode, CLS after the final
- * norm, `nn.functional.normalize`). Batched; every batch's tensors are freed before the next.
- */
-export function extractFeatures(model: FeatureModel, images: EvalImages, batchSize = 256): Matrix {
+/** CLS features of `images` through @ssl/eval's `extractFeatures` (eval mode, L2-normalised as official). */
+export async function imageFeatures(model: FeatureModel, images: EvalImages, batchSize = 256): Promise<Matrix> {
   const wasTraining = model.training;
   model.eval();
   const px = images.height * images.width * images.channels;
-  let out: Float32Array | null = null;
-  let cols = 0;
   try {
-    for (let start = 0; start < images.count; start += batchSize) {
-      const n = Math.min(batchSize, images.count - start);
-      const feats = tf.tidy(() => {
-        const x = tf.tensor4d(images.data.subarray(start * px, (start + n) * px), [n, images.height, images.width, images.channels]);
-        const f = model.forward(x); // [n, D]
-        return tf.div(f, tf.maximum(tf.norm(f, 2, 1, true), 1e-12));
-      });
-      const values = feats.dataSync() as Float32Array;
-      cols = feats.shape[1] as number;
-      feats.dispose();
-      out ??= new Float32Array(images.count * cols);
-      out.set(values, start * cols);
-    }
+    return await extractFeatures((x) => model.forward(x) as tf.Tensor2D, {
+      size: images.count,
+      batch: (s, e) => tf.tensor4d(images.data.subarray(s * px, e * px), [e - s, images.height, images.width, images.channels]),
+    }, { batchSize });
   } finally {
     model.train(wasTraining);
   }
-  return { data: out ?? new Float32Array(0), rows: images.count, cols };
 }
 
 export interface KnnEval {
@@ -61,10 +46,10 @@ export interface KnnEval {
 }
 
 /** Weighted k-NN (official protocol, @ssl/eval) of the model's features: train images as memory, test images as queries. */
-export function knnEvaluate(model: FeatureModel, train: EvalImages, test: EvalImages, k = 20, T = 0.07): KnnEval {
+export async function knnEvaluate(model: FeatureModel, train: EvalImages, test: EvalImages, k = 20, T = 0.07): Promise<KnnEval> {
   const t0 = performance.now();
-  const a = extractFeatures(model, train);
-  const b = extractFeatures(model, test);
+  const a = await imageFeatures(model, train);
+  const b = await imageFeatures(model, test);
   const numClasses = Math.max(...train.labels, ...test.labels) + 1;
   const { top1, top5 } = knnClassifier(a, train.labels, b, test.labels, { k, T, numClasses });
   return { top1, top5, k, trainImages: train.count, testImages: test.count, seconds: (performance.now() - t0) / 1000 };

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join, resolve } from 'node:path';
 import { DINO_FASHION_MNIST, buildTransform, dinoSpec } from '@ssl/augment';
 import type { TransformSpec } from '@ssl/augment';
-import { FashionMNIST, ImageFolder, loadBatch } from '@ssl/data';
+import { FashionMNIST, ImageFolder, Subset, loadBatch } from '@ssl/data';
 import type { Dataset } from '@ssl/data';
 import { formatBackendReport, initBackend, tf } from '@ssl/tensor';
 import type { BackendInfo } from '@ssl/tensor';
@@ -112,21 +112,10 @@ export function readRunFacts(dir: string): [string, string][] | undefined {
   return (JSON.parse(readFileSync(p, 'utf8')) as { facts: [string, string][] }).facts;
 }
 
-/** The first `limit` samples of a dataset (0 = all), keeping its spec for worker threads. */
+/** The first `limit` samples of a dataset (0 = all). */
 export function firstN(base: Dataset, limit: number): Dataset {
   if (limit <= 0 || limit >= base.length) return base;
-  const indices = Array.from({ length: limit }, (_, i) => i);
-  return {
-    length: limit,
-    get: (i: number) => {
-      if (!Number.isInteger(i) || i < 0 || i >= limit) throw new RangeError(`subset: index ${i} out of range [0, ${limit})`);
-      return base.get(i);
-    },
-    ...(base.classes ? { classes: base.classes } : {}),
-    ...(base.targets ? { targets: base.targets.subarray(0, limit) } : {}),
-    ...(base.describe ? { describe: (i: number) => (base.describe as (i: number) => string)(i) } : {}),
-    ...(base.spec ? { spec: { kind: 'subset' as const, base: base.spec, indices } } : {}),
-  };
+  return new Subset(base, Array.from({ length: limit }, (_, i) => i));
 }
 
 export interface RunDatasets {
