@@ -1,32 +1,20 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTransform } from '@ssl/augment';
 import { DataLoader } from '@ssl/data';
-import {
-  AdamW,
-  DinoLARS,
-  SGD,
-  cancelGradientsLastLayer,
-  clipGradients,
-  copyStudentToTeacher,
-  cosineScheduler,
-  emaUpdate,
-  getParamsGroups,
-  gradsByParamName,
-} from '@ssl/engine';
-import type { Optimizer } from '@ssl/engine';
-import { DINOLoss } from '@ssl/losses';
+import { loadCheckpoint, resolveCheckpoint, trainDino } from '@ssl/engine';
+import type { DinoConfig as EngineDinoConfig, DinoStepEvent } from '@ssl/engine';
+import { knnClassifier } from '@ssl/eval';
 import { DINOHead, MultiCropWrapper, createModel, listModels } from '@ssl/models';
 import type { Backbone } from '@ssl/models';
 import { tf } from '@ssl/tensor';
-import type { Tensor } from '@ssl/tensor';
+import { pixelFeatures } from '../commands/knn.js';
 import { writeResolvedConfig } from '../config/load.js';
 import type { DinoConfig } from '../config/dino.js';
-import { pixelFeatures } from '../commands/knn.js';
 import { knnEvaluate, writeAttentionMaps } from './evaluate.js';
 import type { EvalImages, KnnEval } from './evaluate.js';
 import { Progress, dinoTransformSpec, finishReport, formatDuration, loadEvalImages, memoryFacts, openDatasets, openRun } from './run.js';
 import type { RunContext, RunDatasets, StopReason } from './run.js';
-import { knnClassifier } from '@ssl/eval';
 
 export interface DinoNetworks {
   student: MultiCropWrapper;
@@ -34,7 +22,7 @@ export interface DinoNetworks {
   embedDim: number;
 }
 
-/** Student and teacher as main_dino.py: same arch, the teacher without stochastic depth, started as a copy. */
+/** Student and teacher as main_dino.py: same arch, the teacher without stochastic depth (trainDino copies the student into it). */
 export function buildDinoNetworks(config: DinoConfig, inChans: number): DinoNetworks {
   const m = config.model;
   if (!listModels().includes(m.arch)) {
@@ -72,76 +60,68 @@ export function buildDinoNetworks(config: DinoConfig, inChans: number): DinoNetw
   const [student, embedDim] = make(m.drop_path_rate, m.norm_last_layer);
   // Official: the teacher head keeps the default norm_last_layer (its weights come from the student anyway).
   const [teacher] = make(0, true);
-  copyStudentToTeacher(student, teacher);
   return { student, teacher, embedDim };
 }
 
-function makeOptimizer(config: DinoConfig, student: MultiCropWrapper): Optimizer {
-  const groups = getParamsGroups(student.namedParameters());
-  switch (config.optimization.optimizer) {
-    case 'adamw':
-      return new AdamW(groups);
-    case 'sgd':
-      return new SGD(groups, { lr: 0, momentum: 0.9 });
-    case 'lars':
-      return new DinoLARS(groups);
-  }
-}
-
-export interface DinoSchedules {
-  lr: Float64Array;
-  wd: Float64Array;
-  momentum: Float64Array;
-}
-
-/** The three per-iteration schedules of main_dino.py, lr scaled by batch / 256 (one process). */
-export function dinoSchedules(config: DinoConfig, itersPerEpoch: number): DinoSchedules {
-  const o = config.optimization;
-  const epochs = o.epochs;
+/** Our grouped config as the engine's main_dino.py arguments. */
+export function engineDinoConfig(config: DinoConfig, outputDir: string): EngineDinoConfig {
+  const { model: m, loss: l, optimization: o, data: d } = config;
   return {
-    lr: cosineScheduler((o.lr * o.batch_size_per_gpu) / 256, o.min_lr, epochs, itersPerEpoch, { warmupEpochs: Math.min(o.warmup_epochs, epochs) }),
-    wd: cosineScheduler(o.weight_decay, o.weight_decay_end, epochs, itersPerEpoch),
-    momentum: cosineScheduler(o.momentum_teacher, 1, epochs, itersPerEpoch),
+    outDim: m.out_dim,
+    localCropsNumber: d.local_crops_number,
+    warmupTeacherTemp: l.warmup_teacher_temp,
+    teacherTemp: l.teacher_temp,
+    warmupTeacherTempEpochs: l.warmup_teacher_temp_epochs,
+    momentumTeacher: o.momentum_teacher,
+    weightDecay: o.weight_decay,
+    weightDecayEnd: o.weight_decay_end,
+    clipGrad: o.clip_grad,
+    batchSizePerGpu: o.batch_size_per_gpu,
+    epochs: o.epochs,
+    freezeLastLayer: o.freeze_last_layer,
+    lr: o.lr,
+    warmupEpochs: o.warmup_epochs,
+    minLr: o.min_lr,
+    optimizer: o.optimizer,
+    saveckpFreq: config.logging.saveckp_freq,
+    outputDir,
+    seed: config.runtime.seed,
   };
 }
 
-export interface DinoStepResult {
-  loss: number;
+/** Raised from a step callback to end an epoch early (time budget, second Ctrl-C). */
+class StopTraining extends Error {
+  constructor(readonly reason: StopReason) {
+    super(`training stopped: ${reason}`);
+  }
 }
 
 /**
- * One DINO iteration in the official order: teacher on the 2 global crops, student on all crops,
- * loss (then center update), backward, per-parameter clipping, last-layer cancel, optimizer step,
- * teacher EMA.
+ * A run directory holds one model: refuse to resume a checkpoint made with another architecture
+ * (its config.json says which), naming both.
  */
-export function dinoStep(
-  nets: DinoNetworks,
-  loss: DINOLoss,
-  optimizer: Optimizer,
-  views: Tensor[],
-  epoch: number,
-  it: number,
-  schedules: DinoSchedules,
-  config: DinoConfig,
-): DinoStepResult {
-  optimizer.setSchedule(schedules.lr[it] as number, schedules.wd[it] as number);
-  const named = nets.student.namedParameters().filter(([, v]) => v.trainable);
-  const teacherOut = tf.tidy(() => nets.teacher.forward(views.slice(0, 2)));
-  const { value, grads } = tf.variableGrads(() => loss.forward(nets.student.forward(views), teacherOut, epoch), named.map(([, v]) => v));
-  teacherOut.dispose();
-  const lossValue = (value.dataSync() as Float32Array)[0] as number;
-  value.dispose();
-  const byName: Record<string, Tensor | null | undefined> = gradsByParamName(named, grads);
-  if (!Number.isFinite(lossValue)) {
-    tf.dispose(Object.values(grads));
-    throw new Error(`Loss is ${lossValue}, stopping training (the last checkpoint is kept)`);
+export function checkResumable(outputDir: string, config: DinoConfig): void {
+  const prev = join(outputDir, 'config.json');
+  if (!existsSync(join(outputDir, 'checkpoint')) || !existsSync(prev)) return;
+  const old = JSON.parse(readFileSync(prev, 'utf8')) as { model?: Record<string, unknown> };
+  const keys = ['arch', 'patch_size', 'embed_dim', 'depth', 'num_heads', 'out_dim', 'hidden_dim', 'bottleneck_dim', 'head_nlayers', 'use_bn_in_head'] as const;
+  const diff = keys.filter((k) => old.model?.[k] !== undefined && JSON.stringify(old.model[k]) !== JSON.stringify(config.model[k]));
+  if (diff.length) {
+    const fmt = (m: Record<string, unknown> | undefined) => diff.map((k) => `${k}=${JSON.stringify(m?.[k])}`).join(', ');
+    throw new Error(
+      `${outputDir}/checkpoint is from another architecture (${fmt(old.model)}) than this run (${fmt(config.model as unknown as Record<string, unknown>)}); ` +
+        'use another --output-dir, or --no-resume to start over there',
+    );
   }
-  if (config.optimization.clip_grad > 0) clipGradients(byName, config.optimization.clip_grad);
-  cancelGradientsLastLayer(epoch, byName, config.optimization.freeze_last_layer);
-  optimizer.step(byName);
-  tf.dispose(Object.values(byName).filter((g): g is Tensor => !!g));
-  emaUpdate(nets.student.parameters(), nets.teacher.parameters(), schedules.momentum[it] as number);
-  return { loss: lossValue };
+}
+
+/** Epoch and step the checkpoint in `outputDir` would resume at (0, 0 when none). */
+async function checkpointPosition(outputDir: string): Promise<{ epoch: number; step: number }> {
+  const found = await resolveCheckpoint(join(outputDir, 'checkpoint'));
+  if (!found) return { epoch: 0, step: 0 };
+  const ck = await loadCheckpoint(found);
+  tf.dispose(Object.values(ck.tensors));
+  return { epoch: ck.state.epoch, step: ck.state.step };
 }
 
 async function evaluate(
@@ -185,7 +165,6 @@ export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
     timeBudget: o.time_budget,
   });
   try {
-    writeResolvedConfig(ctx.outputDir, config);
     const sets: RunDatasets = await openDatasets(ctx, config.data.dataset, config.data.val_data_path, config.data.train_images);
     const transform = buildTransform(dinoTransformSpec(config.data, sets));
     const loader = new DataLoader({ dataset: sets.train, transform, batchSize: o.batch_size_per_gpu, seed: config.runtime.seed });
@@ -193,24 +172,15 @@ export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
     if (ipe === 0) {
       throw new Error(`${sets.train.length} training images give no full batch of ${o.batch_size_per_gpu}; lower --batch-size-per-gpu`);
     }
+    if (config.runtime.resume) checkResumable(ctx.outputDir, config);
+    writeResolvedConfig(ctx.outputDir, config);
     const nets = buildDinoNetworks(config, sets.channels);
-    const loss = new DINOLoss({
-      outDim: config.model.out_dim,
-      nCrops: 2 + config.data.local_crops_number,
-      warmupTeacherTemp: config.loss.warmup_teacher_temp,
-      teacherTemp: config.loss.teacher_temp,
-      warmupTeacherTempEpochs: config.loss.warmup_teacher_temp_epochs,
-      nEpochs: o.epochs,
-      studentTemp: config.loss.student_temp,
-      centerMomentum: config.loss.center_momentum,
-    });
-    const optimizer = makeOptimizer(config, nets.student);
-    const schedules = dinoSchedules(config, ipe);
+    const engineConfig = engineDinoConfig(config, ctx.outputDir);
     const total = o.epochs * ipe;
     ctx.facts.set('model', `${config.model.arch} (${nets.embedDim}-d features), head out_dim ${config.model.out_dim}`);
     ctx.facts.set('training images', `${sets.train.length}, ${ipe} steps of ${o.batch_size_per_gpu} per epoch, ${o.epochs} epochs`);
 
-    // Evaluation data and the raw-pixel baseline: once, on the same images the model trains on.
+    // Evaluation data and the pixel baseline: once, on the same images the model trains on.
     const knnTrainN = config.logging.knn_train_images > 0 ? Math.min(config.logging.knn_train_images, sets.train.length) : sets.train.length;
     const trainImgs = await loadEvalImages(sets.train, config.data.global_crops_size, sets, knnTrainN);
     const testImgs = await loadEvalImages(sets.test, config.data.global_crops_size, sets);
@@ -220,59 +190,85 @@ export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
     );
     ctx.print(`pixels k-NN baseline (${trainImgs.count} train, ${testImgs.count} test): top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
 
-    const progress = new Progress({ total, mode: config.logging.progress, every: config.logging.log_every });
-    const startEpoch = 0;
-    let step = startEpoch * ipe;
+    const start = config.runtime.resume ? await checkpointPosition(ctx.outputDir) : { epoch: 0, step: 0 };
+    if (start.epoch > 0) ctx.print(`resuming from ${join(ctx.outputDir, 'checkpoint')}: epoch ${start.epoch}, step ${start.step}`);
+    const progress = new Progress({ total, start: start.step, mode: config.logging.progress, every: config.logging.log_every });
+    let step = start.step;
+    let epoch = start.epoch;
     let lastKnn: KnnEval | null = null;
     const t0 = performance.now();
     let images = 0;
     let stopReason: StopReason = 'finished';
-    let epoch = startEpoch;
-    for (; epoch < o.epochs; epoch++) {
-      let lossSum = 0;
-      let n = 0;
-      let tWindow = performance.now();
-      let imgWindow = 0;
-      for await (const batch of loader.epoch(epoch)) {
-        const views = batch.views.map((v) => tf.tensor4d(v.data, v.shape));
-        const r = dinoStep(nets, loss, optimizer, views, epoch, step, schedules, config);
-        tf.dispose(views);
-        const bs = batch.labels.length;
-        images += bs;
-        imgWindow += bs;
-        lossSum += r.loss;
-        n++;
-        step++;
-        const now = performance.now();
-        const ips = (imgWindow * 1000) / Math.max(1, now - tWindow);
-        const it = step - 1;
-        progress.update({ step, epoch, loss: r.loss, lr: schedules.lr[it] as number, imagesPerSec: ips });
-        if (step % config.logging.log_every === 0 || n === ipe) {
-          ctx.log.write({
-            type: 'step', epoch, step, loss: r.loss, lr: schedules.lr[it], wd: schedules.wd[it],
-            teacher_temp: loss.teacherTemp(epoch), momentum: schedules.momentum[it], images_per_sec: ips, ...memoryFacts(),
-          });
-          tWindow = now;
-          imgWindow = 0;
-        }
+    let tWindow = performance.now();
+    let imgWindow = 0;
+    let ips = 0;
+    const onStep = (e: DinoStepEvent) => {
+      step = e.step + 1;
+      images += o.batch_size_per_gpu;
+      imgWindow += o.batch_size_per_gpu;
+      const now = performance.now();
+      // Wall-clock images/s over the last log window: data loading included.
+      const windowIps = (imgWindow * 1000) / Math.max(1, now - tWindow);
+      ips = images / Math.max(1e-9, (now - t0) / 1000);
+      progress.update({ step, epoch: e.epoch, loss: e.loss, lr: e.lr, imagesPerSec: windowIps });
+      if (step % config.logging.log_every === 0 || e.iteration === ipe - 1) {
+        ctx.log.write({
+          type: 'step', epoch: e.epoch, step, loss: e.loss, lr: e.lr, wd: e.wd, teacher_temp: e.teacherTemp, momentum: e.momentum,
+          images_per_sec: windowIps, step_seconds: e.seconds, ...memoryFacts(),
+        });
+        tWindow = now;
+        imgWindow = 0;
+      }
+      // The time budget ends the epoch here; the model in memory keeps every step for the evaluation.
+      if (ctx.stop.check() && ctx.stop.reason === 'time budget') throw new StopTraining('time budget');
+    };
+    // One engine call per epoch (each resumes from the checkpoint the previous one wrote), so
+    // Ctrl-C, the time budget and evaluations happen between epochs.
+    let first = true;
+    try {
+      while (epoch < o.epochs) {
         if (ctx.stop.check()) break;
+        const r = await trainDino({
+          student: nets.student,
+          teacher: nets.teacher,
+          loader,
+          config: engineConfig,
+          resume: first ? config.runtime.resume : true,
+          stopAtEpoch: epoch + 1,
+          logEvery: 0,
+          onStep,
+          onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
+          log: (line) => progress.log(line),
+        });
+        r.dinoLoss.dispose();
+        first = false;
+        epoch = r.endEpoch;
+        step = r.step;
+        const ef = config.logging.eval_freq;
+        if (ef > 0 && epoch % ef === 0 && epoch < o.epochs && !ctx.stop.check()) {
+          lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, epoch, step, baseline);
+          progress.log(`epoch ${epoch}: k-NN top-1 ${lastKnn.top1.toFixed(2)}%, top-5 ${lastKnn.top5.toFixed(2)}%`);
+        }
       }
-      ctx.log.write({ type: 'epoch', epoch, train_loss: lossSum / Math.max(1, n), train_lr: schedules.lr[step - 1], train_wd: schedules.wd[step - 1] });
-      if (ctx.stop.check()) {
-        stopReason = ctx.stop.reason as StopReason;
-        progress.log(`stopping (${stopReason}) at epoch ${epoch}, step ${step}`);
-        epoch++;
-        break;
-      }
-      const ef = config.logging.eval_freq;
-      if (ef > 0 && (epoch + 1) % ef === 0 && epoch + 1 < o.epochs) {
-        lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, epoch + 1, step, baseline);
-        progress.log(`epoch ${epoch + 1}: k-NN top-1 ${lastKnn.top1.toFixed(2)}%, top-5 ${lastKnn.top5.toFixed(2)}%`);
-      }
+    } catch (err) {
+      if (!(err instanceof StopTraining)) throw err;
+    }
+    if (ctx.stop.reason) {
+      stopReason = ctx.stop.reason;
+      progress.log(
+        stopReason === 'interrupted'
+          ? `interrupted: the checkpoint of epoch ${epoch} is in ${join(ctx.outputDir, 'checkpoint')}; rerun the same command to continue`
+          : `time budget of ${o.time_budget} min reached at step ${step} (epoch ${epoch}); the checkpoint holds epoch ${epoch}, the evaluation uses the model as it is now`,
+      );
     }
     progress.done();
     const seconds = (performance.now() - t0) / 1000;
-    const ips = images / Math.max(1e-9, seconds);
+    if (stopReason === 'interrupted') {
+      ctx.facts.set('training', `interrupted at step ${step}; ${formatDuration(seconds)}, ${ips.toFixed(1)} images/s`);
+      finishReport(ctx);
+      process.exitCode = 130;
+      return { stopReason, epochs: epoch, steps: step, seconds, imagesPerSec: ips, knn: null, baseline, outputDir: ctx.outputDir };
+    }
     lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, epoch, step, baseline);
     if (config.model.arch.startsWith('vit') && config.logging.attention_images > 0) {
       await writeAttentionMaps(nets.teacher.backbone as never, testImgs, config.model.patch_size, join(ctx.outputDir, 'attention'), config.logging.attention_images);

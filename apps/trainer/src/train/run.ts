@@ -32,7 +32,7 @@ export class StopSignal {
         process.exit(130);
       }
       this.reason = 'interrupted';
-      log('Ctrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to quit at once)');
+      log('Ctrl-C: finishing this epoch and saving its checkpoint (Ctrl-C again quits at once; the last checkpoint stays)');
     };
     process.on('SIGINT', this.onSigint);
   }
