@@ -26,7 +26,8 @@ export function clipGradients(grads: Record<string, Tensor | null | undefined>, 
   const names = Object.keys(grads).filter((n) => grads[n]);
   if (names.length === 0) return [];
   // one read-back for all norms
-  const stacked = tf.tidy(() => tf.stack(names.map((n) => tf.norm(grads[n] as Tensor))));
+  // sqrt(sum(g^2)): fewer kernels than tf.norm (abs, pow, sum, pow)
+  const stacked = tf.tidy(() => tf.sqrt(tf.stack(names.map((n) => tf.sum(tf.square(grads[n] as Tensor))))));
   const norms = Array.from(stacked.dataSync());
   stacked.dispose();
   names.forEach((n, i) => {
