@@ -26,3 +26,30 @@ export function get(dict: Record<string, Tensor>, key: string): Tensor {
   if (!t) throw new Error(`fixture has no '${key}'`);
   return t;
 }
+
+/**
+ * The closed-form weights of fixtures/make_fixtures.py (`formula_state_dict`), for models too big to
+ * commit: entry t, element i (flat, PyTorch layout), s = sin(0.7071067811865476 i + 0.001 i^2 + 1.3 t + 0.25).
+ */
+export function formulaStateDict(keys: Array<[string, number[], string]>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  keys.forEach(([k, shape, dtype], t) => {
+    const n = shape.reduce((a, d) => a * d, 1);
+    if (dtype === 'int64') {
+      out[k] = tf.zeros(shape, 'int32');
+      return;
+    }
+    const v = new Float32Array(n);
+    const fan = n / (shape[0] ?? 1);
+    for (let i = 0; i < n; i++) {
+      const s = Math.sin(0.7071067811865476 * i + 0.001 * (i * i) + 1.3 * t + 0.25);
+      if (k.endsWith('running_mean')) v[i] = 0.1 * s;
+      else if (k.endsWith('running_var')) v[i] = 1 + 0.5 * s * s;
+      else if (k.endsWith('bias')) v[i] = 0.1 * s;
+      else if (shape.length === 1) v[i] = k.endsWith('bn3.weight') ? 0.2 * (1 + 0.2 * s) : 1 + 0.2 * s;
+      else v[i] = (s * 1.6) / Math.sqrt(fan);
+    }
+    out[k] = tf.tensor(v, shape);
+  });
+  return out;
+}

@@ -20,3 +20,9 @@ export { DINOHead, MultiCropWrapper, WeightNormLinear, groupByResolution } from 
 export type { DINOHeadOptions, Head } from './dino_head.js';
 export { createModel, listModels, registerModel } from './registry.js';
 export type { ModelOptions } from './registry.js';
+export { ResNet } from './resnet.js';
+export type { ResNetBlock, ResNetOptions } from './resnet.js';
+export { WideResNet } from './wide_resnet.js';
+export type { WideResNetOptions } from './wide_resnet.js';
+export { PAWSModel, PAWSPredictionHead, PAWSProjectionHead } from './paws.js';
+export type { PAWSForwardOptions, PAWSModelOptions } from './paws.js';

@@ -10,10 +10,30 @@ const COUNTS = JSON.parse(readFileSync(join(FIXTURES, 'param_counts.json'), 'utf
 /** Feature width of each preset. */
 const FEATURES: Record<string, number> = {
   vit_tiny: 192, vit_small: 384, vit_base: 768,
+  resnet18: 512, resnet34: 512, resnet50: 2048,
+  resnet18_cifar: 512, resnet34_cifar: 512, resnet50_cifar: 2048, wide_resnet28_2: 128,
 };
 
-/** Presets too big for a quick gradient check at full depth, and the reduction used for it. */
-const REDUCED: Record<string, object> = { vit_base: { depth: 2 } };
+/** Input side for the full-size forward check (CIFAR stems keep full resolution: 16px keeps it quick). */
+const SIDE: Record<string, number> = { resnet18_cifar: 16, resnet34_cifar: 16, resnet50_cifar: 16, wide_resnet28_2: 16 };
+
+/**
+ * The gradient check runs on a narrow copy of each preset (every block and parameter name of the
+ * preset, fewer channels) on a small input: the pure-JS backend's conv backprop would need minutes
+ * for full-width ResNets.
+ */
+const NARROW: Record<string, { options: object; side: number }> = {
+  vit_tiny: { options: { embedDim: 24 }, side: 32 },
+  vit_small: { options: { embedDim: 48 }, side: 32 },
+  vit_base: { options: { embedDim: 96 }, side: 32 },
+  resnet18: { options: { baseWidth: 8 }, side: 32 },
+  resnet34: { options: { baseWidth: 8 }, side: 32 },
+  resnet50: { options: { baseWidth: 8 }, side: 32 },
+  resnet18_cifar: { options: { baseWidth: 8 }, side: 8 },
+  resnet34_cifar: { options: { baseWidth: 8 }, side: 8 },
+  resnet50_cifar: { options: { baseWidth: 8 }, side: 8 },
+  wide_resnet28_2: { options: {}, side: 8 },
+};
 
 describe('model registry', () => {
   it('lists every preset', () => {
@@ -22,40 +42,34 @@ describe('model registry', () => {
   });
 
   for (const name of Object.keys(FEATURES)) {
-    it(`${name}: builds, PyTorch's parameter count, output shape, no NaN, a finite gradient for every trainable parameter`, () => {
-      let model = createModel(name, { seed: 1 });
-      if (COUNTS[name] !== undefined) expect(model.numParameters()).toBe(COUNTS[name]);
+    it(`${name}: PyTorch's parameter count, output shape, no NaN; a finite gradient for every trainable parameter`, () => {
+      const model = createModel(name, { seed: 1 });
+      expect(model.numParameters()).toBe(COUNTS[name]);
       expect(model.numFeatures).toBe(FEATURES[name]);
-      const x = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 7);
-      if (REDUCED[name]) {
-        // Full size: one forward for shape and NaN; the gradient check runs on a shallower copy
-        // (same block structure) to keep the suite fast on the pure-JS backend.
-        const y = model.forward(x);
-        expect(y.shape).toEqual([2, FEATURES[name]]);
-        expect(tf.any(tf.isNaN(y)).dataSync()[0]).toBe(0);
-        y.dispose();
-        model.dispose();
-        model = createModel(name, { seed: 1, ...REDUCED[name] });
-      }
-      const params = model.trainableParameters();
-      const { value, grads } = tf.variableGrads(() => {
-        const y = model.forward(x);
-        expect(y.shape).toEqual([2, FEATURES[name]]);
-        expect(tf.any(tf.isNaN(y)).dataSync()[0]).toBe(0);
-        return tf.sum(tf.square(y)) as tf.Scalar;
-      }, params);
+      const side = SIDE[name] ?? 32;
+      const x = tf.randomNormal([2, side, side, 3], 0, 1, 'float32', 7);
+      const y = model.forward(x);
+      expect(y.shape).toEqual([2, FEATURES[name]]);
+      expect(tf.tidy(() => tf.any(tf.isNaN(y)).dataSync()[0])).toBe(0);
+      const names = model.namedParameters().map(([n]) => n);
+      tf.dispose([x, y]);
+      model.dispose();
+
+      const { options, side: s } = NARROW[name]!;
+      const narrow = createModel(name, { seed: 1, ...options });
+      expect(narrow.namedParameters().map(([n]) => n)).toEqual(names);
+      const xs = tf.randomNormal([2, s, s, 3], 0, 1, 'float32', 7);
+      const params = narrow.trainableParameters();
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(narrow.forward(xs))) as tf.Scalar, params);
       expect(Number.isFinite(value.dataSync()[0])).toBe(true);
-      const missing = model.namedTrainableParameters().filter(([, v]) => grads[v.name] === undefined).map(([n]) => n);
-      expect(missing).toEqual([]);
-      const bad = model.namedTrainableParameters()
-        .filter(([, v]) => !tf.tidy(() => tf.all(tf.isFinite(grads[v.name]!)).dataSync()[0]))
-        .map(([n]) => n);
-      expect(bad).toEqual([]);
-      // something actually flows: most parameters get a non-zero gradient
+      const named = narrow.namedTrainableParameters();
+      expect(named.filter(([, v]) => grads[v.name] === undefined).map(([n]) => n)).toEqual([]);
+      expect(named.filter(([, v]) => !tf.tidy(() => tf.all(tf.isFinite(grads[v.name]!)).dataSync()[0])).map(([n]) => n)).toEqual([]);
+      // something actually flows: nearly every parameter gets a non-zero gradient
       const nonzero = params.filter((v) => tf.tidy(() => tf.max(tf.abs(grads[v.name]!)).dataSync()[0]! > 0)).length;
       expect(nonzero / params.length).toBeGreaterThan(0.9);
-      tf.dispose([x, value, ...Object.values(grads)]);
-      model.dispose();
+      tf.dispose([xs, value, ...Object.values(grads)]);
+      narrow.dispose();
     });
   }
 });

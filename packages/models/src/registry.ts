@@ -3,10 +3,15 @@
  * a factory; options override the preset.
  */
 import type { Backbone } from './backbone.js';
+import { ResNet } from './resnet.js';
+import type { ResNetOptions } from './resnet.js';
 import { VisionTransformer } from './vision_transformer.js';
 import type { VisionTransformerOptions } from './vision_transformer.js';
+import { WideResNet } from './wide_resnet.js';
+import type { WideResNetOptions } from './wide_resnet.js';
 
-export type ModelOptions = VisionTransformerOptions;
+/** Options of any preset; each factory reads the ones of its family. */
+export type ModelOptions = VisionTransformerOptions & ResNetOptions & WideResNetOptions;
 
 type Factory = (options: ModelOptions) => Backbone;
 
@@ -35,3 +40,14 @@ const vit = (embedDim: number, numHeads: number): Factory => (o) =>
 registerModel('vit_tiny', vit(192, 3));
 registerModel('vit_small', vit(384, 6));
 registerModel('vit_base', vit(768, 12));
+
+const resnet = (block: 'basic' | 'bottleneck', layers: [number, number, number, number], cifarStem: boolean): Factory => (o) =>
+  new ResNet({ block, layers, cifarStem, ...(o.inChans !== undefined && { inChans: o.inChans }), ...(o.widen !== undefined && { widen: o.widen }), ...(o.baseWidth !== undefined && { baseWidth: o.baseWidth }), ...(o.layers !== undefined && { layers: o.layers }), ...(o.zeroInitResidual !== undefined && { zeroInitResidual: o.zeroInitResidual }), ...(o.seed !== undefined && { seed: o.seed }) });
+registerModel('resnet18', resnet('basic', [2, 2, 2, 2], false));
+registerModel('resnet34', resnet('basic', [3, 4, 6, 3], false));
+registerModel('resnet50', resnet('bottleneck', [3, 4, 6, 3], false));
+registerModel('resnet18_cifar', resnet('basic', [2, 2, 2, 2], true));
+registerModel('resnet34_cifar', resnet('basic', [3, 4, 6, 3], true));
+registerModel('resnet50_cifar', resnet('bottleneck', [3, 4, 6, 3], true));
+registerModel('wide_resnet28_2', (o) =>
+  new WideResNet({ depth: 28, widenFactor: 2, ...(o.depth !== undefined && { depth: o.depth }), ...(o.inChans !== undefined && { inChans: o.inChans }), ...(o.seed !== undefined && { seed: o.seed }) }));
