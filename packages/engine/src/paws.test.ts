@@ -1,0 +1,134 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ClassStratifiedSampler, DataLoader, FashionMNIST, fashionMnistFixtureDir, perClassSubset, Subset } from '@ssl/data';
+import type { Dataset } from '@ssl/data';
+import { BatchNorm, groupByResolution, Linear, Module, VisionTransformer } from '@ssl/models';
+import { tf } from '@ssl/tensor';
+import type { Tensor } from '@ssl/tensor';
+import { trainPaws } from './paws.js';
+import type { PawsConfig, PawsStepEvent } from './paws.js';
+import { SupportBatches } from './support.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ssl-paws-'));
+  dirs.push(d);
+  return d;
+}
+
+const MULTICROP = 2;
+const CLASSES_PER_BATCH = 5;
+const PER_CLASS = 1;
+
+/**
+ * A small PAWS encoder shaped as paws_train.init_model (backbone, projection `fc` with BatchNorm,
+ * prediction `pred`), each resolution group through the network on its own: enough to exercise
+ * the loop (BatchNorm buffers, `bn`/`bias` LARS exclusion, stochastic depth RNG) on a tiny ViT.
+ */
+class TinyPawsEncoder extends Module {
+  readonly backbone = this.registerModule('', new VisionTransformer({ imgSize: 28, patchSize: 7, inChans: 3, embedDim: 16, depth: 1, numHeads: 2, dropPathRate: 0.1, seed: 3 }));
+  readonly fc1 = this.registerModule('fc1', new Linear(16, 16, { rng: 4 }));
+  readonly bn1 = this.registerModule('bn1', new BatchNorm(16));
+  readonly fc2 = this.registerModule('fc2', new Linear(16, 8, { rng: 5 }));
+  readonly pred = this.registerModule('pred', new Linear(8, 8, { rng: 6 }));
+
+  forward(inputs: Tensor[], _options: { returnBeforeHead: true }): { h: Tensor; z: Tensor } {
+    return tf.tidy(() => {
+      const hs: Tensor[] = [];
+      for (const group of groupByResolution(inputs)) {
+        const x = this.backbone.forward(tf.concat(group, 0));
+        hs.push(this.fc2.forward(tf.relu(this.bn1.forward(this.fc1.forward(x)))));
+      }
+      const h = tf.concat(hs, 0);
+      return { h, z: this.pred.forward(h) };
+    });
+  }
+}
+
+function tinyEncoder() {
+  return new TinyPawsEncoder();
+}
+
+// PAWS's CIFAR-10 transforms at Fashion-MNIST's size, on the images as 3 channels
+const augment = { size: 28, multicropSize: 14 };
+
+async function data(nUnlabelled: number, batchSize = 4) {
+  const ds = await FashionMNIST.load({ root: fashionMnistFixtureDir(), split: 'train', channels: 3 });
+  const unlabelled: Dataset = new Subset(ds, Array.from({ length: nUnlabelled }, (_, i) => i));
+  const labelled = new Subset(ds, perClassSubset(ds.targets as Int32Array, 2, 0));
+  const loader = new DataLoader({
+    dataset: unlabelled,
+    transform: { kind: 'paws', dataset: 'cifar10', multicrop: MULTICROP, ...augment },
+    batchSize,
+    seed: 5,
+  });
+  const support = new SupportBatches({
+    dataset: labelled,
+    transform: { kind: 'paws', dataset: 'cifar10', views: 2, multicrop: 0, ...augment },
+    sampler: new ClassStratifiedSampler({ targets: labelled.targets as Int32Array, batchSize: PER_CLASS, classesPerBatch: CLASSES_PER_BATCH, seed: 6 }),
+    seed: 6,
+  });
+  return { loader, support };
+}
+
+function config(outputDir: string, epochs: number): Partial<PawsConfig> & { outputDir: string } {
+  return {
+    outputDir, epochs, multicrop: MULTICROP, classesPerBatch: CLASSES_PER_BATCH, supervisedImgsPerClass: PER_CLASS, supervisedViews: 2,
+    unsupervisedBatchSize: 4, warmup: 1, startLr: 0.1, lr: 0.4, finalLr: 0.01, labelSmoothing: 0.1, saveckpFreq: 1,
+  };
+}
+
+const weights = (m: Module) => [...m.parameters(), ...m.namedBuffers().map(([, b]) => b)].map((v) => v.dataSync() as Float32Array);
+function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {
+  let m = 0;
+  a.forEach((x, i) => x.forEach((v, j) => (m = Math.max(m, Math.abs(v - ((b[i] as Float32Array)[j] as number))))));
+  return m;
+}
+
+describe('trainPaws', () => {
+  it('N steps straight equal N/2 steps + checkpoint + resume + N/2 steps', async () => {
+    const { loader, support } = await data(8); // 2 iterations per epoch, 2 epochs
+    const a = tinyEncoder();
+    const ea: PawsStepEvent[] = [];
+    const outA = tmp();
+    await trainPaws({ encoder: a, loader, support, config: config(outA, 2), onStep: (e) => ea.push(e) });
+    const outB = tmp();
+    const eb: PawsStepEvent[] = [];
+    const b1 = tinyEncoder();
+    const r1 = await trainPaws({ encoder: b1, loader, support, config: config(outB, 2), stopAtEpoch: 1, onStep: (e) => eb.push(e) });
+    expect(r1.endEpoch).toBe(1);
+    b1.dispose();
+    const b2 = tinyEncoder();
+    const r2 = await trainPaws({ encoder: b2, loader, support, config: config(outB, 2), onStep: (e) => eb.push(e) });
+    expect(r2.startEpoch).toBe(1);
+    expect(eb.map((e) => e.step)).toEqual([0, 1, 2, 3]);
+    ea.forEach((e, i) => {
+      const f = eb[i] as PawsStepEvent;
+      expect(Math.abs(e.loss - f.loss)).toBeLessThan(1e-6);
+      expect(Math.abs(e.rloss - f.rloss)).toBeLessThan(1e-6);
+      expect(f.lr).toBe(e.lr);
+      expect(e.rloss).toBeLessThanOrEqual(0); // me-max is -entropy
+    });
+    // WarmupCosineSchedule: 2 warm-up steps 0.1 -> 0.4, then cosine to 0.01 over 2 steps
+    [0.1, 0.25, 0.4, 0.205].forEach((lr, i) => expect(ea[i]?.lr).toBeCloseTo(lr, 12));
+    expect(maxAbsDiff(weights(a), weights(b2))).toBeLessThan(1e-6);
+    const lines = readFileSync(join(outA, 'log.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.epoch)).toEqual([0, 1]);
+    expect(lines[0]).toHaveProperty('train_rloss');
+    a.dispose();
+    b2.dispose();
+  }, 120_000);
+
+  it('keeps tf.memory().numTensors flat over 50 steps', async () => {
+    const { loader, support } = await data(20, 2); // 10 iterations per epoch
+    const enc = tinyEncoder();
+    const counts: number[] = [];
+    await trainPaws({ encoder: enc, loader, support, config: { ...config(tmp(), 5), saveckpFreq: 0 }, logEvery: 0, onStep: () => counts.push(tf.memory().numTensors) });
+    expect(counts.length).toBe(50);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    enc.dispose();
+  }, 120_000);
+});
