@@ -208,7 +208,8 @@ describe('server guards', () => {
   });
 
   it('answers 429 with Retry-After when the queue is full, and 503 past the deadline', async () => {
-    const s = await start({ batch: { maxQueue: 3, maxBatch: 64, maxWaitMs: 300 } });
+    // A long batching wait keeps the first three queued while the others arrive (even on a busy machine).
+    const s = await start({ batch: { maxQueue: 3, maxBatch: 64, maxWaitMs: 1000 } });
     try {
       const img = await testImage(9);
       const all = await Promise.all(Array.from({ length: 8 }, () => post(s, '/v1/embeddings', img, { 'content-type': 'image/png' })));
@@ -232,11 +233,32 @@ describe('server guards', () => {
     }
   });
 
+  it('batches concurrent requests dynamically (one ORT run for images arriving together)', async () => {
+    const s = await start({ batch: { maxBatch: 4, maxWaitMs: 1000 } });
+    try {
+      const img = await testImage(12);
+      const all = await Promise.all(Array.from({ length: 6 }, () => post(s, '/v1/embeddings', img, { 'content-type': 'image/png' })));
+      expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      // Equal inputs give equal embeddings whatever batch they ran in.
+      for (const r of all) expect(r.json.data[0].embedding).toEqual(all[0]!.json.data[0].embedding);
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      // Six images: a full batch of 4 at once, then the other 2 after the wait, i.e. 2 runs.
+      expect(text).toMatch(/ssl_infer_batch_size_count 2\n/);
+      expect(text).toMatch(/ssl_infer_batch_size_sum 6\n/);
+      expect(text).toMatch(/ssl_infer_batch_size_bucket\{le="2"\} 1\n/);
+      expect(text).toMatch(/ssl_infer_images_total 6\n/);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('finishes in-flight requests on shutdown and refuses new ones', async () => {
-    const s = await start({ batch: { maxWaitMs: 150 } });
+    const s = await start({ batch: { maxWaitMs: 300 } });
     const img = await testImage(10);
     const inflight = post(s, '/v1/embeddings', img, { 'content-type': 'image/png' });
-    await new Promise((r) => setTimeout(r, 50));
+    // Close once the request is inside the server (queued for its batch).
+    for (let i = 0; i < 200 && s.batcher.depth === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(s.batcher.depth).toBe(1);
     const closing = s.close();
     const r = await inflight;
     expect(r.status).toBe(200);
