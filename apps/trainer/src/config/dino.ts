@@ -75,8 +75,6 @@ export const dinoLossSchema = z
       .min(0)
       .default(0)
       .describe('Number of warmup epochs for the teacher temperature. The official code default is 0 (its help text says 30; the paper recipe uses 30).'),
-    student_temp: z.number().positive().default(0.1).describe('Student temperature (official DINOLoss default 0.1).'),
-    center_momentum: z.number().min(0).max(1).default(0.9).describe('EMA rate of the teacher-output center (official 0.9).'),
   })
   .strict();
 

@@ -94,16 +94,12 @@ export const pawsMetaSchema = z
 
 export const pawsOptimizationSchema = z
   .object({
-    optimizer: z
-      .enum(['lars', 'sgd', 'adamw'])
-      .default('lars')
-      .describe('Ours: official PAWS is SGD wrapped in LARS (trust 0.001, bias/bn excluded); adamw suits small ViTs better.'),
     epochs: z.number().int().positive().default(100).describe('Number of epochs (ImageNet 100, CIFAR-10 600).'),
     lr: z.number().positive().default(6.4).describe('Reference learning rate after warm-up (ImageNet 6.4 for batch 4096 over 64 GPUs; CIFAR-10 3.2). Not rescaled by batch size.'),
     start_lr: z.number().min(0).default(0.3).describe('Learning rate at the start of the linear warm-up.'),
     final_lr: z.number().min(0).default(0.064).describe('Learning rate at the end of the cosine schedule.'),
     warmup: z.number().min(0).default(10).describe('Warm-up epochs.'),
-    momentum: z.number().min(0).max(1).default(0.9).describe('SGD momentum (inside LARS, trust coefficient 0.001).'),
+    momentum: z.number().min(0).max(1).default(0.9).describe('SGD momentum. The optimizer is the official one: PAWS SGD inside LARS (trust coefficient 0.001, bias and BN excluded).'),
     nesterov: z.boolean().default(false).describe('Nesterov momentum.'),
     weight_decay: z.number().min(0).default(1e-6).describe('Weight decay (bias and batch-norm parameters excluded).'),
     time_budget: z.number().min(0).default(0).describe('Ours: wall-clock budget in minutes (0 = none).'),

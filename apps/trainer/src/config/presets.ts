@@ -116,7 +116,7 @@ export const PAWS_PRESETS: Record<string, Preset> = {
         train_images: 10000,
       },
       meta: { model_name: 'vit_tiny', patch_size: 4, embed_dim: 96, depth: 4, num_heads: 3, output_dim: 128, hidden_dim: 384, use_pred_head: false },
-      optimization: { optimizer: 'adamw', epochs: 6, lr: 0.001, start_lr: 0.0001, final_lr: 1e-5, warmup: 1, weight_decay: 0.04, time_budget: 15 },
+      optimization: { epochs: 4, lr: 3.2, start_lr: 0.8, final_lr: 0.032, warmup: 1, weight_decay: 1e-6, time_budget: 15 },
       logging: { saveckp_freq: 1 },
     },
   },

@@ -210,17 +210,33 @@ ${images}
 `;
 }
 
-/** Attention and other PNGs a run left in `dir/attention`, as data URIs (sorted by name). */
+/** Display order of one image's attention files (official visualize_attention names, as @ssl/eval writes them). */
+function attentionRank(name: string): number {
+  if (/-img\.png$/.test(name)) return 0;
+  if (/attn-mean/.test(name)) return 1;
+  if (/attn-head/.test(name)) return 2;
+  if (/mask.*mean/.test(name)) return 3;
+  return 9;
+}
+
+/**
+ * Attention PNGs a run left in `dir/attention`, as data URIs: per image its input, the mean and
+ * per-head attention and the mean threshold mask (per-head masks stay on disk).
+ */
 export function readReportImages(dir: string): ReportImage[] {
   const folder = join(dir, 'attention');
   if (!existsSync(folder)) return [];
-  return readdirSync(folder)
-    .filter((f) => f.toLowerCase().endsWith('.png'))
-    .sort()
-    .map((f) => ({
-      caption: f.replace(/\.png$/i, '').replace(/[_-]+/g, ' '),
-      src: `data:image/png;base64,${readFileSync(join(folder, f)).toString('base64')}`,
-    }));
+  const files = readdirSync(folder)
+    .filter((f) => f.toLowerCase().endsWith('.png') && attentionRank(f) < 9)
+    .sort((a, b) => {
+      const ga = a.split('-')[0] as string;
+      const gb = b.split('-')[0] as string;
+      return ga === gb ? attentionRank(a) - attentionRank(b) || a.localeCompare(b) : ga.localeCompare(gb, 'en', { numeric: true });
+    });
+  return files.map((f) => ({
+    caption: f.replace(/\.png$/i, '').replace(/[_-]+/g, ' '),
+    src: `data:image/png;base64,${readFileSync(join(folder, f)).toString('base64')}`,
+  }));
 }
 
 /** Build report.html from what a run left in its output directory (config.json, log.jsonl, attention/). */

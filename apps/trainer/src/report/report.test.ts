@@ -30,8 +30,9 @@ function fakeRun(dir: string): void {
   writeFileSync(join(dir, 'log.jsonl'), `${lines.join('\n')}\n`);
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ method: 'dino', preset: 'fmnist_small', model: { arch: 'vit_tiny', out_dim: 1024 }, optimization: { lr: 0.002 } }));
   mkdirSync(join(dir, 'attention'));
-  writeFileSync(join(dir, 'attention', '0_input.png'), PNG_1x1);
-  writeFileSync(join(dir, 'attention', '0_head_mean.png'), PNG_1x1);
+  writeFileSync(join(dir, 'attention', 'img0-attn-head0.png'), PNG_1x1);
+  writeFileSync(join(dir, 'attention', 'img0-img.png'), PNG_1x1);
+  writeFileSync(join(dir, 'attention', 'img0-mask_th0.6_head0.png'), PNG_1x1); // stays on disk only
 }
 
 describe('report', () => {
@@ -86,6 +87,7 @@ describe('report', () => {
       // Images decoded: naturalWidth > 0 only when the data URI is a valid PNG.
       const widths = await page.locator('figure img').evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
       expect(widths).toEqual([1, 1]);
+      expect(await page.locator('figcaption').allInnerTexts()).toEqual(['img0 img', 'img0 attn head0']);
       const box = await page.locator('svg').first().boundingBox();
       expect(box?.width).toBeGreaterThan(300);
       expect(requests).toEqual([]);
