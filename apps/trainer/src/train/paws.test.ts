@@ -1,0 +1,38 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fashionMnistFixtureDir } from '@ssl/data';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../config/load.js';
+import { parseLog } from '../report/html.js';
+import { runPaws } from './paws.js';
+
+describe('ssl-train paws end to end (fixture data, tiny ViT)', () => {
+  it('trains with 2 labels per class and compares k-NN on those labels with pixels', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ssl-paws-'));
+    const config = resolveConfig('paws', {
+      preset: 'fmnist_paws',
+      flags: {
+        output_dir: out, data_path: fashionMnistFixtureDir(), train_images: 96, labels: 2, supervised_imgs_per_class: 2,
+        unsupervised_batch_size: 32, multicrop: 2, epochs: 1, embed_dim: 48, depth: 2, hidden_dim: 64, output_dim: 32,
+        progress: 'none', log_every: 1, time_budget: 0,
+      },
+    });
+    const s = await runPaws(config);
+    expect(s.stopReason).toBe('finished');
+    expect(s.labelled).toBe(20);
+    expect(s.steps).toBe(3);
+    const text = readFileSync(join(out, 'log.jsonl'), 'utf8');
+    const { steps, evals } = parseLog(text);
+    expect(steps).toHaveLength(3);
+    for (const st of steps) expect(Number.isFinite(st.loss)).toBe(true);
+    const records = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; tensors?: number; rloss?: number });
+    expect(new Set(records.filter((r) => r.type === 'step').map((r) => r.tensors)).size).toBe(1);
+    expect(records.filter((r) => r.type === 'step').every((r) => typeof r.rloss === 'number')).toBe(true);
+    expect(evals[0]?.trainImages).toBe(20); // k-NN memory = the labelled images only
+    expect(evals[0]?.testImages).toBe(500);
+    expect(evals[0]?.baselineTop1).toBe(s.baseline.top1);
+    expect(existsSync(join(out, 'report.html'))).toBe(true);
+    expect(existsSync(join(out, 'checkpoint', 'state.json'))).toBe(true);
+  });
+});

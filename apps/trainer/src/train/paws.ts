@@ -1,0 +1,240 @@
+import { resolve } from 'node:path';
+import { buildTransform, pawsSpec } from '@ssl/augment';
+import type { TransformSpec } from '@ssl/augment';
+import { ClassStratifiedSampler, DataLoader, Subset, coinFlipSubset, perClassSubset, readLabelSubset } from '@ssl/data';
+import type { Dataset } from '@ssl/data';
+import { SupportBatches, trainPaws } from '@ssl/engine';
+import type { PawsConfig as EnginePawsConfig, PawsStepEvent } from '@ssl/engine';
+import { knnClassifier } from '@ssl/eval';
+import { PAWSModel, createModel, listModels } from '@ssl/models';
+import { pixelFeatures } from '../commands/knn.js';
+import { writeResolvedConfig } from '../config/load.js';
+import type { PawsConfig } from '../config/paws.js';
+import { knnEvaluate } from './evaluate.js';
+import type { EvalImages, KnnEval } from './evaluate.js';
+import { Progress, finishReport, formatDuration, loadEvalImages, memoryFacts, openDatasets, openRun } from './run.js';
+import type { RunDatasets, StopReason } from './run.js';
+
+/** Indices of the labelled images: a per-class count, a subset file, or 1 - unlabeled_frac by coin flips (official). */
+export async function labelledIndices(config: PawsConfig, train: Dataset): Promise<Int32Array> {
+  const d = config.data;
+  const seed = d.data_seed ?? config.runtime.seed;
+  if (typeof d.labels === 'number') {
+    if (!train.targets) throw new Error('--labels N needs a dataset with known labels');
+    return perClassSubset(train.targets, d.labels, seed);
+  }
+  if (typeof d.labels === 'string') return readLabelSubset(resolve(d.labels), train);
+  return coinFlipSubset(train.length, d.unlabeled_frac, seed);
+}
+
+/** The PAWS views (`views` large + `multicrop` small), as the official CIFAR-10/ImageNet pipelines, at our sizes and normalisation. */
+function pawsTransform(config: PawsConfig, sets: RunDatasets, views: number, multicrop: number): TransformSpec {
+  const d = config.data;
+  const spec = pawsSpec({
+    dataset: d.crop_size <= 64 ? 'cifar10' : 'imagenet',
+    cropScale: d.crop_scale,
+    colorDistortion: d.color_jitter_strength,
+    normalize: d.normalize,
+    multicrop,
+    multicropSize: d.mc_size,
+    multicropScale: d.mc_scale,
+    size: d.crop_size,
+    views,
+  });
+  return { kind: 'multicrop', ...spec, channels: sets.channels, mean: d.normalize ? sets.mean : sets.mean.map(() => 0), std: d.normalize ? sets.std : sets.std.map(() => 1) };
+}
+
+export function enginePawsConfig(config: PawsConfig, outputDir: string): EnginePawsConfig {
+  const { criterion: c, data: d, optimization: o } = config;
+  return {
+    meMax: c.me_max,
+    supervisedViews: c.supervised_views,
+    classesPerBatch: c.classes_per_batch,
+    supervisedImgsPerClass: c.supervised_imgs_per_class,
+    unsupervisedBatchSize: c.unsupervised_batch_size,
+    temperature: c.temperature,
+    sharpen: c.sharpen,
+    multicrop: d.multicrop,
+    labelSmoothing: d.label_smoothing,
+    weightDecay: o.weight_decay,
+    epochs: o.epochs,
+    warmup: o.warmup,
+    startLr: o.start_lr,
+    lr: o.lr,
+    finalLr: o.final_lr,
+    momentum: o.momentum,
+    nesterov: o.nesterov,
+    trustCoefficient: 0.001,
+    saveckpFreq: config.logging.saveckp_freq,
+    outputDir,
+    seed: config.runtime.seed,
+  };
+}
+
+class StopTraining extends Error {}
+
+export interface PawsRunSummary {
+  stopReason: StopReason;
+  steps: number;
+  seconds: number;
+  imagesPerSec: number;
+  labelled: number;
+  knn: KnnEval | null;
+  baseline: { top1: number; top5: number };
+}
+
+/** Rows of `imgs` at `indices`. */
+function pickImages(imgs: EvalImages, indices: Int32Array): EvalImages {
+  const px = imgs.height * imgs.width * imgs.channels;
+  const data = new Float32Array(indices.length * px);
+  const labels = new Int32Array(indices.length);
+  indices.forEach((i, r) => {
+    data.set(imgs.data.subarray(i * px, (i + 1) * px), r * px);
+    labels[r] = imgs.labels[i] as number;
+  });
+  return { ...imgs, data, labels, count: indices.length };
+}
+
+/** `ssl-train paws`: semi-supervised pretraining, then k-NN with the labelled images as memory. */
+export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
+  const { criterion: c, data: d, meta: m, optimization: o } = config;
+  const ctx = await openRun({
+    outputDir: config.logging.output_dir,
+    threads: config.runtime.threads,
+    backend: config.runtime.backend,
+    dataset: d.dataset,
+    dataPath: d.data_path,
+    timeBudget: o.time_budget,
+  });
+  try {
+    if (!listModels().includes(m.model_name)) throw new Error(`unknown model_name '${m.model_name}'; known: ${listModels().join(', ')}`);
+    const sets = await openDatasets(ctx, d.dataset, d.val_data_path, d.train_images);
+    const labelled = await labelledIndices(config, sets.train);
+    const labelledSet = new Subset(sets.train, labelled);
+    const numClasses = sets.numClasses;
+    if (c.classes_per_batch > numClasses) throw new Error(`classes_per_batch ${c.classes_per_batch} exceeds the ${numClasses} classes of the data`);
+    writeResolvedConfig(ctx.outputDir, config);
+
+    const loader = new DataLoader({
+      dataset: sets.train,
+      transform: pawsTransform(config, sets, 2, d.multicrop),
+      batchSize: c.unsupervised_batch_size,
+      seed: config.runtime.seed,
+    });
+    const ipe = loader.length(0);
+    if (ipe === 0) throw new Error(`${sets.train.length} images give no full batch of ${c.unsupervised_batch_size}; lower --unsupervised-batch-size`);
+    const sampler = new ClassStratifiedSampler({
+      targets: labelledSet.targets as Int32Array,
+      numClasses,
+      batchSize: c.supervised_imgs_per_class,
+      classesPerBatch: c.classes_per_batch,
+      seed: d.data_seed ?? config.runtime.seed,
+    });
+    const support = new SupportBatches({
+      dataset: labelledSet,
+      transform: pawsTransform(config, sets, c.supervised_views, 0),
+      sampler,
+      seed: config.runtime.seed,
+    });
+    const isVit = m.model_name.startsWith('vit');
+    const backbone = createModel(m.model_name, {
+      ...(isVit
+        ? {
+            patchSize: m.patch_size,
+            imgSize: d.crop_size,
+            ...(m.embed_dim !== null ? { embedDim: m.embed_dim } : {}),
+            ...(m.depth !== null ? { depth: m.depth } : {}),
+            ...(m.num_heads !== null ? { numHeads: m.num_heads } : {}),
+          }
+        : {}),
+      inChans: sets.channels,
+      seed: config.runtime.seed,
+    });
+    const encoder = new PAWSModel(backbone, {
+      ...(m.hidden_dim !== null ? { hiddenDim: m.hidden_dim } : {}),
+      outputDim: m.output_dim,
+      usePred: m.use_pred_head,
+      seed: config.runtime.seed + 1,
+    });
+    ctx.facts.set('model', `${m.model_name} (${backbone.numFeatures}-d features), projection ${m.output_dim}${m.use_pred_head ? ' + prediction head' : ''}`);
+    ctx.facts.set('labels', `${labelled.length} labelled of ${sets.train.length} training images`);
+
+    // k-NN memory = the labelled images only; the pixel baseline uses the same labelled images.
+    const allTrain = await loadEvalImages(sets.train, d.crop_size, sets);
+    const labelledImgs = pickImages(allTrain, labelled);
+    const testImgs = await loadEvalImages(sets.test, d.crop_size, sets);
+    const baseline = knnClassifier(pixelFeatures(labelledImgs), labelledImgs.labels, pixelFeatures(testImgs), testImgs.labels, {
+      k: config.logging.knn_k,
+      T: config.logging.knn_temperature,
+      numClasses,
+    });
+    ctx.print(`pixels k-NN baseline with the ${labelled.length} labels: top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
+
+    const total = o.epochs * ipe;
+    const progress = new Progress({ total, mode: config.logging.progress, every: config.logging.log_every });
+    const unsupImages = c.unsupervised_batch_size;
+    let step = 0;
+    let images = 0;
+    const t0 = performance.now();
+    let tWindow = t0;
+    let imgWindow = 0;
+    let ips = 0;
+    const onStep = (e: PawsStepEvent) => {
+      step = e.step + 1;
+      images += unsupImages;
+      imgWindow += unsupImages;
+      const now = performance.now();
+      const windowIps = (imgWindow * 1000) / Math.max(1, now - tWindow);
+      ips = images / Math.max(1e-9, (now - t0) / 1000);
+      progress.update({ step, epoch: e.epoch, loss: e.loss, lr: e.lr, imagesPerSec: windowIps });
+      if (step % config.logging.log_every === 0 || e.iteration === ipe - 1) {
+        ctx.log.write({ type: 'step', epoch: e.epoch, step, loss: e.loss, ploss: e.ploss, rloss: e.rloss, lr: e.lr, images_per_sec: windowIps, ...memoryFacts() });
+        tWindow = now;
+        imgWindow = 0;
+      }
+      if (ctx.stop.check() && ctx.stop.reason === 'time budget') throw new StopTraining();
+    };
+    let epoch = 0;
+    let first = true;
+    try {
+      while (epoch < o.epochs) {
+        if (ctx.stop.check()) break;
+        const r = await trainPaws({
+          encoder,
+          loader,
+          support,
+          config: enginePawsConfig(config, ctx.outputDir),
+          resume: first ? config.runtime.resume || m.load_checkpoint : true,
+          stopAtEpoch: epoch + 1,
+          logEvery: 0,
+          onStep,
+          onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
+          log: (line) => progress.log(line),
+        });
+        first = false;
+        epoch = r.endEpoch;
+        step = r.step;
+      }
+    } catch (err) {
+      if (!(err instanceof StopTraining)) throw err;
+    }
+    progress.done();
+    const stopReason: StopReason = ctx.stop.reason ?? 'finished';
+    const seconds = (performance.now() - t0) / 1000;
+    const knn = await knnEvaluate(encoder.backbone as never, labelledImgs, testImgs, config.logging.knn_k, config.logging.knn_temperature);
+    ctx.log.write({
+      type: 'eval', epoch, step, knn_top1: knn.top1, knn_top5: knn.top5, k: knn.k, baseline_top1: baseline.top1, baseline_top5: baseline.top5,
+      train_images: knn.trainImages, test_images: knn.testImages,
+    });
+    ctx.facts.set('training', `${step} steps, ${formatDuration(seconds)}, ${ips.toFixed(1)} unlabelled images/s (stopped: ${stopReason})`);
+    ctx.facts.set('k-NN (labelled memory)', `top-1 ${knn.top1.toFixed(2)}%, top-5 ${knn.top5.toFixed(2)}%`);
+    ctx.facts.set('pixels k-NN (same labels)', `top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
+    const report = finishReport(ctx);
+    console.log(`k-NN (k=${knn.k}) with the ${labelled.length} labelled images, on ${knn.testImages} test images: top-1 ${knn.top1.toFixed(2)}%, top-5 ${knn.top5.toFixed(2)}%`);
+    console.log(`pixels k-NN, same labelled images:  top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
+    console.log(`training: ${step} steps in ${formatDuration(seconds)}; report: ${report}`);
+    return { stopReason, steps: step, seconds, imagesPerSec: ips, labelled: labelled.length, knn, baseline };
+  } finally {
+    ctx.stop.dispose();
+  }
+}
