@@ -1,6 +1,6 @@
 import type { MultiCrop } from '@ssl/augment';
 import { Rng } from '@ssl/tensor';
-import type { Dataset } from './dataset.js';
+import type { Dataset, Sample } from './dataset.js';
 
 /** One crop index of a batch: `data` is [B, H, W, C] float32, contiguous. */
 export interface ViewBatch {
@@ -56,14 +56,22 @@ export async function loadBatch(
   const labels = new Int32Array(B);
   const kept = new Int32Array(B);
   const failures: SampleFailure[] = [];
+  // Start reading/decoding sample i + 1 (sharp decodes off the JS thread) while sample i is augmented.
+  const fetch = (i: number): Promise<Sample | Error> =>
+    Promise.resolve()
+      .then(() => dataset.get(indices[i] as number))
+      .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  let next = B > 0 ? fetch(0) : null;
   let n = 0;
   for (let i = 0; i < B; i++) {
     const index = indices[i] as number;
+    const got = await (next as Promise<Sample | Error>);
+    next = i + 1 < B ? fetch(i + 1) : null;
     try {
-      const sample = await dataset.get(index);
+      if (got instanceof Error) throw got;
       const targets = shapes.map(([h, w, c], k) => ({ data: buffers[k] as Float32Array, offset: n * h * w * c }));
-      transform.apply(sample.image, sampleRng(seed, epoch, index), targets);
-      labels[n] = sample.label;
+      transform.apply(got.image, sampleRng(seed, epoch, index), targets);
+      labels[n] = got.label;
       kept[n] = index;
       n++;
     } catch (err) {
