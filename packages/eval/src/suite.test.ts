@@ -34,6 +34,9 @@ describe('model loading', () => {
     expect(Array.from(c.dataSync())).toEqual(Array.from(other.forward(x).dataSync()));
     tf.dispose([x, a, b, c, ...Object.values(dict)]);
     await expect(loadVit(join(dir, 'nope.safetensors'))).rejects.toThrow(/does not exist/);
+    const notVit = { 'fc.weight': tf.zeros([2, 2]) };
+    expect(() => vitOptionsFromStateDict(notVit)).toThrow(/not a ViT backbone/);
+    tf.dispose(Object.values(notVit));
   });
 });
 
