@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '@ssl/tensor';
 import { loadCheckpoint, periodicCheckpointName, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { CheckpointState } from './checkpoint.js';
+import { configChanges } from './train-common.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ssl-ckpt-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -43,6 +44,11 @@ describe('checkpoints', () => {
     await expect(loadCheckpoint(dir)).rejects.toThrow(/is not an ssl-vision checkpoint/);
     await expect(loadCheckpoint(join(root, 'missing'))).rejects.toThrow(/cannot read/);
     expect(existsSync(join(root, 'missing'))).toBe(false);
+  });
+
+  it('lists config fields that changed since the checkpoint', () => {
+    expect(configChanges({ epochs: 100, lr: 0.1, gone: 1 }, { epochs: 200, lr: 0.1, added: 2 })).toEqual(['epochs: 100 -> 200']);
+    expect(configChanges(null, { a: 1 })).toEqual([]);
   });
 
   it('names periodic copies as the official code', () => {

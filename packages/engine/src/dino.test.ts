@@ -74,7 +74,10 @@ describe('trainDino', () => {
     b1.student.dispose();
     b1.teacher.dispose();
     const b2 = { student: tinyNet(0.1), teacher: tinyNet(0) };
-    const rb2 = await trainDino({ ...b2, loader, config: config(outB, 2), onStep: (e) => lossesB.push(e) });
+    const said: string[] = [];
+    const rb2 = await trainDino({ ...b2, loader, config: config(outB, 2), onStep: (e) => lossesB.push(e), log: (l) => said.push(l) });
+    expect(said[0]).toMatch(/^resumed from .*checkpoint: epoch 1, step 2$/);
+    expect(said.some((l) => l.startsWith('warning'))).toBe(false);
     expect(rb2.startEpoch).toBe(1);
     expect(lossesB.map((e) => e.step)).toEqual([0, 1, 2, 3]);
     lossesA.forEach((e, i) => {

@@ -23,6 +23,7 @@ import { cosineScheduler } from './schedule.js';
 import { SGD } from './sgd.js';
 import {
   checkEpochs,
+  configChanges,
   getRngStates,
   moduleRngs,
   NonFiniteLossError,
@@ -205,6 +206,8 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
         step = ck.state.step;
         lastCheckpoint = found;
         say(`resumed from ${found}: epoch ${startEpoch}, step ${step}`);
+        const changed = configChanges(ck.state.config, cfg);
+        if (changed.length) say(`warning: config differs from the checkpoint's (schedules may not continue exactly): ${changed.join(', ')}`);
       } finally {
         tf.dispose(Object.values(ck.tensors));
       }

@@ -10,7 +10,7 @@ import { JsonlLogger, Mean, memoryStats } from './logger.js';
 import type { OptimizerState } from './optimizer.js';
 import { pawsParamGroups } from './params.js';
 import { WarmupCosineSchedule } from './schedule.js';
-import { checkEpochs, getRngStates, moduleRngs, NonFiniteLossError, setRngStates, viewTensors } from './train-common.js';
+import { checkEpochs, configChanges, getRngStates, moduleRngs, NonFiniteLossError, setRngStates, viewTensors } from './train-common.js';
 import type { BatchSource, TrainBatch } from './train-common.js';
 
 /** PAWS config fields (suncet configs/paws/*.yaml, camelCase); defaults in `PAWS_DEFAULTS` (cifar10_train.yaml). */
@@ -174,6 +174,8 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
         step = ck.state.step;
         lastCheckpoint = found;
         say(`resumed from ${found}: epoch ${startEpoch}, step ${step}`);
+        const changed = configChanges(ck.state.config, cfg);
+        if (changed.length) say(`warning: config differs from the checkpoint's (schedules may not continue exactly): ${changed.join(', ')}`);
       } finally {
         tf.dispose(Object.values(ck.tensors));
       }

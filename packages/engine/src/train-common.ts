@@ -76,3 +76,14 @@ export function checkEpochs(name: string, epochs: number, stopAtEpoch: number | 
   }
   return stop;
 }
+
+/** Config fields that differ between a checkpoint and this run (`key: old -> new`), for a warning. */
+export function configChanges(saved: unknown, current: object): string[] {
+  if (!saved || typeof saved !== 'object') return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(current)) {
+    const old = (saved as Record<string, unknown>)[k];
+    if (old !== undefined && JSON.stringify(old) !== JSON.stringify(v)) out.push(`${k}: ${JSON.stringify(old)} -> ${JSON.stringify(v)}`);
+  }
+  return out;
+}
