@@ -50,6 +50,25 @@ describe('layers', () => {
     ln.dispose();
   });
 
+  it('LayerNorm gradients (x, weight, bias) equal autograd through the plain formula', () => {
+    const ln = new LayerNorm(6, 1e-6);
+    ln.weight.assign(tf.randomNormal([6], 1, 0.3, 'float32', 1));
+    ln.bias.assign(tf.randomNormal([6], 0, 0.3, 'float32', 2));
+    const x = tf.randomNormal([2, 3, 6], 0, 2, 'float32', 3);
+    const dy = tf.randomNormal([2, 3, 6], 0, 1, 'float32', 4);
+    const plain = (t: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
+      const xc = tf.sub(t, tf.mean(t, -1, true));
+      return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), 1e-6))), w), b);
+    };
+    const ours = tf.grads((t: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(ln['fn'](t, w, b), dy)))([x, ln.weight, ln.bias]);
+    const ref = tf.grads((t: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(plain(t, w, b), dy)))([x, ln.weight, ln.bias]);
+    for (let i = 0; i < 3; i++) {
+      expect(tf.max(tf.abs(tf.sub(ours[i]!, ref[i]!))).dataSync()[0]).toBeLessThan(1e-5);
+    }
+    expect(tf.max(tf.abs(tf.sub(ln.forward(x), plain(x, ln.weight, ln.bias)))).dataSync()[0]).toBeLessThan(1e-6);
+    ln.dispose();
+  });
+
   it('truncNormal draws deterministically from the seed, with std close to the requested one', () => {
     const a = truncNormal([4000], 0.02, toRng(5)).dataSync();
     const b = truncNormal([4000], 0.02, toRng(5)).dataSync();
