@@ -1,7 +1,8 @@
 // `pnpm --filter @ssl/backend-native bench`: sgemm GFLOP/s (native, wasm, direct OpenBLAS), the
 // ViT-Tiny train step in ms/step (native, wasm, PyTorch when importable), thread scaling.
 // Env: SSL_THREADS (default 2), BENCH_STEPS (native/PyTorch timed steps, default 3),
-// BENCH_WASM_STEPS (default 1; 0 skips the wasm step), BENCH_DEPTH (default 12).
+// BENCH_WASM_STEPS (default 1; 0 skips the wasm step), BENCH_DEPTH (default 12),
+// BENCH_WASM_DEPTH (default 4: wasm's 32-bit heap runs out of memory on the 12-block step).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,6 +16,7 @@ const threads = Number(process.env.SSL_THREADS ?? 2);
 const steps = Number(process.env.BENCH_STEPS ?? 3);
 const wasmSteps = Number(process.env.BENCH_WASM_STEPS ?? 1);
 const depth = Number(process.env.BENCH_DEPTH ?? VIT_TINY_BENCH.depth);
+const wasmDepth = Number(process.env.BENCH_WASM_DEPTH ?? 4);
 const here = dirname(fileURLToPath(import.meta.url));
 
 function median(xs: number[]): number {
@@ -101,19 +103,25 @@ async function useWasm(): Promise<void> {
   await tf.setBackend('wasm');
 }
 
-function vitMs(n: number): number {
-  const vit = makeVitStep({ ...VIT_TINY_BENCH, depth });
+let lastCpuMs = 0;
+
+/** Wall ms per step; `lastCpuMs` gets the process CPU ms per step (fairer on a loaded machine). */
+function vitMs(n: number, blocks = depth): number {
+  const vit = makeVitStep({ ...VIT_TINY_BENCH, depth: blocks });
   vit.step();
   const before = tf.memory().numTensors;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) vit.step();
   const ms = (performance.now() - t0) / n;
+  const c = process.cpuUsage(c0);
+  lastCpuMs = (c.user + c.system) / 1000 / n;
   if (tf.memory().numTensors !== before) throw new Error(`ViT step leaked ${tf.memory().numTensors - before} tensors`);
   vit.dispose();
   return ms;
 }
 
-function torchMs(): { ms?: number; why?: string } {
+function torchMs(): { ms?: number; cpuMs?: number; why?: string } {
   const python = '/usr/bin/python3';
   if (!existsSync(python) || spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
     return { why: `${python} cannot import torch` };
@@ -123,7 +131,8 @@ function torchMs(): { ms?: number; why?: string } {
   if (!script) return { why: 'bench/vit_step.py not found' };
   const r = spawnSync(python, [script, String(threads), String(steps), String(depth)], { encoding: 'utf8' });
   if (r.status !== 0) return { why: `vit_step.py failed: ${r.stderr.trim().split('\n').pop()}` };
-  return { ms: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_per_step: number }).ms_per_step };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_per_step: number; cpu_ms_per_step: number };
+  return { ms: out.ms_per_step, cpuMs: out.cpu_ms_per_step };
 }
 
 const status = nativeBackendStatus();
@@ -152,17 +161,26 @@ for (const [s, nativeMs, direct] of rows) {
 console.log(`\n## ViT-Tiny train step (patch 4, 28px, depth ${depth}, dim 192, 3 heads, 2x28px + 6x12px crops, batch 32, AdamW)\n`);
 await tf.setBackend('native');
 const nativeStep = vitMs(steps);
-console.log(`native: ${nativeStep.toFixed(0)} ms/step (${steps} steps)`);
+const nativeCpu = lastCpuMs;
+console.log(`native: ${nativeStep.toFixed(0)} ms/step wall, ${nativeCpu.toFixed(0)} ms/step CPU (${steps} steps)`);
 const torch = torchMs();
-if (torch.ms !== undefined) {
-  console.log(`PyTorch ${threads} thread(s): ${torch.ms.toFixed(0)} ms/step; native / PyTorch = ${(nativeStep / torch.ms).toFixed(2)}x`);
+if (torch.ms !== undefined && torch.cpuMs !== undefined) {
+  console.log(`PyTorch ${threads} thread(s): ${torch.ms.toFixed(0)} ms/step wall, ${torch.cpuMs.toFixed(0)} ms/step CPU`);
+  console.log(`native / PyTorch: ${(nativeStep / torch.ms).toFixed(2)}x wall, ${(nativeCpu / torch.cpuMs).toFixed(2)}x CPU`);
 } else {
   console.log(`PyTorch: skipped (${torch.why})`);
 }
 if (wasmSteps > 0) {
+  const nativeShort = vitMs(steps, wasmDepth);
   await useWasm();
-  const wasmStep = vitMs(wasmSteps);
-  console.log(`wasm: ${wasmStep.toFixed(0)} ms/step (${wasmSteps} step(s)); wasm / native = ${(wasmStep / nativeStep).toFixed(1)}x`);
+  try {
+    const wasmStep = vitMs(wasmSteps, wasmDepth);
+    console.log(
+      `depth ${wasmDepth}: native ${nativeShort.toFixed(0)} ms/step, wasm ${wasmStep.toFixed(0)} ms/step (${wasmSteps} step(s)); wasm / native = ${(wasmStep / nativeShort).toFixed(1)}x`,
+    );
+  } catch (err) {
+    console.log(`depth ${wasmDepth}: native ${nativeShort.toFixed(0)} ms/step, wasm failed: ${(err as Error).message.split('\n')[0]}`);
+  }
 }
 
 console.log('\n## threads: median ms at 1 and 2 threads\n');

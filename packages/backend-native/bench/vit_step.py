@@ -1,6 +1,6 @@
 """The ViT-Tiny DINO-style train step of bench/vit.ts in PyTorch, for the ratio in the bench.
 
-Usage: python3 vit_step.py THREADS STEPS [DEPTH]  -> prints one JSON line {"ms_per_step": ..., "threads": ...}
+Usage: python3 vit_step.py THREADS STEPS [DEPTH]  -> prints one JSON line {"ms_per_step": ..., "cpu_ms_per_step": ..., "threads": ...}
 Same shapes, ops and optimizer as bench/vit.ts; PyTorch is a reference here, never a dependency.
 """
 import json
@@ -101,11 +101,12 @@ def main():
         return loss.item()
 
     step()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
     ms = (time.perf_counter() - t0) * 1000 / steps
-    print(json.dumps({"ms_per_step": ms, "threads": threads, "torch": torch.__version__}))
+    cpu_ms = (time.process_time() - c0) * 1000 / steps
+    print(json.dumps({"ms_per_step": ms, "cpu_ms_per_step": cpu_ms, "threads": threads, "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

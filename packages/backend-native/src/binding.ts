@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 export interface NativeBinding {
   setThreads(blasThreads: number, poolThreads: number): void;
   info(): { blasConfig: string; blasThreads: number; poolThreads: number };
+  tuneAllocator(): boolean;
   batchMatMul(
     a: Float32Array,
     b: Float32Array,

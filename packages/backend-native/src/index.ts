@@ -58,12 +58,15 @@ export function setNativeThreads(threads: number): void {
 /**
  * Registers the tfjs backend 'native': every cpu kernel under the new name, then the C++
  * overrides. Idempotent; a second call only updates the thread count. Throws when unavailable.
+ * On glibc it also keeps large buffers on the malloc heap (`SSL_NATIVE_MALLOC_TUNING=0` opts out).
  */
 export function registerNativeBackend(options: NativeBackendOptions = {}): void {
   const status = nativeBackendStatus();
   if (!status.available) throw new Error(`@ssl/backend-native is unavailable: ${status.reason}`);
   setNativeThreads(resolveThreads(options.threads));
   if (registered) return;
+  // Keeps large tensor buffers on the malloc heap instead of fresh mmaps (see native/addon.cc).
+  if (process.env.SSL_NATIVE_MALLOC_TUNING !== '0') binding().tuneAllocator();
   if (!tf.findBackendFactory(BACKEND_NAME)) {
     // Priority 0: never picked implicitly; @ssl/tensor's initBackend chooses it explicitly.
     tf.registerBackend(BACKEND_NAME, () => new NativeBackend(), 0);
