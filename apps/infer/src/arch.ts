@@ -23,9 +23,14 @@ export interface ResNetArch {
   kind: 'resnet';
   layers?: number[];
   block?: 'basic' | 'bottleneck';
+  cifarStem?: boolean;
 }
 
-/** DINO's ViT presets (vision_transformer.py) and torchvision's ResNets. */
+/**
+ * DINO's ViT presets (vision_transformer.py) and torchvision's ResNets, as the same names in
+ * `@ssl/models`' registry; kept as data here because the CLI needs the dimensions without
+ * building a model.
+ */
 export const ARCH_PRESETS: Record<string, ViTArch | ResNetArch> = {
   vit_tiny: { kind: 'vit', embedDim: 192, depth: 12, numHeads: 3, patchSize: 16 },
   vit_small: { kind: 'vit', embedDim: 384, depth: 12, numHeads: 6, patchSize: 16 },
@@ -35,6 +40,9 @@ export const ARCH_PRESETS: Record<string, ViTArch | ResNetArch> = {
   resnet34: { kind: 'resnet', block: 'basic', layers: [3, 4, 6, 3] },
   resnet50: { kind: 'resnet', block: 'bottleneck', layers: [3, 4, 6, 3] },
   resnet101: { kind: 'resnet', block: 'bottleneck', layers: [3, 4, 23, 3] },
+  resnet18_cifar: { kind: 'resnet', block: 'basic', layers: [2, 2, 2, 2], cifarStem: true },
+  resnet34_cifar: { kind: 'resnet', block: 'basic', layers: [3, 4, 6, 3], cifarStem: true },
+  resnet50_cifar: { kind: 'resnet', block: 'bottleneck', layers: [3, 4, 6, 3], cifarStem: true },
   resnet: { kind: 'resnet' },
 };
 
@@ -70,6 +78,9 @@ export function checkArch(arch: ViTArch | ResNetArch | null, sd: StateDict): { n
       throw new Error(`weights are a ResNet with blocks [${s.layers.join(', ')}], not [${arch.layers.join(', ')}] as the --arch preset says`);
     }
     if (arch.block && arch.block !== s.block) throw new Error(`weights use ${s.block} blocks, the --arch preset says ${arch.block}`);
+    if (arch.cifarStem !== undefined && arch.cifarStem !== s.cifarStem) {
+      throw new Error(`weights have the ${s.cifarStem ? 'CIFAR (3x3)' : 'torchvision (7x7)'} stem, the --arch preset says otherwise`);
+    }
     return {};
   }
   const s = inferViTShape(sd);

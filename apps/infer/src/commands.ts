@@ -46,7 +46,7 @@ function addModelOptions(cmd: Command, withOnnx: boolean): Command {
   return cmd
     .option('--weights <file>', 'a .safetensors state dict (official names; checkpoints with teacher./student. prefixes too)')
     .option('--checkpoint <dir>', 'a training checkpoint directory (DIR/checkpoint.safetensors); the teacher is exported')
-    .option('--arch <name>', 'preset: vit_tiny, vit_small, vit_base, vit, resnet18/34/50/101, resnet')
+    .option('--arch <name>', 'preset: vit_tiny, vit_small, vit_base, vit, resnet18/34/50/101, resnet18/34/50_cifar, resnet')
     .option('--embed-dim <n>', 'ViT width (overrides the preset)', int('--embed-dim'))
     .option('--depth <n>', 'ViT blocks', int('--depth'))
     .option('--num-heads <n>', 'ViT attention heads (the weights cannot tell; default from the preset or width / 64)', int('--num-heads'))

@@ -12,7 +12,7 @@ describe('exportResNet', () => {
     it(`matches PyTorch: ${name}`, async () => {
       const sd = readFixture(`${name}.safetensors`);
       const io = readFixture(`${name}_io.safetensors`);
-      expect(inferResNetShape(sd)).toMatchObject({ block, layers, numClasses: 10 });
+      expect(inferResNetShape(sd)).toMatchObject({ block, layers, numClasses: 10, cifarStem: false });
       const session = await ort.InferenceSession.create(exportResNet(sd), { graphOptimizationLevel: 'all' });
       expect(session.outputNames).toEqual(['features', 'logits']);
       for (const key of ['b1_32', 'b3_40']) {

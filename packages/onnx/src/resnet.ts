@@ -16,6 +16,8 @@ export interface ResNetShape {
   /** Classes of `fc` when the state dict has one (DINO backbones replace it by Identity). */
   numClasses: number | null;
   inChans: number;
+  /** CIFAR stem (PAWS, ours: 3x3 stride-1 conv1, no max-pool) instead of torchvision's 7x7/2 + max-pool. */
+  cifarStem: boolean;
 }
 
 export function inferResNetShape(sd: StateDict): ResNetShape {
@@ -32,12 +34,14 @@ export function inferResNetShape(sd: StateDict): ResNetShape {
   const last = `layer${layers.length}.${(layers.at(-1) as number) - 1}.${block === 'bottleneck' ? 'conv3' : 'conv2'}.weight`;
   const numFeatures = take(sd, last).shape[0] as number;
   const fc = sd['fc.weight'];
-  return { block, layers, numFeatures, numClasses: fc ? (fc.shape[0] as number) : null, inChans: conv1.shape[1] as number };
+  // torchvision's stem conv is always 7x7; a 3x3 conv1 is the CIFAR stem.
+  const cifarStem = conv1.shape[2] === 3;
+  return { block, layers, numFeatures, numClasses: fc ? (fc.shape[0] as number) : null, inChans: conv1.shape[1] as number, cifarStem };
 }
 
 /**
- * Builds the ONNX graph of a torchvision ResNet (v1.5: stride on the 3x3 conv of a bottleneck)
- * in eval mode: BatchNormalization with the running statistics (ORT folds it into the convs).
+ * Builds the ONNX graph of a torchvision ResNet (v1.5: stride on the 3x3 conv of a bottleneck;
+ * a 3x3 `conv1` means the CIFAR stem: stride 1, no max-pool) in eval mode: BatchNormalization with the running statistics (ORT folds it into the convs).
  *
  * Input `input` [B, C, H, W]; outputs `features` [B, F] (global average pool, the DINO/PAWS
  * backbone feature) and, when the state dict has `fc`, `logits` [B, classes].
@@ -70,8 +74,8 @@ export function buildResNetGraph(sd: StateDict, config: ResNetExportConfig = {})
   const relu = (x: string): string => g.op('Relu', [x]);
 
   const x = g.input('input', DType.float, ['batch', s.inChans, 'height', 'width']);
-  let h = relu(bn(conv(x, 'conv1', 2), 'bn1'));
-  h = g.op('MaxPool', [h], { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] } });
+  let h = relu(bn(conv(x, 'conv1', s.cifarStem ? 1 : 2), 'bn1'));
+  if (!s.cifarStem) h = g.op('MaxPool', [h], { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] } });
   s.layers.forEach((n, si) => {
     for (let bi = 0; bi < n; bi++) {
       const p = `layer${si + 1}.${bi}`;
@@ -110,6 +114,7 @@ export function exportResNet(sd: StateDict, config: ResNetExportConfig = {}, met
       'ssl.layers': s.layers.join(','),
       'ssl.num_features': String(s.numFeatures),
       'ssl.in_chans': String(s.inChans),
+      'ssl.cifar_stem': String(s.cifarStem),
       ...meta.metadata,
     },
   });

@@ -1,25 +1,31 @@
-import { VisionTransformer } from '@ssl/models';
+import { ResNet, VisionTransformer, type Module } from '@ssl/models';
 import { Rng, tf } from '@ssl/tensor';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { maxAbsDiff } from './fixtures.test-helpers.js';
 import { exportModule } from './load.js';
 
+/** Adds uniform noise to every parameter and buffer (norm gains start at 1, biases and BN statistics at 0/1, which would hide mistakes). */
+function perturb(model: Module, seed: number, scale: number): void {
+  const rng = new Rng(seed);
+  const sd = model.stateDict();
+  const noisy: Record<string, tf.Tensor> = {};
+  for (const [k, t] of Object.entries(sd)) {
+    if (t.dtype !== 'float32') continue;
+    const noise = Float32Array.from({ length: t.size }, () => (rng.random() * 2 - 1) * scale);
+    // Keep BN variances positive.
+    noisy[k] = tf.tidy(() => (k.endsWith('running_var') ? tf.add(tf.abs(t), tf.abs(tf.tensor(noise, t.shape))) : tf.add(t, tf.tensor(noise, t.shape))));
+  }
+  model.loadStateDict(noisy, { strict: false });
+  tf.dispose([...Object.values(sd), ...Object.values(noisy)]);
+}
+
 // ORT against our own tfjs forward (@ssl/models VisionTransformer): two batch sizes, two image
 // sizes (pretraining size, and a larger one that goes through the bicubic pos-embed resize).
 describe('ONNX export vs @ssl/models tfjs forward', () => {
   it('matches cls, tokens and last attention within 1e-4', async () => {
     const model = new VisionTransformer({ imgSize: 32, patchSize: 8, inChans: 3, embedDim: 48, depth: 2, numHeads: 4, seed: 7 });
-    // Perturb every parameter (norm weights start at 1 / biases at 0, which would hide mistakes).
-    const rng = new Rng(11);
-    const sd = model.stateDict();
-    const noisy: Record<string, tf.Tensor> = {};
-    for (const [k, t] of Object.entries(sd)) {
-      const noise = Float32Array.from({ length: t.size }, () => (rng.random() * 2 - 1) * 0.2);
-      noisy[k] = tf.tidy(() => tf.add(t, tf.tensor(noise, t.shape)));
-    }
-    model.loadStateDict(noisy);
-    tf.dispose([...Object.values(sd), ...Object.values(noisy)]);
+    perturb(model, 11, 0.2);
 
     const start = tf.memory().numTensors;
     const { bytes } = exportModule(model, { numHeads: 4 });
@@ -48,4 +54,35 @@ describe('ONNX export vs @ssl/models tfjs forward', () => {
     expect(tf.memory().numTensors).toBe(start);
     model.dispose();
   });
+});
+
+describe('ONNX export vs @ssl/models tfjs ResNet (eval mode)', () => {
+  for (const [name, opts] of [
+    ['basic blocks, torchvision stem', { block: 'basic', layers: [2, 1, 1, 1], baseWidth: 8 }],
+    ['bottlenecks, CIFAR stem', { block: 'bottleneck', layers: [1, 1, 1, 1], baseWidth: 4, cifarStem: true }],
+  ] as const) {
+    it(`matches the pooled features within 1e-4: ${name}`, async () => {
+      const model = new ResNet({ ...opts, layers: [...opts.layers], seed: 3 });
+      perturb(model, 5, 0.1);
+      model.eval();
+      const start = tf.memory().numTensors;
+      const { bytes, arch } = exportModule(model);
+      expect(arch).toBe('resnet');
+      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+      for (const [B, S] of [
+        [1, 32],
+        [3, 40],
+      ] as const) {
+        const nhwc = tf.tidy(() => tf.randomNormal([B, S, S, 3], 0, 1, 'float32', B * 100 + S)) as tf.Tensor4D;
+        const nchw = tf.tidy(() => tf.transpose(nhwc, [0, 3, 1, 2]));
+        const out = await session.run({ input: new ort.Tensor('float32', nchw.dataSync() as Float32Array, [B, 3, S, S]) });
+        const want = model.forward(nhwc);
+        expect(out['features']!.dims).toEqual(want.shape);
+        expect(maxAbsDiff(out['features']!.data as Float32Array, want.dataSync()), `${B}x${S}`).toBeLessThan(1e-4);
+        tf.dispose([nhwc, nchw, want]);
+      }
+      expect(tf.memory().numTensors).toBe(start);
+      model.dispose();
+    });
+  }
 });
