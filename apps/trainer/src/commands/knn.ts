@@ -2,6 +2,7 @@ import { knnClassifier } from '@ssl/eval';
 import type { Matrix } from '@ssl/eval';
 import { initBackend } from '@ssl/tensor';
 import { readFashionMnist, resolveDataLocation } from '../data.js';
+import { checkpointKnn } from './knn-checkpoint.js';
 import type { PixelSplit } from '../data.js';
 
 export interface KnnResult {
@@ -68,15 +69,25 @@ const int = (v: string, name: string): number => {
 export async function runKnnCommand(flags: KnnFlags): Promise<void> {
   const backend = await initBackend(flags.threads ? { threads: int(flags.threads, 'threads') } : {});
   console.log(`backend: ${backend.name} (${backend.threads} threads)`);
+  if (flags.checkpoint && !flags.pixels) {
+    // The run's config.json names its data and architecture.
+    const r = await checkpointKnn(flags.checkpoint, {
+      trainImages: int(flags.trainImages, 'train-images'),
+      testImages: int(flags.testImages, 'test-images'),
+      k: int(flags.k, 'k'),
+      T: Number(flags.temperature),
+    });
+    const m = r.model;
+    console.log(`${r.method} checkpoint (epoch ${r.epoch}): k-NN (k=${m.k}) top-1 ${m.top1.toFixed(2)}%, top-5 ${m.top5.toFixed(2)}% (${m.trainImages} train, ${m.testImages} test images)`);
+    console.log(`pixels, same code and images:      top-1 ${r.pixels.top1.toFixed(2)}%, top-5 ${r.pixels.top5.toFixed(2)}%`);
+    return;
+  }
   if (flags.dataset !== 'fashion-mnist') throw new Error('ssl-train knn --pixels supports --dataset fashion-mnist; folder datasets need a checkpoint');
   const loc = resolveDataLocation('fashion-mnist', flags.dataPath ?? null);
   const train = await readFashionMnist(loc.dir, 'train', int(flags.trainImages, 'train-images'));
   const test = await readFashionMnist(loc.dir, 'test', int(flags.testImages, 'test-images'));
   const k = int(flags.k, 'k');
   const T = Number(flags.temperature);
-  if (flags.checkpoint && !flags.pixels) {
-    throw new Error('ssl-train knn --checkpoint needs @ssl/models; not wired in this build');
-  }
   for (const [name, fn] of [
     ['pixels, normalised as the training input', FASHION_MNIST_NORMALIZE],
     ['raw pixels / 255', (v: number) => v / 255],

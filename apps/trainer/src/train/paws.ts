@@ -83,8 +83,34 @@ export interface PawsRunSummary {
   baseline: { top1: number; top5: number };
 }
 
+/** The PAWS encoder of `config`: registry backbone + projection head (+ prediction head). */
+export function buildPawsEncoder(config: PawsConfig, inChans: number): PAWSModel {
+  const m = config.meta;
+  if (!listModels().includes(m.model_name)) throw new Error(`unknown model_name '${m.model_name}'; known: ${listModels().join(', ')}`);
+  const isVit = m.model_name.startsWith('vit');
+  const backbone = createModel(m.model_name, {
+    ...(isVit
+      ? {
+          patchSize: m.patch_size,
+          imgSize: config.data.crop_size,
+          ...(m.embed_dim !== null ? { embedDim: m.embed_dim } : {}),
+          ...(m.depth !== null ? { depth: m.depth } : {}),
+          ...(m.num_heads !== null ? { numHeads: m.num_heads } : {}),
+        }
+      : {}),
+    inChans,
+    seed: config.runtime.seed,
+  });
+  return new PAWSModel(backbone, {
+    ...(m.hidden_dim !== null ? { hiddenDim: m.hidden_dim } : {}),
+    outputDim: m.output_dim,
+    usePred: m.use_pred_head,
+    seed: config.runtime.seed + 1,
+  });
+}
+
 /** Rows of `imgs` at `indices`. */
-function pickImages(imgs: EvalImages, indices: Int32Array): EvalImages {
+export function pickImages(imgs: EvalImages, indices: Int32Array): EvalImages {
   const px = imgs.height * imgs.width * imgs.channels;
   const data = new Float32Array(indices.length * px);
   const labels = new Int32Array(indices.length);
@@ -107,7 +133,6 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
     timeBudget: o.time_budget,
   });
   try {
-    if (!listModels().includes(m.model_name)) throw new Error(`unknown model_name '${m.model_name}'; known: ${listModels().join(', ')}`);
     const sets = await openDatasets(ctx, d.dataset, d.val_data_path, d.train_images);
     const labelled = await labelledIndices(config, sets.train);
     const labelledSet = new Subset(sets.train, labelled);
@@ -136,26 +161,8 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
       sampler,
       seed: config.runtime.seed,
     });
-    const isVit = m.model_name.startsWith('vit');
-    const backbone = createModel(m.model_name, {
-      ...(isVit
-        ? {
-            patchSize: m.patch_size,
-            imgSize: d.crop_size,
-            ...(m.embed_dim !== null ? { embedDim: m.embed_dim } : {}),
-            ...(m.depth !== null ? { depth: m.depth } : {}),
-            ...(m.num_heads !== null ? { numHeads: m.num_heads } : {}),
-          }
-        : {}),
-      inChans: sets.channels,
-      seed: config.runtime.seed,
-    });
-    const encoder = new PAWSModel(backbone, {
-      ...(m.hidden_dim !== null ? { hiddenDim: m.hidden_dim } : {}),
-      outputDim: m.output_dim,
-      usePred: m.use_pred_head,
-      seed: config.runtime.seed + 1,
-    });
+    const encoder = buildPawsEncoder(config, sets.channels);
+    const backbone = encoder.backbone;
     ctx.facts.set('model', `${m.model_name} (${backbone.numFeatures}-d features), projection ${m.output_dim}${m.use_pred_head ? ' + prediction head' : ''}`);
     ctx.facts.set('labels', `${labelled.length} labelled of ${sets.train.length} training images`);
 

@@ -8,6 +8,7 @@ import { loadCheckpoint } from '@ssl/engine';
 import { tf } from '@ssl/tensor';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../config/load.js';
+import { checkpointKnn } from '../commands/knn-checkpoint.js';
 import { runDino } from './dino.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -39,7 +40,12 @@ describe('resume after kill -9', () => {
   it('continues from the last checkpoint and ends with the weights of an uninterrupted run', async () => {
     // Uninterrupted: 3 epochs of 2 steps.
     const straight = mkdtempSync(join(tmpdir(), 'ssl-straight-'));
-    await runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: flags(straight) }));
+    const first = await runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: flags(straight) }));
+    // `ssl-train knn --checkpoint` rebuilds the teacher from config.json + checkpoint: same numbers as the run's own evaluation.
+    const again = await checkpointKnn(straight);
+    expect(again.epoch).toBe(3);
+    expect([again.model.top1, again.model.top5]).toEqual([first.knn?.top1, first.knn?.top5]);
+    expect(again.pixels.top1).toBe(first.baseline.top1);
 
     // Same run in a child process, killed with SIGKILL once the epoch-1 checkpoint exists.
     const killed = mkdtempSync(join(tmpdir(), 'ssl-killed-'));
