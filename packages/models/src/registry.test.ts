@@ -14,8 +14,8 @@ const FEATURES: Record<string, number> = {
   resnet18_cifar: 512, resnet34_cifar: 512, resnet50_cifar: 2048, wide_resnet28_2: 128,
 };
 
-/** Input side for the full-size forward check (CIFAR stems keep full resolution: 16px keeps it quick). */
-const SIDE: Record<string, number> = { resnet18_cifar: 16, resnet34_cifar: 16, resnet50_cifar: 16, wide_resnet28_2: 16 };
+/** Input side for the full-size forward check (CIFAR stems keep full resolution: 8px keeps it quick). */
+const SIDE: Record<string, number> = { resnet18_cifar: 8, resnet34_cifar: 8, resnet50_cifar: 8, wide_resnet28_2: 8 };
 
 /**
  * The gradient check runs on a narrow copy of each preset (every block and parameter name of the
