@@ -82,6 +82,8 @@ describe('multi-crop', () => {
     expect(cifar.views[0]!.equalize).toEqual({ p: 0.2 });
     expect(cifar.views[0]!.grayscale).toBeUndefined();
     expect(cifar.mean).toEqual([0.4914, 0.4822, 0.4465]);
+    expect(pawsSpec({ dataset: 'imagenet', multicrop: 0 }).views.map((v) => v.scale)).toEqual([[0.08, 1]]);
+    expect(pawsSpec({ dataset: 'cifar10', multicrop: 0 }).views.map((v) => v.scale)).toEqual([[0.5, 1]]);
     const t = buildTransform({ kind: 'paws', dataset: 'cifar10' });
     expect(t.apply(testImage(32, 32, 3), new Rng(0)).map((x) => x.length)).toEqual([...Array(2).fill(32 * 32 * 3), ...Array(6).fill(18 * 18 * 3)]);
   });

@@ -79,7 +79,10 @@ export class DataAugmentationDINO extends MultiCrop {
 /** Options of PAWS's pipelines (facebookresearch/suncet src/data_manager.py). */
 export interface PawsAugmentationOptions {
   dataset: 'imagenet' | 'cifar10';
-  /** RandomResizedCrop scale of the two large views (official: ImageNet 0.14-1, CIFAR-10 0.75-1). */
+  /**
+   * RandomResizedCrop scale of the large views. Official (paws_train.py): ImageNet 0.14-1 with
+   * multicrop, else 0.08-1; CIFAR-10 0.75-1 with multicrop, else 0.5-1.
+   */
   cropScale?: [number, number];
   /** Colour-distortion strength s: ColorJitter(0.8 s, 0.8 s, 0.8 s, 0.2 s) (ImageNet 1.0, CIFAR-10 0.5). */
   colorDistortion?: number;
@@ -113,17 +116,19 @@ export function pawsSpec(options: PawsAugmentationOptions): MultiCropSpec {
   const normalize = options.normalize ?? true;
   const mean = normalize ? [...(imagenet ? IMAGENET_MEAN : CIFAR10_MEAN)] : [0, 0, 0];
   const std = normalize ? [...(imagenet ? IMAGENET_STD : CIFAR10_STD)] : [1, 1, 1];
+  const mc = options.multicrop ?? 6;
+  // paws_train.py: the large crops shrink less when small multicrop views are also taken.
+  const defaultScale: [number, number] = imagenet ? (mc > 0 ? [0.14, 1] : [0.08, 1]) : mc > 0 ? [0.75, 1] : [0.5, 1];
   const views: ViewSpec[] = [
     {
       size: options.size ?? (imagenet ? 224 : 32),
       count: options.views ?? 2,
-      scale: options.cropScale ?? (imagenet ? [0.14, 1] : [0.75, 1]),
+      scale: options.cropScale ?? defaultScale,
       interpolation: 'bilinear',
       flip: 0.5,
       ...distort,
     },
   ];
-  const mc = options.multicrop ?? 6;
   if (mc > 0) {
     views.push({
       size: options.multicropSize ?? (imagenet ? 96 : 18),
