@@ -121,6 +121,25 @@ describe('trainDino', () => {
     net.teacher.dispose();
   }, 120_000);
 
+  it('trains with the sgd and lars optimizers too, and rejects an unknown one', async () => {
+    const loader = await tinyLoader(8, 4);
+    for (const optimizer of ['sgd', 'lars'] as const) {
+      const net = { student: tinyNet(0), teacher: tinyNet(0) };
+      const before = weights(net.student);
+      const losses: number[] = [];
+      const r = await trainDino({ ...net, loader, config: { ...config(tmp(), 1), optimizer, warmupEpochs: 0, freezeLastLayer: 0 }, onStep: (e) => losses.push(e.loss) });
+      expect(losses.every(Number.isFinite)).toBe(true);
+      expect(maxAbsDiff(before, weights(net.student))).toBeGreaterThan(0);
+      r.dinoLoss.dispose();
+      net.student.dispose();
+      net.teacher.dispose();
+    }
+    const net = { student: tinyNet(0), teacher: tinyNet(0) };
+    await expect(trainDino({ ...net, loader, config: { ...config(tmp(), 1), optimizer: 'adam' as 'adamw' } })).rejects.toThrow(/optimizer must be 'adamw', 'sgd' or 'lars'/);
+    net.student.dispose();
+    net.teacher.dispose();
+  }, 120_000);
+
   it('stops on a non-finite loss with a clear message, leaving the last good checkpoint', async () => {
     const loader = await tinyLoader(8, 4);
     const out = tmp();

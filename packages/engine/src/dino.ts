@@ -170,6 +170,8 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
   const ipe = loader.length(0);
   if (!Number.isInteger(ipe) || ipe < 1) throw new Error(`trainDino: the loader yields no batch per epoch (length ${ipe})`);
 
+  // the optimizer holds no tensors until its first step, so a bad config below leaks nothing
+  const optimizer = makeOptimizer(cfg.optimizer, student);
   const nCrops = cfg.localCropsNumber + 2;
   const dinoLoss = new DINOLoss({
     outDim: cfg.outDim,
@@ -179,7 +181,6 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
     warmupTeacherTempEpochs: cfg.warmupTeacherTempEpochs,
     nEpochs: cfg.epochs,
   });
-  const optimizer = makeOptimizer(cfg.optimizer, student);
   const lrSchedule = cosineScheduler((cfg.lr * cfg.batchSizePerGpu) / 256, cfg.minLr, cfg.epochs, ipe, { warmupEpochs: cfg.warmupEpochs });
   const wdSchedule = cosineScheduler(cfg.weightDecay, cfg.weightDecayEnd, cfg.epochs, ipe);
   const momentumSchedule = cosineScheduler(cfg.momentumTeacher, 1, cfg.epochs, ipe);
