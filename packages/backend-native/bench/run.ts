@@ -71,11 +71,15 @@ function tfMatMulMs(s: Shape): number {
  * (this machine is shared): returns [native ms, direct ms], medians.
  */
 function nativeVsDirectMs(s: Shape, budgetMs = 800): [number, number] {
-  const a = new Float32Array(s.m * s.k).map(() => Math.random());
-  const b = new Float32Array(s.k * s.n).map(() => Math.random());
-  const c = new Float32Array(s.m * s.n);
+  // One matrix per batch entry, as tf.matMul reads, so neither side runs from a warm cache.
+  const [sa, sb, sc] = [s.m * s.k, s.k * s.n, s.m * s.n];
+  const a = new Float32Array(s.batch * sa).map(() => Math.random());
+  const b = new Float32Array(s.batch * sb).map(() => Math.random());
+  const c = new Float32Array(s.batch * sc);
   const direct = () => {
-    for (let i = 0; i < s.batch; i++) directSgemm(a, b, c, s.m, s.n, s.k);
+    for (let i = 0; i < s.batch; i++) {
+      directSgemm(a.subarray(i * sa), b.subarray(i * sb), c.subarray(i * sc), s.m, s.n, s.k);
+    }
   };
   const m = tfMatMul(s);
   m.run();
