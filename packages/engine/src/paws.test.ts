@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ClassStratifiedSampler, DataLoader, FashionMNIST, fashionMnistFixtureDir, perClassSubset, Subset } from '@ssl/data';
 import type { Dataset } from '@ssl/data';
-import { BatchNorm, groupByResolution, Linear, Module, VisionTransformer } from '@ssl/models';
+import { BatchNorm, groupByResolution, Linear, Module, PAWSModel, VisionTransformer } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
 import { trainPaws } from './paws.js';
-import type { PawsConfig, PawsStepEvent } from './paws.js';
+import type { PawsConfig, PawsNetwork, PawsStepEvent } from './paws.js';
 import { SupportBatches } from './support.js';
 
 const dirs: string[] = [];
@@ -130,5 +130,18 @@ describe('trainPaws', () => {
     expect(counts.length).toBe(50);
     expect(new Set(counts.slice(1)).size).toBe(1);
     enc.dispose();
+  }, 120_000);
+
+  it("trains @ssl/models' PAWSModel (projection + prediction heads with BatchNorm)", async () => {
+    const { loader, support } = await data(8);
+    const vit = new VisionTransformer({ imgSize: 28, patchSize: 7, inChans: 3, embedDim: 16, depth: 1, numHeads: 2, seed: 8 });
+    const encoder: PawsNetwork = new PAWSModel(vit, { hiddenDim: 16, outputDim: 8, usePred: true, seed: 9 });
+    const before = weights(encoder);
+    const events: PawsStepEvent[] = [];
+    await trainPaws({ encoder, loader, support, config: config(tmp(), 1), onStep: (e) => events.push(e) });
+    expect(events.length).toBe(2);
+    expect(events.every((e) => Number.isFinite(e.loss) && e.rloss <= 0)).toBe(true);
+    expect(maxAbsDiff(before, weights(encoder))).toBeGreaterThan(0);
+    encoder.dispose();
   }, 120_000);
 });
