@@ -1,19 +1,13 @@
-export const PACKAGE_NAME = 'ssl-train';
-
+// The trainer's configuration layer, for programs that build or check `ssl-train` configs.
 export {
   ConfigError,
   DINO_PRESETS,
   PAWS_PRESETS,
   dinoConfigSchema,
   listPresets,
-  methodFields,
   pawsConfigSchema,
+  presetFor,
   resolveConfig,
   writeResolvedConfig,
 } from './config/index.js';
-export type { DinoConfig, FieldInfo, Method, PawsConfig, Preset, ResolveOptions } from './config/index.js';
-export { buildProgram, main } from './program.js';
-export { pixelFeatures, pixelKnn } from './commands/knn.js';
-export { Progress } from './progress.js';
-export { parseLog, renderReport, writeReport } from './report/html.js';
-export type { EvalPoint, ReportData, StepPoint } from './report/html.js';
+export type { DinoConfig, DinoConfigInput, Method, MethodConfig, PawsConfig, PawsConfigInput, Preset, ResolveOptions } from './config/index.js';

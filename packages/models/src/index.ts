@@ -1,5 +1,3 @@
-export const PACKAGE_NAME = '@ssl/models';
-
 export {
   parseSafetensors,
   parseSafetensorsWithMetadata,
