@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { rgbToPng } from '@ssl/eval';
+import { checkpointNumHeads, rgbToPng } from '@ssl/eval';
 import { backboneStateDict, exportStateDict, loadStateDict, readModelMetadata, type ExportResult } from '@ssl/onnx';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkArch, resolveArch, type ArchFlags } from './arch.js';
@@ -101,15 +101,6 @@ export async function modelBytes(flags: ModelFlags): Promise<{ bytes: Uint8Array
   }
   const exported = exportStateDict(sd, opts);
   return { bytes: exported.bytes, exported };
-}
-
-/** The ViT head count recorded in a training checkpoint's state.json (its resolved config), if any. */
-export function checkpointNumHeads(dir: string): number | undefined {
-  const path = join(dir, 'state.json');
-  if (!existsSync(path)) return undefined;
-  const state = JSON.parse(readFileSync(path, 'utf8')) as { config?: { model?: { num_heads?: unknown; numHeads?: unknown } } };
-  const h = state.config?.model?.num_heads ?? state.config?.model?.numHeads;
-  return typeof h === 'number' && Number.isInteger(h) && h > 0 ? h : undefined;
 }
 
 /** Files given, with directories expanded (recursively) to the images inside, sorted. */

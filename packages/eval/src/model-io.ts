@@ -12,20 +12,24 @@ function defaultHeads(embedDim: number): number {
   return known[embedDim] ?? (embedDim % 64 === 0 ? embedDim / 64 : 1);
 }
 
-/** `num_heads` from a checkpoint directory's state.json (`config.model.num_heads` or anywhere in config). */
-function headsFromState(dir: string): number | undefined {
-  const file = join(dir, 'state.json');
-  if (!existsSync(file)) return undefined;
+/**
+ * The ViT head count recorded for a checkpoint directory (the weights cannot tell it): `num_heads`
+ * anywhere in its state.json config, else in the resolved `config.json` that ssl-train writes in the
+ * run directory above it (the engine's state.json holds the loop's config, not the model's).
+ */
+export function checkpointNumHeads(dir: string): number | undefined {
   const find = (v: unknown): number | undefined => {
     if (v === null || typeof v !== 'object') return undefined;
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-      if ((k === 'num_heads' || k === 'numHeads') && typeof x === 'number') return x;
+      if ((k === 'num_heads' || k === 'numHeads') && typeof x === 'number' && Number.isInteger(x) && x > 0) return x;
       const inner = find(x);
       if (inner !== undefined) return inner;
     }
     return undefined;
   };
-  return find((JSON.parse(readFileSync(file, 'utf8')) as { config?: unknown }).config);
+  const read = (file: string): unknown => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined);
+  const state = read(join(dir, 'state.json')) as { config?: unknown } | undefined;
+  return find(state?.config) ?? find(read(join(dirname(dir), 'config.json')));
 }
 
 /**
@@ -87,7 +91,7 @@ export async function loadVit(
   if (!existsSync(file)) throw new Error(`weights: ${file} does not exist (expected a .safetensors file or a checkpoint directory)`);
   const dict = await readSafetensors(file);
   try {
-    const numHeads = options.numHeads ?? headsFromState(dirname(file));
+    const numHeads = options.numHeads ?? checkpointNumHeads(dirname(file));
     const vitOptions = vitOptionsFromStateDict(dict, { ...options, ...(numHeads !== undefined ? { numHeads } : {}) });
     const model = new VisionTransformer(vitOptions);
     const loadOpts = options.section !== undefined ? { strict: false, section: options.section } : { strict: false };
