@@ -23,7 +23,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
     say "installing system packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
     say "installed: ${missing[*]}"
   else
     say "missing system packages: ${missing[*]}"
