@@ -54,6 +54,15 @@ describe('DataLoader', () => {
     expect(idx0).toEqual(again.flatMap((b) => Array.from(b.indices)));
     expect(idx0).not.toEqual(e1.flatMap((b) => Array.from(b.indices)));
     e0.forEach((b, i) => b.views.forEach((v, k) => expect(v.data).toEqual(again[i]!.views[k]!.data)));
+    // resuming mid-epoch: skipping the first batches gives exactly the rest of the epoch
+    const rest = await collect(make(3).epoch(0, 2));
+    expect(rest.map((b) => b.step)).toEqual([2, 3]);
+    rest.forEach((b, i) => {
+      expect(b.indices).toEqual(e0[i + 2]!.indices);
+      b.views.forEach((v, k) => expect(v.data).toEqual(e0[i + 2]!.views[k]!.data));
+    });
+    expect(await collect(make(3).epoch(0, 4))).toEqual([]);
+    await expect(collect(make(3).epoch(0, -1))).rejects.toThrow(/start must be an integer >= 0, got -1/);
     const keep = await collect(new DataLoader({ dataset: toy(23), transform: aug(), batchSize: 5, shuffle: false, dropLast: false }).epoch(0));
     expect(keep.map((b) => b.indices.length)).toEqual([5, 5, 5, 5, 3]);
     expect(Array.from(keep[4]!.indices)).toEqual([20, 21, 22]);
@@ -98,15 +107,27 @@ describe('DataLoader on worker threads', () => {
         workers,
       });
       const out: Batch[] = [];
+      let n2 = 0;
       for (const e of [0, 1]) {
         let n = 0;
         for await (const b of loader.epoch(e)) if (n++ < 4) out.push(b);
+      }
+      // skipping batches at the start of an epoch, as a resumed run does
+      for await (const b of loader.epoch(1, 2)) {
+        out.push(b);
+        if (++n2 === 2) break;
       }
       await loader.close();
       return out;
     };
     const [w0, w1, w2] = [await run(0), await run(1), await run(2)];
-    expect(w0.length).toBe(8);
+    expect(w0.length).toBe(10);
+    // epoch 1 from batch 2 = batches 2 and 3 of epoch 1
+    for (const i of [0, 1]) {
+      expect(w0[8 + i]!.step).toBe(2 + i);
+      expect(w0[8 + i]!.indices).toEqual(w0[6 + i]!.indices);
+      expect(w0[8 + i]!.views[1]!.data).toEqual(w0[6 + i]!.views[1]!.data);
+    }
     for (const other of [w1, w2]) {
       expect(other.length).toBe(w0.length);
       other.forEach((b, i) => {

@@ -98,11 +98,18 @@ export class DataLoader {
     return n;
   }
 
-  /** The batches of `epoch`, in order. */
-  async *epoch(epoch: number): AsyncGenerator<Batch> {
-    let step = 0;
+  /**
+   * The batches of `epoch`, in order. `start` skips the first `start` batches without loading
+   * them (a run resumed mid-epoch continues with exactly the batches it had not yet seen); their
+   * `step` keeps its position in the whole epoch.
+   */
+  async *epoch(epoch: number, start = 0): AsyncGenerator<Batch> {
+    if (!Number.isInteger(start) || start < 0) throw new RangeError(`DataLoader.epoch: start must be an integer >= 0, got ${start}`);
+    let step = start;
     if (this.workers === 0) {
+      let b = 0;
       for (const indices of this.sampler.batches(epoch)) {
+        if (b++ < start) continue;
         const result = await loadBatch(this.dataset, this.transform, this.seed, epoch, indices);
         const batch = this.accept(result, epoch, step++);
         if (batch) yield batch;
@@ -116,6 +123,7 @@ export class DataLoader {
       idleTimeout: 60_000,
     }));
     const order = this.sampler.batches(epoch)[Symbol.iterator]();
+    for (let b = 0; b < start && !order.next().done; b++);
     const inflight: Promise<BatchResult>[] = [];
     const submit = (): boolean => {
       const next = order.next();
