@@ -16,8 +16,10 @@ export interface CheckpointState {
   version: number;
   /** `dino` or `paws`. */
   kind: string;
-  /** The next epoch to run (as the official `epoch + 1`). */
+  /** The next epoch to run (as the official `epoch + 1`), or the epoch in progress when `iteration` > 0. */
   epoch: number;
+  /** Batches of `epoch` already done: 0 (or absent) at an epoch boundary, > 0 for a mid-epoch checkpoint. */
+  iteration?: number;
   /** Global iterations done. */
   step: number;
   config: unknown;

@@ -8,8 +8,9 @@ import type { Dataset } from '@ssl/data';
 import { DINOHead, MultiCropWrapper, VisionTransformer } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 import { trainDino } from './dino.js';
-import type { DinoConfig, DinoStepEvent } from './dino.js';
+import type { DinoConfig, DinoEpochStats, DinoStepEvent } from './dino.js';
 import { NonFiniteLossError } from './train-common.js';
+import type { EpochEndInfo } from './train-common.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -107,11 +108,124 @@ describe('trainDino', () => {
     for (const n of [a.student, a.teacher, b2.student, b2.teacher]) n.dispose();
   }, 120_000);
 
+  describe('stopping and resuming inside an epoch (3 batches per epoch, 2 epochs)', () => {
+    let straight: Promise<{ events: DinoStepEvent[]; student: Float32Array[]; teacher: Float32Array[]; center: Float32Array; log: Record<string, number>[] }> | null = null;
+    const runStraight = () =>
+      (straight ??= (async () => {
+        const loader = await tinyLoader(12, 4);
+        const net = { student: tinyNet(0.1), teacher: tinyNet(0) };
+        const events: DinoStepEvent[] = [];
+        const out = tmp();
+        const r = await trainDino({ ...net, loader, config: config(out, 2), onStep: (e) => events.push(e) });
+        expect(r.stopped).toBeNull();
+        const res = {
+          events, student: weights(net.student), teacher: weights(net.teacher), center: r.dinoLoss.center.dataSync() as Float32Array,
+          log: readFileSync(join(out, 'log.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)),
+        };
+        r.dinoLoss.dispose();
+        net.student.dispose();
+        net.teacher.dispose();
+        return res;
+      })());
+
+    /** Resume in `out` with fresh networks (a new process) and compare everything with the straight run. */
+    async function resumeAndCompare(out: string, before: DinoStepEvent[], expectSaid: RegExp) {
+      const ref = await runStraight();
+      const loader = await tinyLoader(12, 4);
+      const net = { student: tinyNet(0.1), teacher: tinyNet(0) };
+      const said: string[] = [];
+      const events = [...before];
+      const r = await trainDino({ ...net, loader, config: config(out, 2), onStep: (e) => events.push(e), log: (l) => said.push(l) });
+      expect(said[0]).toMatch(expectSaid);
+      expect(r).toMatchObject({ startEpoch: 1, startIteration: 1, endEpoch: 2, endIteration: 0, step: 6, stopped: null });
+      expect(events.map((e) => e.step)).toEqual([0, 1, 2, 3, 4, 5]);
+      ref.events.forEach((e, i) => {
+        const f = events[i] as DinoStepEvent;
+        expect(Math.abs(e.loss - f.loss)).toBeLessThan(1e-6);
+        expect([f.lr, f.wd, f.momentum, f.teacherTemp]).toEqual([e.lr, e.wd, e.momentum, e.teacherTemp]);
+      });
+      expect(maxAbsDiff(ref.student, weights(net.student))).toBeLessThan(1e-6);
+      expect(maxAbsDiff(ref.teacher, weights(net.teacher))).toBeLessThan(1e-6);
+      expect(maxAbsDiff([ref.center], [r.dinoLoss.center.dataSync() as Float32Array])).toBeLessThan(1e-6);
+      // epoch 1's log.txt line averages its 3 batches, 1 from before the stop and 2 after, as the straight run's
+      const line = readFileSync(join(out, 'log.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.epoch === 1);
+      const refLine = ref.log.find((l) => l.epoch === 1) as Record<string, number>;
+      expect(Math.abs(line.train_loss - (refLine.train_loss as number))).toBeLessThan(1e-6);
+      expect([line.train_lr, line.train_wd]).toEqual([refLine.train_lr, refLine.train_wd]);
+      r.dinoLoss.dispose();
+      net.student.dispose();
+      net.teacher.dispose();
+    }
+
+    it('shouldStop saves the current step and returns; resuming continues mid-epoch as a straight run', async () => {
+      const loader = await tinyLoader(12, 4);
+      const out = tmp();
+      const net = { student: tinyNet(0.1), teacher: tinyNet(0) };
+      const events: DinoStepEvent[] = [];
+      const ends: EpochEndInfo<DinoEpochStats>[] = [];
+      const r = await trainDino({
+        ...net, loader, config: config(out, 2), onStep: (e) => events.push(e), shouldStop: () => events.length === 4,
+        onEpochEnd: async (info) => {
+          await new Promise((resolve) => setTimeout(resolve, 1)); // awaited before the next epoch
+          ends.push(info);
+        },
+      });
+      expect(r).toMatchObject({ stopped: 'requested', endEpoch: 1, endIteration: 1, step: 4, lastCheckpoint: join(out, 'checkpoint') });
+      expect(ends.map((i) => [i.epoch, i.step, i.last, i.stopping, i.checkpoint])).toEqual([[0, 3, false, false, join(out, 'checkpoint')]]);
+      expect(ends[0]?.loss).toBe(ends[0]?.stats.train_loss);
+      const state = JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8'));
+      expect(state).toMatchObject({ kind: 'dino', epoch: 1, iteration: 1, step: 4, extra: { iterationsPerEpoch: 3 } });
+      r.dinoLoss.dispose();
+      net.student.dispose();
+      net.teacher.dispose();
+      await resumeAndCompare(out, events, /^resumed from .*checkpoint: epoch 1, step 4 \(batch 1 of 3 of that epoch\)$/);
+    }, 120_000);
+
+    it('writes a checkpoint every N steps inside epochs; after a crash, resuming equals a straight run', async () => {
+      const loader = await tinyLoader(12, 4);
+      const out = tmp();
+      const net = { student: tinyNet(0.1), teacher: tinyNet(0) };
+      const events: DinoStepEvent[] = [];
+      const said: string[] = [];
+      const crash = (e: DinoStepEvent) => {
+        if (e.step === 4) throw new Error('crash after step 5'); // as kill -9: step 5 is not in any checkpoint
+        events.push(e);
+      };
+      await expect(trainDino({ ...net, loader, config: config(out, 2), checkpointEverySteps: 2, onStep: crash, log: (l) => said.push(l) })).rejects.toThrow(/crash/);
+      expect(said.filter((l) => l.startsWith('checkpoint at'))).toEqual([
+        `checkpoint at epoch 0, step 2 (batch 2 of 3): saved ${join(out, 'checkpoint')}`,
+        `checkpoint at epoch 1, step 4 (batch 1 of 3): saved ${join(out, 'checkpoint')}`,
+      ]);
+      expect(JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8'))).toMatchObject({ epoch: 1, iteration: 1, step: 4 });
+      net.student.dispose();
+      net.teacher.dispose();
+      // a mid-epoch checkpoint only continues with the same batches per epoch
+      const other = { student: tinyNet(0.1), teacher: tinyNet(0) };
+      await expect(trainDino({ ...other, loader: await tinyLoader(16, 4), config: config(out, 2) })).rejects.toThrow(
+        /saved in the middle of an epoch of 3 batches, but the loader now gives 4/,
+      );
+      await expect(trainDino({ ...other, loader, config: config(tmp(), 2), checkpointEveryMinutes: -1 })).rejects.toThrow(
+        /checkpointEveryMinutes must be a number >= 0 \(0: off\), got -1/,
+      );
+      // by the clock: with a tiny interval, after every step inside an epoch
+      const timed: string[] = [];
+      const rt = await trainDino({ ...other, loader, config: { ...config(tmp(), 2), saveckpFreq: 0 }, stopAtEpoch: 1, checkpointEveryMinutes: 1e-9, log: (l) => timed.push(l) });
+      expect(timed.filter((l) => l.startsWith('checkpoint at')).length).toBe(2);
+      rt.dinoLoss.dispose();
+      other.student.dispose();
+      other.teacher.dispose();
+      await resumeAndCompare(out, events, /^resumed from .*checkpoint: epoch 1, step 4 \(batch 1 of 3 of that epoch\)$/);
+    }, 120_000);
+  });
+
   it('keeps tf.memory().numTensors flat over 50 steps', async () => {
     const loader = await tinyLoader(40, 4); // 10 iterations per epoch
     const net = { student: tinyNet(0.1), teacher: tinyNet(0) };
     const counts: number[] = [];
-    const r = await trainDino({ ...net, loader, config: { ...config(tmp(), 5), saveckpFreq: 0 }, logEvery: 0, onStep: () => counts.push(tf.memory().numTensors) });
+    // mid-epoch checkpoints every 3 steps too: saving frees what it creates
+    const r = await trainDino({
+      ...net, loader, config: { ...config(tmp(), 5), saveckpFreq: 0 }, logEvery: 0, checkpointEverySteps: 3, onStep: () => counts.push(tf.memory().numTensors),
+    });
     expect(counts.length).toBe(50);
     // the last layer's AdamW moments appear at epoch 1 (it is frozen in epoch 0); flat from then on
     expect(counts[10]).toBe((counts[0] as number) + 2);

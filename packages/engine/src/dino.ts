@@ -1,36 +1,18 @@
-import { join } from 'node:path';
 import { DINOLoss } from '@ssl/losses';
 import type { Module } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
 import { AdamW } from './adamw.js';
-import {
-  loadCheckpoint,
-  periodicCheckpointName,
-  prefixed,
-  resolveCheckpoint,
-  saveCheckpoints,
-  section,
-  versions,
-} from './checkpoint.js';
+import { prefixed, section } from './checkpoint.js';
 import { copyStudentToTeacher, emaUpdate } from './ema.js';
 import { cancelGradientsLastLayer, clipGradients, gradsByParamName } from './gradients.js';
 import { DinoLARS } from './lars.js';
-import { JsonlLogger, Mean, memoryStats } from './logger.js';
 import type { Optimizer, OptimizerState } from './optimizer.js';
 import { getParamsGroups } from './params.js';
 import { cosineScheduler } from './schedule.js';
 import { SGD } from './sgd.js';
-import {
-  checkEpochs,
-  configChanges,
-  getRngStates,
-  moduleRngs,
-  NonFiniteLossError,
-  setRngStates,
-  viewTensors,
-} from './train-common.js';
-import type { BatchSource } from './train-common.js';
+import { checkEpochs, moduleRngs, NonFiniteLossError, runTrainLoop, viewTensors } from './train-common.js';
+import type { BatchSource, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 
 /** main_dino.py arguments the loop uses, in camelCase, with the official defaults in `DINO_DEFAULTS`. */
 export interface DinoConfig {
@@ -117,33 +99,17 @@ export interface DinoEpochStats {
   checkpoint: string;
 }
 
-export interface TrainDinoOptions {
+/** The loop options (resume, stopAtEpoch, hooks, mid-epoch checkpoints: see `TrainLoopOptions`) and the DINO parts. */
+export interface TrainDinoOptions extends TrainLoopOptions<DinoStepEvent, DinoEpochStats> {
   student: MultiCropNetwork;
   teacher: MultiCropNetwork;
   loader: BatchSource;
   config: Partial<DinoConfig> & { outputDir: string };
-  /** Continue from `<outputDir>/checkpoint` when it exists (default true, as main_dino.py). */
-  resume?: boolean;
-  /** Stop after this epoch (exclusive) without changing the schedules, which span `config.epochs`. */
-  stopAtEpoch?: number;
-  /** Write one line per `logEvery` steps to `<outputDir>/steps.jsonl` (0: none). Default 10. */
-  logEvery?: number;
-  onStep?: (e: DinoStepEvent) => void;
-  onEpoch?: (e: DinoEpochStats) => void;
-  /** Lines for a human (resume, checkpoints). */
-  log?: (line: string) => void;
 }
 
-export interface TrainDinoResult {
-  /** Epoch the run started at (after resume) and the next epoch to run. */
-  startEpoch: number;
-  endEpoch: number;
-  /** Global iterations done. */
-  step: number;
-  epochs: DinoEpochStats[];
+export interface TrainDinoResult extends TrainLoopResult<DinoEpochStats> {
   /** The DINO loss (holds the center); the caller disposes it. */
   dinoLoss: DINOLoss;
-  lastCheckpoint: string | null;
 }
 
 function makeOptimizer(kind: DinoConfig['optimizer'], student: Module): Optimizer {
@@ -160,13 +126,13 @@ function makeOptimizer(kind: DinoConfig['optimizer'], student: Module): Optimize
  * gradients, per-parameter clipping, last-layer cancelling while epoch < freezeLastLayer, the
  * optimizer step with this iteration's lr / weight decay, then the teacher EMA with this
  * iteration's momentum. After each epoch: `checkpoint/` (and `checkpoint<epoch:04>/` every
- * saveckpFreq epochs) and a log.txt line. The teacher starts as a copy of the student.
+ * saveckpFreq epochs) and a log.txt line. The teacher starts as a copy of the student. Resume,
+ * mid-epoch checkpoints, `shouldStop` and the hooks are the shared `runTrainLoop`'s.
  */
 export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoResult> {
   const cfg: DinoConfig = { ...DINO_DEFAULTS, ...options.config };
   const { student, teacher, loader } = options;
   const stopAt = checkEpochs('trainDino', cfg.epochs, options.stopAtEpoch);
-  const say = options.log ?? (() => {});
   const ipe = loader.length(0);
   if (!Number.isInteger(ipe) || ipe < 1) throw new Error(`trainDino: the loader yields no batch per epoch (length ${ipe})`);
 
@@ -186,56 +152,40 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
   const momentumSchedule = cosineScheduler(cfg.momentumTeacher, 1, cfg.epochs, ipe);
 
   try {
-    const rngs = new Map([...moduleRngs('student', student), ...moduleRngs('teacher', teacher)]);
-    const ckptDir = join(cfg.outputDir, 'checkpoint');
-    let startEpoch = 0;
-    let step = 0;
-    let lastCheckpoint: string | null = null;
-    const found = options.resume === false ? null : await resolveCheckpoint(ckptDir);
-    if (found) {
-      const ck = await loadCheckpoint(found);
-      try {
-        if (ck.state.kind !== 'dino') throw new Error(`trainDino: ${found} is a '${ck.state.kind}' checkpoint`);
+    const studentNamed = student.namedParameters().filter(([, v]) => v.trainable);
+    const studentVars = studentNamed.map(([, v]) => v);
+    const studentParams = student.parameters();
+    const teacherParams = teacher.parameters();
+    const core: TrainLoopCore<DinoStepEvent> = {
+      name: 'trainDino',
+      kind: 'dino',
+      config: cfg,
+      loader,
+      rngs: new Map([...moduleRngs('student', student), ...moduleRngs('teacher', teacher)]),
+      restore(ck, found) {
         student.loadStateDict(section(ck.tensors, 'student'));
         teacher.loadStateDict(section(ck.tensors, 'teacher'));
         optimizer.setState({ tensors: section(ck.tensors, 'optimizer'), scalars: ck.state.optimizer as OptimizerState['scalars'] });
         const center = ck.tensors['loss.center'];
         if (!center) throw new Error(`trainDino: ${found} has no loss.center`);
         dinoLoss.setState({ center });
-        setRngStates(rngs, ck.state.rng);
-        startEpoch = ck.state.epoch;
-        step = ck.state.step;
-        lastCheckpoint = found;
-        say(`resumed from ${found}: epoch ${startEpoch}, step ${step}`);
-        const changed = configChanges(ck.state.config, cfg);
-        if (changed.length) say(`warning: config differs from the checkpoint's (schedules may not continue exactly): ${changed.join(', ')}`);
-      } finally {
-        tf.dispose(Object.values(ck.tensors));
-      }
-    } else {
+      },
       // teacher and student start with the same weights
-      copyStudentToTeacher(student, teacher);
-    }
-
-    const studentNamed = student.namedParameters().filter(([, v]) => v.trainable);
-    const studentVars = studentNamed.map(([, v]) => v);
-    const studentParams = student.parameters();
-    const teacherParams = teacher.parameters();
-    const log = new JsonlLogger(join(cfg.outputDir, 'log.txt'));
-    const stepLog = (options.logEvery ?? 10) > 0 ? new JsonlLogger(join(cfg.outputDir, 'steps.jsonl')) : null;
-    const epochs: DinoEpochStats[] = [];
-
-    for (let epoch = startEpoch; epoch < stopAt; epoch++) {
-      const lossMean = new Mean();
-      const lrMean = new Mean();
-      const wdMean = new Mean();
-      const t0 = performance.now();
-      let images = 0;
-      let it = 0;
-      for await (const batch of loader.epoch(epoch)) {
-        if (it >= ipe) break;
-        const ts = performance.now();
-        const g = epoch * ipe + it; // global training iteration
+      fresh: () => copyStudentToTeacher(student, teacher),
+      snapshot() {
+        const opt = optimizer.getState();
+        const loss = dinoLoss.getState();
+        return {
+          tensors: {
+            ...prefixed('student', student.stateDict()),
+            ...prefixed('teacher', teacher.stateDict()),
+            ...prefixed('optimizer', opt.tensors),
+            'loss.center': loss.center,
+          },
+          optimizer: opt.scalars,
+        };
+      },
+      async step(batch, { epoch, iteration, step: g }, lastCheckpoint) {
         const lr = lrSchedule[g] as number;
         const wd = wdSchedule[g] as number;
         optimizer.setSchedule(lr, wd);
@@ -264,9 +214,7 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
           value.dispose();
           const named = gradsByParamName(studentNamed, grads);
           try {
-            if (!Number.isFinite(lossValue)) {
-              throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
-            }
+            if (!Number.isFinite(lossValue)) throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
             if (cfg.clipGrad) norms = clipGradients(named, cfg.clipGrad);
             cancelGradientsLastLayer(epoch, named, cfg.freezeLastLayer);
             optimizer.step(named);
@@ -279,86 +227,19 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
         // EMA update for the teacher
         const m = momentumSchedule[g] as number;
         emaUpdate(studentParams, teacherParams, m);
-
-        step = g + 1;
-        images += B;
-        const seconds = (performance.now() - ts) / 1000;
-        lossMean.add(lossValue);
-        lrMean.add(lr);
-        wdMean.add(wd);
-        const event: DinoStepEvent = {
-          epoch, iteration: it, step: g, loss: lossValue, lr, wd, momentum: m,
-          teacherTemp: dinoLoss.teacherTemp(epoch), imagesPerSec: B / seconds, seconds,
+        const event: Omit<DinoStepEvent, 'imagesPerSec' | 'seconds'> = {
+          epoch, iteration, step: g, loss: lossValue, lr, wd, momentum: m, teacherTemp: dinoLoss.teacherTemp(epoch),
         };
         if (norms) event.gradNorms = norms;
-        options.onStep?.(event);
-        if (stepLog && (it % (options.logEvery ?? 10) === 0 || it === ipe - 1)) {
-          const { gradNorms, ...rest } = event;
-          void gradNorms;
-          stepLog.log({ ...rest, ...memoryStats() });
-        }
-        it++;
-      }
-      if (it < ipe) throw new Error(`trainDino: epoch ${epoch} gave ${it} batches, expected ${ipe} (loader.length)`);
-
-      // ============ checkpoint, then the log line ============
-      const names = [ckptDir];
-      if (cfg.saveckpFreq && epoch % cfg.saveckpFreq === 0) names.push(join(cfg.outputDir, periodicCheckpointName(epoch)));
-      await saveDino(names, { student, teacher, optimizer, dinoLoss, rngs, epoch: epoch + 1, step, config: cfg });
-      lastCheckpoint = ckptDir;
-      const seconds = (performance.now() - t0) / 1000;
-      const stats: DinoEpochStats = {
-        train_loss: lossMean.value,
-        train_lr: lrMean.value,
-        train_wd: wdMean.value,
-        epoch,
-        images_per_sec: images / seconds,
-        seconds,
-        ...memoryStats(),
-        checkpoint: ckptDir,
-      };
-      log.log(stats as unknown as Record<string, unknown>);
-      epochs.push(stats);
-      options.onEpoch?.(stats);
-      say(`epoch ${epoch}: loss ${stats.train_loss.toFixed(4)}, ${stats.images_per_sec.toFixed(1)} images/s, saved ${names.join(', ')}`);
-    }
-    return { startEpoch, endEpoch: Math.max(startEpoch, stopAt), step, epochs, dinoLoss, lastCheckpoint };
+        return { images: B, metrics: { loss: lossValue, lr, wd }, event };
+      },
+    };
+    const r = await runTrainLoop<DinoStepEvent, DinoEpochStats>(core, options, stopAt, ipe);
+    return { ...r, dinoLoss };
   } catch (err) {
     dinoLoss.dispose();
     throw err;
   } finally {
     optimizer.dispose();
-  }
-}
-
-async function saveDino(
-  dirs: string[],
-  s: {
-    student: Module; teacher: Module; optimizer: Optimizer; dinoLoss: DINOLoss;
-    rngs: ReturnType<typeof moduleRngs>; epoch: number; step: number; config: DinoConfig;
-  },
-): Promise<void> {
-  const studentSd = s.student.stateDict();
-  const teacherSd = s.teacher.stateDict();
-  const opt = s.optimizer.getState();
-  const loss = s.dinoLoss.getState();
-  try {
-    await saveCheckpoints(dirs, {
-      tensors: { ...prefixed('student', studentSd), ...prefixed('teacher', teacherSd), ...prefixed('optimizer', opt.tensors), 'loss.center': loss.center },
-      state: {
-        format: 'ssl-vision-checkpoint',
-        version: 1,
-        kind: 'dino',
-        epoch: s.epoch,
-        step: s.step,
-        config: s.config,
-        rng: getRngStates(s.rngs),
-        optimizer: opt.scalars,
-        versions: versions(),
-        savedAt: new Date().toISOString(),
-      },
-    });
-  } finally {
-    tf.dispose([...Object.values(studentSd), ...Object.values(teacherSd), ...Object.values(opt.tensors), loss.center]);
   }
 }

@@ -28,8 +28,16 @@ export {
 } from './checkpoint.js';
 export type { Checkpoint, CheckpointState } from './checkpoint.js';
 export { JsonlLogger, Mean, memoryStats } from './logger.js';
-export { NonFiniteLossError } from './train-common.js';
-export type { BatchSource, TrainBatch } from './train-common.js';
+export { NonFiniteLossError, runTrainLoop } from './train-common.js';
+export type {
+  BatchSource,
+  EpochEndInfo,
+  StepOutput,
+  TrainBatch,
+  TrainLoopCore,
+  TrainLoopOptions,
+  TrainLoopResult,
+} from './train-common.js';
 export { DINO_DEFAULTS, trainDino } from './dino.js';
 export type { DinoConfig, DinoEpochStats, DinoStepEvent, MultiCropNetwork, TrainDinoOptions, TrainDinoResult } from './dino.js';
 export { PAWS_DEFAULTS, trainPaws } from './paws.js';

@@ -30,4 +30,12 @@ export class Mean {
   get value(): number {
     return this.count ? this.total / this.count : Number.NaN;
   }
+  /** `[total, count]`, so a run resumed mid-epoch averages exactly as an uninterrupted one. */
+  getState(): [number, number] {
+    return [this.total, this.count];
+  }
+  setState([total, count]: [number, number]): void {
+    this.total = total;
+    this.count = count;
+  }
 }

@@ -122,11 +122,73 @@ describe('trainPaws', () => {
     b2.dispose();
   }, 120_000);
 
+  it('stops on shouldStop mid-epoch, and a resume (also after a crash past a mid-epoch checkpoint) equals a straight run', async () => {
+    const { loader, support } = await data(12); // 3 iterations per epoch, 2 epochs
+    const a = tinyEncoder();
+    const ea: PawsStepEvent[] = [];
+    const outA = tmp();
+    await trainPaws({ encoder: a, loader, support, config: config(outA, 2), onStep: (e) => ea.push(e) });
+    const refLine = readFileSync(join(outA, 'log.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))[1];
+
+    const resumeAndCompare = async (out: string, before: PawsStepEvent[]) => {
+      const b = tinyEncoder();
+      const events = [...before];
+      const said: string[] = [];
+      const r = await trainPaws({ encoder: b, loader, support, config: config(out, 2), onStep: (e) => events.push(e), log: (l) => said.push(l) });
+      expect(said[0]).toMatch(/^resumed from .*checkpoint: epoch 1, step 4 \(batch 1 of 3 of that epoch\)$/);
+      expect(r).toMatchObject({ startEpoch: 1, startIteration: 1, step: 6, stopped: null });
+      expect(events.map((e) => e.step)).toEqual([0, 1, 2, 3, 4, 5]);
+      ea.forEach((e, i) => {
+        const f = events[i] as PawsStepEvent;
+        expect(Math.abs(e.loss - f.loss)).toBeLessThan(1e-6);
+        expect(Math.abs(e.rloss - f.rloss)).toBeLessThan(1e-6);
+        expect(f.lr).toBe(e.lr);
+      });
+      expect(maxAbsDiff(weights(a), weights(b))).toBeLessThan(1e-6);
+      const line = readFileSync(join(out, 'log.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.epoch === 1);
+      for (const k of ['train_loss', 'train_ploss', 'train_rloss']) expect(Math.abs(line[k] - refLine[k])).toBeLessThan(1e-6);
+      b.dispose();
+    };
+
+    // stopped by shouldStop after 4 steps: batch 1 of epoch 1
+    const outB = tmp();
+    const b1 = tinyEncoder();
+    const eb: PawsStepEvent[] = [];
+    const epochEnds: number[] = [];
+    const r1 = await trainPaws({
+      encoder: b1, loader, support, config: config(outB, 2), onStep: (e) => eb.push(e), shouldStop: () => eb.length === 4,
+      onEpochEnd: (info) => void epochEnds.push(info.epoch),
+    });
+    expect(r1).toMatchObject({ stopped: 'requested', endEpoch: 1, endIteration: 1, step: 4 });
+    expect(epochEnds).toEqual([0]);
+    expect(JSON.parse(readFileSync(join(outB, 'checkpoint', 'state.json'), 'utf8'))).toMatchObject({ kind: 'paws', epoch: 1, iteration: 1, step: 4 });
+    b1.dispose();
+    await resumeAndCompare(outB, eb);
+
+    // a checkpoint every 2 steps, then a crash after step 5 (which no checkpoint holds)
+    const outC = tmp();
+    const c1 = tinyEncoder();
+    const ec: PawsStepEvent[] = [];
+    const crash = (e: PawsStepEvent) => {
+      if (e.step === 4) throw new Error('crash');
+      ec.push(e);
+    };
+    await expect(trainPaws({ encoder: c1, loader, support, config: config(outC, 2), checkpointEverySteps: 2, onStep: crash })).rejects.toThrow(/crash/);
+    expect(JSON.parse(readFileSync(join(outC, 'checkpoint', 'state.json'), 'utf8'))).toMatchObject({ epoch: 1, iteration: 1, step: 4 });
+    c1.dispose();
+    await resumeAndCompare(outC, ec);
+    a.dispose();
+  }, 120_000);
+
   it('keeps tf.memory().numTensors flat over 50 steps', async () => {
     const { loader, support } = await data(20, 2); // 10 iterations per epoch
     const enc = tinyEncoder();
     const counts: number[] = [];
-    await trainPaws({ encoder: enc, loader, support, config: { ...config(tmp(), 5), saveckpFreq: 0 }, logEvery: 0, onStep: () => counts.push(tf.memory().numTensors) });
+    // mid-epoch checkpoints every 3 steps too: saving frees what it creates
+    await trainPaws({
+      encoder: enc, loader, support, config: { ...config(tmp(), 5), saveckpFreq: 0 }, logEvery: 0, checkpointEverySteps: 3,
+      onStep: () => counts.push(tf.memory().numTensors),
+    });
     expect(counts.length).toBe(50);
     expect(new Set(counts.slice(1)).size).toBe(1);
     enc.dispose();

@@ -1,17 +1,15 @@
-import { join } from 'node:path';
 import { makeLabelsMatrix, pawsLoss } from '@ssl/losses';
 import type { Module } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
-import { loadCheckpoint, periodicCheckpointName, prefixed, resolveCheckpoint, saveCheckpoints, section, versions } from './checkpoint.js';
+import { prefixed, section } from './checkpoint.js';
 import { gradsByParamName } from './gradients.js';
 import { LARS } from './lars.js';
-import { JsonlLogger, Mean, memoryStats } from './logger.js';
 import type { OptimizerState } from './optimizer.js';
 import { pawsParamGroups } from './params.js';
 import { WarmupCosineSchedule } from './schedule.js';
-import { checkEpochs, configChanges, getRngStates, moduleRngs, NonFiniteLossError, setRngStates, viewTensors } from './train-common.js';
-import type { BatchSource, TrainBatch } from './train-common.js';
+import { checkEpochs, moduleRngs, NonFiniteLossError, runTrainLoop, viewTensors } from './train-common.js';
+import type { BatchSource, TrainBatch, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 
 /** PAWS config fields (suncet configs/paws/*.yaml, camelCase); defaults in `PAWS_DEFAULTS` (cifar10_train.yaml). */
 export interface PawsConfig {
@@ -107,40 +105,29 @@ export interface PawsEpochStats {
   checkpoint: string;
 }
 
-export interface TrainPawsOptions {
+/** The loop options (resume, stopAtEpoch, hooks, mid-epoch checkpoints: see `TrainLoopOptions`) and the PAWS parts. */
+export interface TrainPawsOptions extends TrainLoopOptions<PawsStepEvent, PawsEpochStats> {
   encoder: PawsNetwork;
   /** Unlabelled views: 2 large + `multicrop` small per image, batch `unsupervisedBatchSize`. */
   loader: BatchSource;
   /** Labelled support batches: `supervisedViews` views of classesPerBatch * supervisedImgsPerClass images. */
   support: SupportSource;
   config: Partial<PawsConfig> & { outputDir: string };
-  resume?: boolean;
-  stopAtEpoch?: number;
-  logEvery?: number;
-  onStep?: (e: PawsStepEvent) => void;
-  onEpoch?: (e: PawsEpochStats) => void;
-  log?: (line: string) => void;
 }
 
-export interface TrainPawsResult {
-  startEpoch: number;
-  endEpoch: number;
-  step: number;
-  epochs: PawsEpochStats[];
-  lastCheckpoint: string | null;
-}
+export type TrainPawsResult = TrainLoopResult<PawsEpochStats>;
 
 /**
  * PAWS pretraining as suncet `paws_train.py`: per iteration, the support batch then the
  * unlabelled views through the encoder together; anchors = prediction z, targets = projection h
  * (no gradient) with the two large views swapped; PAWS loss + me-max; gradients; LARS (PAWS SGD,
- * bias/BN excluded) at this iteration's WarmupCosineSchedule lr. A checkpoint after each epoch.
+ * bias/BN excluded) at this iteration's WarmupCosineSchedule lr. A checkpoint after each epoch;
+ * resume, mid-epoch checkpoints, `shouldStop` and the hooks are the shared `runTrainLoop`'s.
  */
 export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsResult> {
   const cfg: PawsConfig = { ...PAWS_DEFAULTS, ...options.config };
   const { encoder, loader, support } = options;
   const stopAt = checkEpochs('trainPaws', cfg.epochs, options.stopAtEpoch);
-  const say = options.log ?? (() => {});
   const ipe = loader.length(0);
   if (!Number.isInteger(ipe) || ipe < 1) throw new Error(`trainPaws: the loader yields no batch per epoch (length ${ipe})`);
 
@@ -156,133 +143,78 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
   const schedule = new WarmupCosineSchedule({
     warmupSteps: cfg.warmup * ipe, startLr: cfg.startLr, refLr: cfg.lr, finalLr: cfg.finalLr, tMax: cfg.epochs * ipe,
   });
-  const rngs = moduleRngs('encoder', encoder);
-  const ckptDir = join(cfg.outputDir, 'checkpoint');
-  let startEpoch = 0;
-  let step = 0;
-  let lastCheckpoint: string | null = null;
-  try {
-    const found = options.resume === false ? null : await resolveCheckpoint(ckptDir);
-    if (found) {
-      const ck = await loadCheckpoint(found);
-      try {
-        if (ck.state.kind !== 'paws') throw new Error(`trainPaws: ${found} is a '${ck.state.kind}' checkpoint`);
-        encoder.loadStateDict(section(ck.tensors, 'encoder'));
-        optimizer.setState({ tensors: section(ck.tensors, 'optimizer'), scalars: ck.state.optimizer as OptimizerState['scalars'] });
-        setRngStates(rngs, ck.state.rng);
-        startEpoch = ck.state.epoch;
-        step = ck.state.step;
-        lastCheckpoint = found;
-        say(`resumed from ${found}: epoch ${startEpoch}, step ${step}`);
-        const changed = configChanges(ck.state.config, cfg);
-        if (changed.length) say(`warning: config differs from the checkpoint's (schedules may not continue exactly): ${changed.join(', ')}`);
-      } finally {
-        tf.dispose(Object.values(ck.tensors));
-      }
-    }
-
-    const named = encoder.namedParameters().filter(([, v]) => v.trainable);
-    const vars = named.map(([, v]) => v);
-    const numSupport = cfg.supervisedViews * cfg.supervisedImgsPerClass * cfg.classesPerBatch;
-    const log = new JsonlLogger(join(cfg.outputDir, 'log.txt'));
-    const stepLog = (options.logEvery ?? 10) > 0 ? new JsonlLogger(join(cfg.outputDir, 'steps.jsonl')) : null;
-    const epochs: PawsEpochStats[] = [];
-
-    for (let epoch = startEpoch; epoch < stopAt; epoch++) {
-      const means = { loss: new Mean(), ploss: new Mean(), rloss: new Mean(), lr: new Mean() };
-      const t0 = performance.now();
-      let images = 0;
-      let it = 0;
-      for await (const ubatch of loader.epoch(epoch)) {
-        if (it >= ipe) break;
-        const ts = performance.now();
-        const g = epoch * ipe + it;
-        const lr = schedule.lr(g);
-        optimizer.setSchedule(lr);
-        const sbatch = await support.batch(g);
-        const simgs = viewTensors(sbatch);
-        const uimgs = viewTensors(ubatch);
-        let ploss = Number.NaN;
-        let rloss = Number.NaN;
-        let lossValue: number;
-        const U = uimgs[0]?.shape[0] as number;
-        try {
-          if (uimgs.length !== 2 + cfg.multicrop) {
-            throw new Error(`trainPaws: unlabelled batches must have ${2 + cfg.multicrop} views (2 + multicrop), got ${uimgs.length}`);
-          }
-          if (simgs.length !== cfg.supervisedViews || simgs[0]?.shape[0] !== numSupport / cfg.supervisedViews) {
-            throw new Error(
-              `trainPaws: support batches must have ${cfg.supervisedViews} views of ${numSupport / cfg.supervisedViews} images, got ${simgs.length} of ${simgs[0]?.shape[0]}`,
-            );
-          }
-          const { value, grads } = tf.variableGrads(() => {
-            // h: before the prediction head, z: after it
-            const { h, z } = encoder.forward([...simgs, ...uimgs], { returnBeforeHead: true });
-            const d = z.shape[1] as number;
-            const rows = z.shape[0] as number;
-            const anchorSupports = tf.slice(z, [0, 0], [numSupport, d]);
-            const anchorViews = tf.slice(z, [numSupport, 0], [rows - numSupport, d]);
-            const targetSupports = tf.slice(h, [0, 0], [numSupport, d]);
-            // targets: the two large views swapped
-            const targetViews = tf.concat([tf.slice(h, [numSupport + U, 0], [U, d]), tf.slice(h, [numSupport, 0], [U, d])], 0);
-            const out = paws(anchorViews, anchorSupports, labels, targetViews, targetSupports, labels);
-            ploss = out.loss.dataSync()[0] as number;
-            rloss = out.rloss.dataSync()[0] as number;
-            return tf.add(out.loss, out.rloss) as Scalar;
-          }, vars);
-          lossValue = value.dataSync()[0] as number;
-          value.dispose();
-          const ng = gradsByParamName(named, grads);
-          try {
-            if (!Number.isFinite(lossValue)) throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
-            optimizer.step(ng);
-          } finally {
-            tf.dispose(Object.values(grads).filter((t): t is Tensor => t !== null));
-          }
-        } finally {
-          tf.dispose([...simgs, ...uimgs]);
-        }
-        step = g + 1;
-        images += U;
-        const seconds = (performance.now() - ts) / 1000;
-        means.loss.add(lossValue);
-        means.ploss.add(ploss);
-        means.rloss.add(rloss);
-        means.lr.add(lr);
-        const event: PawsStepEvent = { epoch, iteration: it, step: g, loss: lossValue, ploss, rloss, lr, imagesPerSec: U / seconds, seconds };
-        options.onStep?.(event);
-        if (stepLog && (it % (options.logEvery ?? 10) === 0 || it === ipe - 1)) stepLog.log({ ...event, ...memoryStats() });
-        it++;
-      }
-      if (it < ipe) throw new Error(`trainPaws: epoch ${epoch} gave ${it} batches, expected ${ipe} (loader.length)`);
-
-      const dirs = [ckptDir];
-      if (cfg.saveckpFreq && epoch % cfg.saveckpFreq === 0) dirs.push(join(cfg.outputDir, periodicCheckpointName(epoch)));
-      const sd = encoder.stateDict();
+  const named = encoder.namedParameters().filter(([, v]) => v.trainable);
+  const vars = named.map(([, v]) => v);
+  const numSupport = cfg.supervisedViews * cfg.supervisedImgsPerClass * cfg.classesPerBatch;
+  const core: TrainLoopCore<PawsStepEvent> = {
+    name: 'trainPaws',
+    kind: 'paws',
+    config: cfg,
+    loader,
+    rngs: moduleRngs('encoder', encoder),
+    restore(ck) {
+      encoder.loadStateDict(section(ck.tensors, 'encoder'));
+      optimizer.setState({ tensors: section(ck.tensors, 'optimizer'), scalars: ck.state.optimizer as OptimizerState['scalars'] });
+    },
+    snapshot() {
       const opt = optimizer.getState();
+      return { tensors: { ...prefixed('encoder', encoder.stateDict()), ...prefixed('optimizer', opt.tensors) }, optimizer: opt.scalars };
+    },
+    async step(ubatch, { epoch, iteration, step: g }, lastCheckpoint) {
+      const lr = schedule.lr(g);
+      optimizer.setSchedule(lr);
+      const sbatch = await support.batch(g);
+      const simgs = viewTensors(sbatch);
+      const uimgs = viewTensors(ubatch);
+      let ploss = Number.NaN;
+      let rloss = Number.NaN;
+      let lossValue: number;
+      const U = uimgs[0]?.shape[0] as number;
       try {
-        await saveCheckpoints(dirs, {
-          tensors: { ...prefixed('encoder', sd), ...prefixed('optimizer', opt.tensors) },
-          state: {
-            format: 'ssl-vision-checkpoint', version: 1, kind: 'paws', epoch: epoch + 1, step, config: cfg,
-            rng: getRngStates(rngs), optimizer: opt.scalars, versions: versions(), savedAt: new Date().toISOString(),
-          },
-        });
+        if (uimgs.length !== 2 + cfg.multicrop) {
+          throw new Error(`trainPaws: unlabelled batches must have ${2 + cfg.multicrop} views (2 + multicrop), got ${uimgs.length}`);
+        }
+        if (simgs.length !== cfg.supervisedViews || simgs[0]?.shape[0] !== numSupport / cfg.supervisedViews) {
+          throw new Error(
+            `trainPaws: support batches must have ${cfg.supervisedViews} views of ${numSupport / cfg.supervisedViews} images, got ${simgs.length} of ${simgs[0]?.shape[0]}`,
+          );
+        }
+        const { value, grads } = tf.variableGrads(() => {
+          // h: before the prediction head, z: after it
+          const { h, z } = encoder.forward([...simgs, ...uimgs], { returnBeforeHead: true });
+          const d = z.shape[1] as number;
+          const rows = z.shape[0] as number;
+          const anchorSupports = tf.slice(z, [0, 0], [numSupport, d]);
+          const anchorViews = tf.slice(z, [numSupport, 0], [rows - numSupport, d]);
+          const targetSupports = tf.slice(h, [0, 0], [numSupport, d]);
+          // targets: the two large views swapped
+          const targetViews = tf.concat([tf.slice(h, [numSupport + U, 0], [U, d]), tf.slice(h, [numSupport, 0], [U, d])], 0);
+          const out = paws(anchorViews, anchorSupports, labels, targetViews, targetSupports, labels);
+          ploss = out.loss.dataSync()[0] as number;
+          rloss = out.rloss.dataSync()[0] as number;
+          return tf.add(out.loss, out.rloss) as Scalar;
+        }, vars);
+        lossValue = value.dataSync()[0] as number;
+        value.dispose();
+        const ng = gradsByParamName(named, grads);
+        try {
+          if (!Number.isFinite(lossValue)) throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
+          optimizer.step(ng);
+        } finally {
+          tf.dispose(Object.values(grads).filter((t): t is Tensor => t !== null));
+        }
       } finally {
-        tf.dispose([...Object.values(sd), ...Object.values(opt.tensors)]);
+        tf.dispose([...simgs, ...uimgs]);
       }
-      lastCheckpoint = ckptDir;
-      const seconds = (performance.now() - t0) / 1000;
-      const stats: PawsEpochStats = {
-        train_loss: means.loss.value, train_ploss: means.ploss.value, train_rloss: means.rloss.value, train_lr: means.lr.value,
-        epoch, images_per_sec: images / seconds, seconds, ...memoryStats(), checkpoint: ckptDir,
+      return {
+        images: U,
+        metrics: { loss: lossValue, ploss, rloss, lr },
+        event: { epoch, iteration, step: g, loss: lossValue, ploss, rloss, lr },
       };
-      log.log(stats as unknown as Record<string, unknown>);
-      epochs.push(stats);
-      options.onEpoch?.(stats);
-      say(`epoch ${epoch}: loss ${stats.train_loss.toFixed(4)} (${stats.train_ploss.toFixed(4)} ${stats.train_rloss.toFixed(4)}), saved ${dirs.join(', ')}`);
-    }
-    return { startEpoch, endEpoch: Math.max(startEpoch, stopAt), step, epochs, lastCheckpoint };
+    },
+  };
+  try {
+    return await runTrainLoop<PawsStepEvent, PawsEpochStats>(core, options, stopAt, ipe);
   } finally {
     optimizer.dispose();
     labels.dispose();

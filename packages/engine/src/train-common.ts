@@ -1,20 +1,30 @@
+import { join } from 'node:path';
 import { tf, Rng } from '@ssl/tensor';
 import type { RngState, Tensor } from '@ssl/tensor';
 import type { Module } from '@ssl/models';
+import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, loadCheckpoint, periodicCheckpointName, resolveCheckpoint, saveCheckpoints, versions } from './checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
+import { JsonlLogger, Mean, memoryStats } from './logger.js';
 
 /** A batch as `@ssl/data`'s DataLoader yields it. */
 export interface TrainBatch {
   views: Array<{ data: Float32Array; shape: [number, number, number, number] | number[] }>;
   labels?: Int32Array;
   indices?: Int32Array;
+  /** Position of the batch in its epoch (`@ssl/data` sets it). */
+  step?: number;
 }
 
 /** What the loops need of a loader (`@ssl/data` DataLoader satisfies it). */
 export interface BatchSource {
   /** Batches per epoch (`len(data_loader)`). */
   length(epoch?: number): number;
-  /** The batches of `epoch`, a function of (seed, epoch) only, so a resumed run sees the same ones. */
-  epoch(epoch: number): AsyncIterable<TrainBatch>;
+  /**
+   * The batches of `epoch`, a function of (seed, epoch) only, so a resumed run sees the same ones.
+   * `start` > 0 (a run resumed mid-epoch) asks for the batches from position `start` on; a loader
+   * that ignores it must set `step` on its batches, and the loop drops those before `start`.
+   */
+  epoch(epoch: number, start?: number): AsyncIterable<TrainBatch>;
 }
 
 /** Raised when the loss is NaN or infinite; training stopped and the last checkpoint is untouched. */
@@ -86,4 +96,284 @@ export function configChanges(saved: unknown, current: object): string[] {
     if (old !== undefined && JSON.stringify(old) !== JSON.stringify(v)) out.push(`${k}: ${JSON.stringify(old)} -> ${JSON.stringify(v)}`);
   }
   return out;
+}
+
+/** Options both loops take (`trainDino`, `trainPaws`). */
+export interface TrainLoopOptions<S, E> {
+  /** Continue from `<outputDir>/checkpoint` when it exists (default true, as main_dino.py). */
+  resume?: boolean;
+  /** Stop after this epoch (exclusive) without changing the schedules, which span `config.epochs`. */
+  stopAtEpoch?: number;
+  /** Write one line per `logEvery` steps to `<outputDir>/steps.jsonl` (0: none). Default 10. */
+  logEvery?: number;
+  /** After every step, with its numbers. */
+  onStep?: (e: S) => void;
+  /** After every epoch's checkpoint, with the log.txt line. */
+  onEpoch?: (e: E) => void;
+  /** After every epoch's checkpoint and log line, awaited before the next epoch (evaluations, reports). */
+  onEpochEnd?: (info: EpochEndInfo<E>) => void | Promise<void>;
+  /**
+   * Checked after every step (and after `onEpochEnd`): when it returns true the loop writes a
+   * checkpoint at the current step and returns with `stopped: 'requested'`.
+   */
+  shouldStop?: () => boolean;
+  /** Also write `checkpoint/` every N global steps inside epochs (0: off). */
+  checkpointEverySteps?: number;
+  /** Also write `checkpoint/` when this many minutes passed since the last one (0: off). */
+  checkpointEveryMinutes?: number;
+  /** Lines for a human (resume, checkpoints). */
+  log?: (line: string) => void;
+}
+
+export interface EpochEndInfo<E> {
+  /** The epoch just finished. */
+  epoch: number;
+  /** Its mean loss (`train_loss`). */
+  loss: number;
+  /** Global iterations done. */
+  step: number;
+  /** The log.txt line. */
+  stats: E;
+  /** Where its checkpoint is. */
+  checkpoint: string;
+  /** The last epoch of this call (`stopAtEpoch` or `epochs` reached). */
+  last: boolean;
+  /** `shouldStop` returned true at the end of this epoch: the loop returns after this hook. */
+  stopping: boolean;
+}
+
+export interface TrainLoopResult<E> {
+  /** Epoch the run started at (after resume), and the batches of it already done (mid-epoch resume). */
+  startEpoch: number;
+  startIteration: number;
+  /** Position the run ended at, as the checkpoint records it: the next epoch to run, and the batches of it done (> 0 when stopped mid-epoch). */
+  endEpoch: number;
+  endIteration: number;
+  /** Global iterations done. */
+  step: number;
+  /** Epochs finished in this call. */
+  epochs: E[];
+  lastCheckpoint: string | null;
+  /** The checkpoint this run resumed from, or null for a fresh start. */
+  resumedFrom: string | null;
+  /** 'requested' when `shouldStop` ended the run before its last epoch, else null. */
+  stopped: 'requested' | null;
+}
+
+/** What one iteration of a method returns to the loop. */
+export interface StepOutput<S> {
+  /** Images in the batch (for images/s). */
+  images: number;
+  /** Numbers averaged over the epoch into the log.txt line as `train_<name>`, in order, `loss` first. */
+  metrics: { loss: number } & Record<string, number>;
+  /** The step event without the loop's timing fields. */
+  event: Omit<S, 'imagesPerSec' | 'seconds'>;
+}
+
+/** The method-specific half of a training loop: state to restore and save, and one iteration. */
+export interface TrainLoopCore<S> {
+  /** `trainDino`, for messages. */
+  name: string;
+  /** Checkpoint kind (`dino`, `paws`): a checkpoint of another kind is refused. */
+  kind: string;
+  /** Saved into every checkpoint; `epochs`, `saveckpFreq` and `outputDir` drive the loop. */
+  config: { epochs: number; saveckpFreq: number; outputDir: string };
+  loader: BatchSource;
+  /** Every RNG the networks hold (stochastic depth), saved and restored by name. */
+  rngs: Map<string, Rng>;
+  /** Load networks, optimizer and loss state from a checkpoint (the loop disposes its tensors). */
+  restore(ck: Checkpoint, path: string): void;
+  /** A fresh start (no checkpoint). */
+  fresh?(): void;
+  /** Tensors to save (the loop disposes them once written) and the optimizer's scalars. */
+  snapshot(): { tensors: Record<string, Tensor>; optimizer: unknown };
+  /** One iteration at global step `at.step`; throws `NonFiniteLossError` on a NaN/inf loss. */
+  step(batch: TrainBatch, at: { epoch: number; iteration: number; step: number }, lastCheckpoint: string | null): Promise<StepOutput<S>>;
+}
+
+/** What a mid-epoch checkpoint keeps of the epoch so far, so its log.txt line comes out as an uninterrupted run's. */
+interface EpochProgress {
+  metrics: Record<string, [number, number]>;
+  images: number;
+  seconds: number;
+}
+
+function checkEvery(name: string, key: string, v: number | undefined, integer: boolean): number {
+  if (v === undefined) return 0;
+  if (!Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
+    throw new Error(`${name}: ${key} must be ${integer ? 'an integer' : 'a number'} >= 0 (0: off), got ${v}`);
+  }
+  return v;
+}
+
+/**
+ * The epoch/step loop shared by `trainDino` and `trainPaws`: resume (also mid-epoch), the batches
+ * of each epoch, `core.step` per batch, the step log, mid-epoch checkpoints (every N steps or M
+ * minutes, and when `shouldStop` asks), and after each epoch its checkpoint, log.txt line,
+ * `onEpoch` and `onEpochEnd`. Positions are (epoch, iteration); the global step `epoch * ipe + it`
+ * indexes the schedules, so a resumed run continues them exactly.
+ */
+export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainLoopOptions<S, E>, stopAt: number, ipe: number): Promise<TrainLoopResult<E>> {
+  const { name, kind, loader, config: cfg } = core;
+  const say = options.log ?? (() => {});
+  const everySteps = checkEvery(name, 'checkpointEverySteps', options.checkpointEverySteps, true);
+  const everyMs = checkEvery(name, 'checkpointEveryMinutes', options.checkpointEveryMinutes, false) * 60_000;
+  const logEvery = options.logEvery ?? 10;
+  const ckptDir = join(cfg.outputDir, 'checkpoint');
+
+  let startEpoch = 0;
+  let startIteration = 0;
+  let step = 0;
+  let lastCheckpoint: string | null = null;
+  let resumedFrom: string | null = null;
+  let progress: EpochProgress | null = null;
+  const found = options.resume === false ? null : await resolveCheckpoint(ckptDir);
+  if (found) {
+    const ck = await loadCheckpoint(found);
+    try {
+      if (ck.state.kind !== kind) throw new Error(`${name}: ${found} is a '${ck.state.kind}' checkpoint`);
+      startIteration = ck.state.iteration ?? 0;
+      if (startIteration > 0) {
+        const saved = ck.state.extra?.iterationsPerEpoch;
+        if (saved !== ipe) {
+          throw new Error(
+            `${name}: ${found} was saved in the middle of an epoch of ${String(saved)} batches, but the loader now gives ${ipe}; ` +
+              'resume with the same data and batch size, or start over (resume: false)',
+          );
+        }
+        progress = (ck.state.extra?.epochProgress as EpochProgress | undefined) ?? null;
+      }
+      core.restore(ck, found);
+      setRngStates(core.rngs, ck.state.rng);
+      startEpoch = ck.state.epoch;
+      step = ck.state.step;
+      lastCheckpoint = found;
+      resumedFrom = found;
+      say(`resumed from ${found}: epoch ${startEpoch}, step ${step}${startIteration > 0 ? ` (batch ${startIteration} of ${ipe} of that epoch)` : ''}`);
+      const changed = configChanges(ck.state.config, cfg);
+      if (changed.length) say(`warning: config differs from the checkpoint's (schedules may not continue exactly): ${changed.join(', ')}`);
+    } finally {
+      tf.dispose(Object.values(ck.tensors));
+    }
+  } else {
+    core.fresh?.();
+  }
+
+  let lastSave = performance.now();
+  const save = async (dirs: string[], epoch: number, iteration: number, extra?: Record<string, unknown>): Promise<void> => {
+    const snap = core.snapshot();
+    try {
+      await saveCheckpoints(dirs, {
+        tensors: snap.tensors,
+        state: {
+          format: CHECKPOINT_FORMAT,
+          version: CHECKPOINT_VERSION,
+          kind,
+          epoch,
+          iteration,
+          step,
+          config: cfg,
+          rng: getRngStates(core.rngs),
+          optimizer: snap.optimizer,
+          ...(extra ? { extra } : {}),
+          versions: versions(),
+          savedAt: new Date().toISOString(),
+        },
+      });
+    } finally {
+      tf.dispose(Object.values(snap.tensors));
+    }
+    lastCheckpoint = dirs[0] ?? null;
+    lastSave = performance.now();
+  };
+
+  const log = new JsonlLogger(join(cfg.outputDir, 'log.txt'));
+  const stepLog = logEvery > 0 ? new JsonlLogger(join(cfg.outputDir, 'steps.jsonl')) : null;
+  const epochs: E[] = [];
+  const result = (endEpoch: number, endIteration: number, stopped: 'requested' | null): TrainLoopResult<E> => ({
+    startEpoch, startIteration, endEpoch, endIteration, step, epochs, lastCheckpoint, resumedFrom, stopped,
+  });
+
+  for (let epoch = startEpoch; epoch < stopAt; epoch++) {
+    const first = epoch === startEpoch ? startIteration : 0;
+    const means = new Map<string, Mean>();
+    let images = 0;
+    let priorSeconds = 0;
+    if (first > 0 && progress) {
+      for (const [k, st] of Object.entries(progress.metrics)) {
+        const m = new Mean();
+        m.setState(st);
+        means.set(k, m);
+      }
+      images = progress.images;
+      priorSeconds = progress.seconds;
+    }
+    const t0 = performance.now();
+    const elapsed = () => priorSeconds + (performance.now() - t0) / 1000;
+    let it = first;
+    for await (const batch of first > 0 ? loader.epoch(epoch, first) : loader.epoch(epoch)) {
+      if (it >= ipe) break;
+      // a loader that does not skip on its own: drop the batches a resumed epoch already had
+      if (first > 0 && typeof batch.step === 'number' && batch.step < first) continue;
+      const ts = performance.now();
+      const g = epoch * ipe + it; // global training iteration
+      const out = await core.step(batch, { epoch, iteration: it, step: g }, lastCheckpoint);
+      step = g + 1;
+      images += out.images;
+      const seconds = (performance.now() - ts) / 1000;
+      for (const [k, v] of Object.entries(out.metrics)) {
+        let m = means.get(k);
+        if (!m) means.set(k, (m = new Mean()));
+        m.add(v);
+      }
+      const event = { ...out.event, imagesPerSec: out.images / seconds, seconds } as S;
+      options.onStep?.(event);
+      if (stepLog && (it % logEvery === 0 || it === ipe - 1)) {
+        // scalars only (DINO's per-parameter gradNorms stay out of the log)
+        const scalars = Object.fromEntries(Object.entries(event as object).filter(([, v]) => typeof v === 'number'));
+        stepLog.log({ ...scalars, ...memoryStats() });
+      }
+      it++;
+      if (it >= ipe) continue; // the epoch's own checkpoint follows
+      const stop = options.shouldStop?.() ?? false;
+      const due = stop || (everySteps > 0 && step % everySteps === 0) || (everyMs > 0 && performance.now() - lastSave >= everyMs);
+      if (!due) continue;
+      const metrics: Record<string, [number, number]> = {};
+      for (const [k, m] of means) metrics[k] = m.getState();
+      await save([ckptDir], epoch, it, { iterationsPerEpoch: ipe, epochProgress: { metrics, images, seconds: elapsed() } satisfies EpochProgress });
+      if (stop) {
+        say(`stopped at epoch ${epoch}, step ${step} (batch ${it} of ${ipe}): saved ${ckptDir}`);
+        return result(epoch, it, 'requested');
+      }
+      say(`checkpoint at epoch ${epoch}, step ${step} (batch ${it} of ${ipe}): saved ${ckptDir}`);
+    }
+    if (it < ipe) throw new Error(`${name}: epoch ${epoch} gave ${it} batches, expected ${ipe} (loader.length)`);
+
+    // ============ checkpoint, then the log line ============
+    const dirs = [ckptDir];
+    if (cfg.saveckpFreq && epoch % cfg.saveckpFreq === 0) dirs.push(join(cfg.outputDir, periodicCheckpointName(epoch)));
+    await save(dirs, epoch + 1, 0);
+    const seconds = elapsed();
+    const stats = {
+      ...Object.fromEntries([...means].map(([k, m]) => [`train_${k}`, m.value])),
+      epoch,
+      images_per_sec: images / seconds,
+      seconds,
+      ...memoryStats(),
+      checkpoint: ckptDir,
+    } as Record<string, number | string>;
+    log.log(stats);
+    epochs.push(stats as E);
+    options.onEpoch?.(stats as E);
+    const loss = stats.train_loss as number;
+    const parts = [...means.keys()].filter((k) => k !== 'loss' && k !== 'lr' && k !== 'wd').map((k) => (stats[`train_${k}`] as number).toFixed(4));
+    say(`epoch ${epoch}: loss ${loss.toFixed(4)}${parts.length ? ` (${parts.join(' ')})` : ''}, ${(images / seconds).toFixed(1)} images/s, saved ${dirs.join(', ')}`);
+    const stopping = options.shouldStop?.() ?? false;
+    await options.onEpochEnd?.({ epoch, loss, step, stats: stats as E, checkpoint: ckptDir, last: epoch + 1 >= stopAt, stopping });
+    if (epoch + 1 < stopAt && (stopping || (options.shouldStop?.() ?? false))) {
+      say(`stopped after epoch ${epoch}, step ${step}: saved ${ckptDir}`);
+      return result(epoch + 1, 0, 'requested');
+    }
+  }
+  return result(Math.max(startEpoch, stopAt), startEpoch >= stopAt ? startIteration : 0, null);
 }
