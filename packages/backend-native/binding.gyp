@@ -12,7 +12,10 @@
         "native/kernels/Slice.cc",
         "native/kernels/Softmax.cc",
         "native/kernels/Transpose.cc",
-        "native/kernels/Unary.cc"
+        "native/kernels/Unary.cc",
+        "native/kernels/LayerNorm.cc",
+        "native/kernels/Gelu.cc",
+        "native/kernels/AdamW.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -58,6 +58,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSoftmax(env, exports);
   InitConv2D(env, exports);
   InitSlice(env, exports);
+  InitLayerNorm(env, exports);
+  InitGelu(env, exports);
+  InitAdamW(env, exports);
   return exports;
 }
 

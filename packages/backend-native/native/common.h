@@ -43,5 +43,8 @@ void InitReduce(Napi::Env env, Napi::Object exports);
 void InitSoftmax(Napi::Env env, Napi::Object exports);
 void InitConv2D(Napi::Env env, Napi::Object exports);
 void InitSlice(Napi::Env env, Napi::Object exports);
+void InitLayerNorm(Napi::Env env, Napi::Object exports);
+void InitGelu(Napi::Env env, Napi::Object exports);
+void InitAdamW(Napi::Env env, Napi::Object exports);
 
 }  // namespace sslnative

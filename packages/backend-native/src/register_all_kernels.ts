@@ -1,8 +1,11 @@
 import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { adamwConfig } from './kernels/AdamW.js';
 import { batchMatMulConfig } from './kernels/BatchMatMul.js';
 import { fusedMatMulConfig } from './kernels/_FusedMatMul.js';
 import { binaryConfigs } from './kernels/binary.js';
 import { conv2dConfigs } from './kernels/Conv2D.js';
+import { geluConfigs } from './kernels/Gelu.js';
+import { layerNormConfigs } from './kernels/LayerNorm.js';
 import { packConfigs } from './kernels/Pack.js';
 import { reduceConfigs } from './kernels/reduce.js';
 import { sliceConfigs } from './kernels/Slice.js';
@@ -10,7 +13,11 @@ import { softmaxConfig } from './kernels/Softmax.js';
 import { transposeConfig } from './kernels/Transpose.js';
 import { unaryConfigs } from './kernels/unary.js';
 
-/** Every kernel the C++ addon overrides; all other kernels are the JS cpu ones. */
+/**
+ * Every kernel the C++ addon provides: overrides of tfjs kernels (all other tfjs kernels are the
+ * JS cpu ones) and the fused Ssl* kernels, which only this backend has (@ssl/tensor's layerNorm,
+ * gelu and adamwUpdate run them when registered, else a composite of tfjs ops).
+ */
 export const NATIVE_KERNELS: KernelConfig[] = [
   batchMatMulConfig,
   fusedMatMulConfig,
@@ -22,4 +29,7 @@ export const NATIVE_KERNELS: KernelConfig[] = [
   ...conv2dConfigs,
   ...sliceConfigs,
   ...packConfigs,
+  ...layerNormConfigs,
+  ...geluConfigs,
+  adamwConfig,
 ];

@@ -39,13 +39,21 @@ function runOn(backend: string, f: () => Result) {
  * every output must match in shape, dtype and value (NaN where the reference has NaN).
  */
 export function expectSameAsCpu(f: () => Result, rtol = 1e-5, atol = 1e-5): void {
-  const ref = runOn('cpu', f);
-  const got = runOn('native', f);
+  expectNativeMatches(f, f, rtol, atol);
+}
+
+/**
+ * `ref` under 'cpu' against `got` under 'native' (a fused kernel against the composite of tfjs ops
+ * it replaces): same shapes, dtypes and values (NaN where the reference has NaN).
+ */
+export function expectNativeMatches(ref: () => Result, got: () => Result, rtol = 1e-5, atol = 1e-5): void {
+  const r0 = runOn('cpu', ref);
+  const g0 = runOn('native', got);
   tf.setBackend('native');
-  expect(got.length).toBe(ref.length);
-  for (let i = 0; i < ref.length; i++) {
-    const r = ref[i]!;
-    const g = got[i]!;
+  expect(g0.length).toBe(r0.length);
+  for (let i = 0; i < r0.length; i++) {
+    const r = r0[i]!;
+    const g = g0[i]!;
     expect(g.shape).toEqual(r.shape);
     expect(g.dtype).toBe(r.dtype);
     let worst = 0;
