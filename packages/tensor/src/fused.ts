@@ -1,0 +1,182 @@
+// Fused ops for the ViT hot path: LayerNorm, exact GELU and one AdamW step. Each runs a single
+// kernel when the active backend has one (the native backend registers them under these names)
+// and a composite of tfjs ops otherwise. Looked up by name, so this package never imports the
+// native backend statically.
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+
+/** Kernel names (and their inputs/outputs) a backend may register to run the fused ops. */
+export const FUSED_KERNELS = {
+  /** inputs {x, gamma, beta}, attr epsilon; outputs [y, mean, rstd] (mean/rstd: x's shape without the last dim). */
+  layerNorm: 'SslLayerNorm',
+  /** inputs {dy, x, gamma, mean, rstd}; outputs [dx, dgamma, dbeta]. */
+  layerNormGrad: 'SslLayerNormGrad',
+  /** input {x}; output y. */
+  gelu: 'SslGelu',
+  /** inputs {dy, x}; output dx. */
+  geluGrad: 'SslGeluGrad',
+  /** inputs {param, grad, m, v}; attrs: see `adamwScalars`; outputs [param, m, v]. */
+  adamw: 'SslAdamW',
+} as const;
+
+/** Whether the active backend runs `kernelName` itself (else the ops use their composite). */
+export function hasFusedKernel(kernelName: string): boolean {
+  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
+}
+
+const allFloat32 = (ts: Tensor[]) => ts.every((t) => t.dtype === 'float32');
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+type Saver = (ts: Tensor[]) => void;
+type GradFunc = (dy: Tensor, saved: Tensor[]) => Tensor[];
+type CustomGradBody = (...args: unknown[]) => { value: Tensor; gradFunc: GradFunc };
+
+// tf.customGrad's typings want exactly Tensor arguments; ours take a saver last.
+const customGrad = (f: CustomGradBody) => tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...ts: Tensor[]) => Tensor;
+
+function layerNormComposite(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, save: Saver): { value: Tensor; gradFunc: GradFunc } {
+  const axis = x.rank - 1;
+  const [value, xhat, rstd] = tf.tidy(() => {
+    const xc = tf.sub(x, tf.mean(x, axis, true));
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), axis, true), eps)); // biased variance, as PyTorch
+    const xh = tf.mul(xc, r);
+    return [tf.add(tf.mul(xh, gamma), beta), xh, r];
+  }) as [Tensor, Tensor, Tensor];
+  save([xhat, rstd, gamma]);
+  return {
+    value,
+    gradFunc: (dy, saved) => {
+      const [xh, r, g] = saved as [Tensor, Tensor, Tensor];
+      const rows = [...Array(dy.rank - 1).keys()];
+      const dxhat = tf.mul(dy, g);
+      // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+      const m1 = tf.mean(dxhat, axis, true);
+      const m2 = tf.mean(tf.mul(dxhat, xh), axis, true);
+      const dx = tf.mul(tf.sub(tf.sub(dxhat, m1), tf.mul(xh, m2)), r);
+      return [dx, tf.sum(tf.mul(dy, xh), rows), tf.sum(dy, rows)];
+    },
+  };
+}
+
+function layerNormKernel(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, save: Saver): { value: Tensor; gradFunc: GradFunc } {
+  const [value, mean, rstd] = tf.engine().runKernel(FUSED_KERNELS.layerNorm, { x, gamma, beta }, { epsilon: eps }) as Tensor[];
+  save([x, gamma, mean!, rstd!]);
+  return {
+    value: value!,
+    gradFunc: (dy, saved) => {
+      const [xs, g, m, r] = saved as [Tensor, Tensor, Tensor, Tensor];
+      return tf.engine().runKernel(FUSED_KERNELS.layerNormGrad, { dy, x: xs, gamma: g, mean: m, rstd: r }, {}) as Tensor[];
+    },
+  };
+}
+
+/**
+ * LayerNorm over the last axis (PyTorch `F.layer_norm` with weight and bias): `(x - mean) /
+ * sqrt(var + eps) * gamma + beta`, biased variance. `x` is `[..., C]`, `gamma` and `beta` `[C]`.
+ * Differentiable in all three (dx, dgamma, dbeta).
+ */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  if (x.rank === 0) throw new Error('layerNorm: x must have at least one dim, got a scalar');
+  const c = x.shape[x.rank - 1]!;
+  if (!sameShape(gamma.shape, [c])) throw new Error(`layerNorm: gamma must have shape [${c}] (last dim of x [${x.shape}]), got [${gamma.shape}]`);
+  if (!sameShape(beta.shape, [c])) throw new Error(`layerNorm: beta must have shape [${c}] (last dim of x [${x.shape}]), got [${beta.shape}]`);
+  if (!(eps >= 0)) throw new Error(`layerNorm: eps must be a non-negative number, got ${eps}`);
+  const fused = allFloat32([x, gamma, beta]) && hasFusedKernel(FUSED_KERNELS.layerNorm);
+  const body = fused ? layerNormKernel : layerNormComposite;
+  return customGrad((...args) => {
+    const [xs, g, b, save] = args as [Tensor, Tensor, Tensor, Saver];
+    return body(xs, g, b, eps, save);
+  })(x, gamma, beta);
+}
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+const geluComposite = customGrad((...args) => {
+  const [x, save] = args as [Tensor, Saver];
+  save([x]);
+  return {
+    value: tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT1_2)), 1))),
+    gradFunc: (dy, saved) => {
+      const [xs] = saved as [Tensor];
+      // d/dx x Phi(x) = Phi(x) + x phi(x)
+      const cdf = tf.mul(tf.add(tf.erf(tf.mul(xs, SQRT1_2)), 1), 0.5);
+      const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), INV_SQRT_2PI);
+      return [tf.mul(dy, tf.add(cdf, tf.mul(xs, pdf)))];
+    },
+  };
+});
+
+const geluKernel = customGrad((...args) => {
+  const [x, save] = args as [Tensor, Saver];
+  save([x]);
+  return {
+    value: tf.engine().runKernel(FUSED_KERNELS.gelu, { x }, {}) as Tensor,
+    gradFunc: (dy, saved) => [tf.engine().runKernel(FUSED_KERNELS.geluGrad, { dy, x: saved[0]! }, {}) as Tensor],
+  };
+});
+
+/** Exact GELU, `x * Phi(x)` with the normal CDF from erf (PyTorch `nn.GELU()`, not the tanh form). */
+export function gelu(x: Tensor): Tensor {
+  return x.dtype === 'float32' && hasFusedKernel(FUSED_KERNELS.gelu) ? geluKernel(x) : geluComposite(x);
+}
+
+export interface AdamWStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** This parameter's step count, 1 on its first update (bias correction). */
+  step: number;
+}
+
+/**
+ * The float32 scalars of one AdamW step, the attrs of the `SslAdamW` kernel. Computed here, in
+ * double precision and then rounded once, so that kernel and composite use identical values.
+ */
+export function adamwScalars(s: AdamWStep): Record<string, number> {
+  return {
+    decay: 1 - s.lr * s.weightDecay,
+    beta1: s.beta1,
+    oneMinusBeta1: 1 - s.beta1,
+    beta2: s.beta2,
+    oneMinusBeta2: 1 - s.beta2,
+    sqrtBiasCorrection2: Math.sqrt(1 - s.beta2 ** s.step),
+    epsilon: s.eps,
+    stepSize: s.lr / (1 - s.beta1 ** s.step),
+  };
+}
+
+/**
+ * One `torch.optim.AdamW` step (single-tensor path) of one parameter; returns new tensors, the
+ * inputs are untouched:
+ * `p *= 1 - lr wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+ *  p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
+ * The fused kernel and the composite give the same float32 bits.
+ */
+export function adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s: AdamWStep): { param: Tensor; m: Tensor; v: Tensor } {
+  for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) {
+    if (!sameShape(t.shape, param.shape)) throw new Error(`adamwUpdate: ${name} must have the shape of param [${param.shape}], got [${t.shape}]`);
+  }
+  if (!Number.isInteger(s.step) || s.step < 1) throw new Error(`adamwUpdate: step must be an integer >= 1, got ${s.step}`);
+  for (const b of [s.beta1, s.beta2]) {
+    if (!(b >= 0 && b < 1)) throw new Error(`adamwUpdate: betas must be in [0, 1), got [${s.beta1}, ${s.beta2}]`);
+  }
+  const k = adamwScalars(s);
+  if (allFloat32([param, grad, m, v]) && hasFusedKernel(FUSED_KERNELS.adamw)) {
+    const [p1, m1, v1] = tf.engine().runKernel(FUSED_KERNELS.adamw, { param, grad, m, v }, k) as Tensor[];
+    return { param: p1!, m: m1!, v: v1! };
+  }
+  const [p1, m1, v1] = tf.tidy(() => {
+    const decayed = tf.mul(param, tf.scalar(k.decay!));
+    const m1 = tf.add(tf.mul(m, tf.scalar(k.beta1!)), tf.mul(grad, tf.scalar(k.oneMinusBeta1!)));
+    const v1 = tf.add(tf.mul(v, tf.scalar(k.beta2!)), tf.mul(tf.mul(grad, grad), tf.scalar(k.oneMinusBeta2!)));
+    const denom = tf.add(tf.div(tf.sqrt(v1), tf.scalar(k.sqrtBiasCorrection2!)), tf.scalar(k.epsilon!));
+    return [tf.sub(decayed, tf.mul(tf.div(m1, denom), tf.scalar(k.stepSize!))), m1, v1];
+  });
+  return { param: p1!, m: m1!, v: v1! };
+}
