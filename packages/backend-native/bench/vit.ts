@@ -167,7 +167,8 @@ export function makeVitStep(cfg: VitConfig = VIT_TINY_BENCH, seed = 0): VitStep 
   const step = (): number => {
     t += 1;
     return tf.tidy(() => {
-      const targets = tf.softmax(tf.div(forward(teacher, globals, cfg), 0.04)); // [2B, out]
+      // Own scope: the teacher's intermediates are freed before the student runs (torch.no_grad does the same).
+      const targets = tf.tidy(() => tf.softmax(tf.div(forward(teacher, globals, cfg), 0.04))); // [2B, out]
       const targetChunks = tf.split(targets, cfg.globalCrops); // each [B, out]
       const { value, grads } = tf.variableGrads(() => {
         const sg = tf.split(tf.logSoftmax(tf.div(forward(student, globals, cfg), 0.1)), cfg.globalCrops);

@@ -8,6 +8,7 @@ import { NATIVE_KERNELS } from './register_all_kernels.js';
 
 export { NativeBackend } from './backend.js';
 export { NATIVE_KERNELS } from './register_all_kernels.js';
+export { bufferPoolStats } from './kernels/alloc.js';
 
 export const BACKEND_NAME = 'native';
 
