@@ -9,6 +9,9 @@ import { runShowCrops } from './commands/show-crops.js';
 import { runTraining } from './commands/train.js';
 import { writeReport } from './report/html.js';
 
+/** Exit status of the training command main() ran (130 / 143 after Ctrl-C / SIGTERM). */
+let trainingExitCode = 0;
+
 function methodCommand(program: Command, method: Method, summary: string): void {
   const cmd = program.command(method).description(summary);
   cmd.option('--config <file>', 'YAML or JSON config file (grouped as the resolved config.yaml, or flat official keys)');
@@ -25,7 +28,7 @@ function methodCommand(program: Command, method: Method, summary: string): void 
       process.stdout.write(stringifyYaml(config));
       return;
     }
-    await runTraining(config);
+    trainingExitCode = await runTraining(config);
   });
 }
 
@@ -79,9 +82,10 @@ export function buildProgram(): Command {
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram().exitOverride();
+  trainingExitCode = 0;
   try {
     await program.parseAsync(normalizeArgv(argv), { from: 'user' });
-    return 0;
+    return trainingExitCode;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode; // commander printed it already
     console.error(`ssl-train: ${(err as Error).message}`);

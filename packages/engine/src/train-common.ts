@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { tf, Rng } from '@ssl/tensor';
 import type { RngState, Tensor } from '@ssl/tensor';
 import type { Module } from '@ssl/models';
@@ -334,6 +335,9 @@ export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainL
         stepLog.log({ ...scalars, ...memoryStats() });
       }
       it++;
+      // Batches from memory can resolve as microtasks only: give signal handlers and timers
+      // (Ctrl-C -> shouldStop) one event-loop turn per step, or they wait for the epoch's end.
+      await nextTurn();
       if (it >= ipe) continue; // the epoch's own checkpoint follows
       const stop = options.shouldStop?.() ?? false;
       const due = stop || (everySteps > 0 && step % everySteps === 0) || (everyMs > 0 && performance.now() - lastSave >= everyMs);

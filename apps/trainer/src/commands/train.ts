@@ -3,7 +3,8 @@ import type { PawsConfig } from '../config/paws.js';
 import { runDino } from '../train/dino.js';
 import { runPaws } from '../train/paws.js';
 
-export async function runTraining(config: DinoConfig | PawsConfig): Promise<void> {
-  if (config.method === 'dino') await runDino(config);
-  else await runPaws(config);
+/** Train with `config`; the exit status: 0, or 130 / 143 when Ctrl-C / SIGTERM stopped the run (after saving a checkpoint). */
+export async function runTraining(config: DinoConfig | PawsConfig): Promise<number> {
+  const summary = config.method === 'dino' ? await runDino(config) : await runPaws(config);
+  return summary.exitCode;
 }

@@ -45,6 +45,14 @@ export const loggingSchema = z
   .object({
     output_dir: z.string().default('.').describe('Path to save logs, checkpoints, the resolved config and report.html.'),
     saveckp_freq: z.number().int().min(0).default(20).describe('Keep a checkpoint every x epochs (the latest one is always kept).'),
+    checkpoint_minutes: z
+      .number()
+      .min(0)
+      .default(5)
+      .describe(
+        'Ours: also save output_dir/checkpoint inside an epoch every x minutes, so a crash or kill -9 loses at most that much ' +
+          '(0 = only at epoch ends; Ctrl-C and SIGTERM always save the current step).',
+      ),
     eval_freq: z
       .number()
       .int()

@@ -101,7 +101,10 @@ export function parseLog(text: string): { steps: StepPoint[]; evals: EvalPoint[]
     for (const [k, v] of opt) if (v !== undefined) (s as unknown as Record<string, number>)[k] = v;
     steps.push(s);
   }
-  return { steps, evals };
+  // Steps done after the last checkpoint of a killed run are logged again when it resumes: keep the later record.
+  const last = new Map<string, number>();
+  steps.forEach((s, i) => last.set(`${s.epoch}/${s.step}`, i));
+  return { steps: steps.filter((s, i) => last.get(`${s.epoch}/${s.step}`) === i), evals };
 }
 
 const series = (steps: StepPoint[], key: keyof StepPoint, name: string, extra: Partial<Series> = {}): Series => ({

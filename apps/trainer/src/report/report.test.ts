@@ -45,6 +45,9 @@ describe('report', () => {
     expect(evals[0]?.baselineTop1).toBe(82.2);
     expect(steps[5]?.teacherTemp).toBeCloseTo(0.04);
     expect(parseLog('{"epoch": 0, "train_loss": 5.1, "train_lr": 0.1, "train_wd": 0.04}').steps[0]).toEqual({ epoch: 0, step: 0, loss: 5.1, lr: 0.1, wd: 0.04 });
+    // steps redone after a resume from a mid-epoch checkpoint count once, with the later numbers
+    const redone = ['{"type":"step","epoch":0,"step":1,"loss":3}', '{"type":"step","epoch":0,"step":2,"loss":2.9}', '{"type":"resume","step":1}', '{"type":"step","epoch":0,"step":2,"loss":2.8}'];
+    expect(parseLog(redone.join('\n')).steps.map((p) => [p.step, p.loss])).toEqual([[1, 3], [2, 2.8]]);
   });
 
   it('charts are inline SVG with round ticks; an empty series says so', () => {

@@ -49,6 +49,21 @@ describe('ssl-train dino end to end (fixture data, tiny ViT)', () => {
     expect(readdirSync(join(out, 'attention')).some((f) => f.startsWith('img0-attn-mean'))).toBe(true);
   });
 
+  it('evaluates every --eval-freq epochs, and a time budget ends the run with a checkpoint at that step, then evaluates', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ssl-dino-'));
+    const small = { train_images: 64, knn_train_images: 64, attention_images: 0 };
+    const every = await runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: tinyFlags(out, { ...small, epochs: 2, eval_freq: 1 }) }));
+    expect(every).toMatchObject({ stopReason: 'finished', steps: 4, exitCode: 0 });
+    // after epoch 1 (through onEpochEnd), then the final one after epoch 2
+    expect(parseLog(readFileSync(join(out, 'log.jsonl'), 'utf8')).evals.map((e) => [e.epoch, e.step])).toEqual([[1, 2], [2, 4]]);
+
+    const budget = mkdtempSync(join(tmpdir(), 'ssl-dino-'));
+    const r = await runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: tinyFlags(budget, { ...small, epochs: 2, time_budget: 1e-6 }) }));
+    expect(r).toMatchObject({ stopReason: 'time budget', steps: 1, exitCode: 0 });
+    expect(r.knn?.testImages).toBe(500);
+    expect(JSON.parse(readFileSync(join(budget, 'checkpoint', 'state.json'), 'utf8'))).toMatchObject({ epoch: 0, iteration: 1, step: 1 });
+  });
+
   it('names a wrong data path, an empty folder and an unknown arch', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ssl-dino-'));
     await expect(runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: { ...tinyFlags(out), data_path: '/nonexistent/fm' } }))).rejects.toThrow(

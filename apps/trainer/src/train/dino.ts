@@ -2,18 +2,28 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTransform } from '@ssl/augment';
 import { DataLoader } from '@ssl/data';
-import { loadCheckpoint, resolveCheckpoint, trainDino } from '@ssl/engine';
+import { trainDino } from '@ssl/engine';
 import type { DinoConfig as EngineDinoConfig, DinoStepEvent } from '@ssl/engine';
 import { knnClassifier } from '@ssl/eval';
 import { DINOHead, MultiCropWrapper, createModel, listModels } from '@ssl/models';
 import type { Backbone } from '@ssl/models';
-import { tf } from '@ssl/tensor';
 import { pixelFeatures } from '../commands/knn.js';
 import { writeResolvedConfig } from '../config/load.js';
 import type { DinoConfig } from '../config/dino.js';
 import { knnEvaluate, writeAttentionMaps } from './evaluate.js';
 import type { EvalImages, KnnEval } from './evaluate.js';
-import { Progress, dinoTransformSpec, finishReport, formatDuration, loadEvalImages, memoryFacts, openDatasets, openRun } from './run.js';
+import {
+  Progress,
+  checkpointPosition,
+  describePosition,
+  dinoTransformSpec,
+  finishReport,
+  formatDuration,
+  loadEvalImages,
+  memoryFacts,
+  openDatasets,
+  openRun,
+} from './run.js';
 import type { RunContext, RunDatasets, StopReason } from './run.js';
 
 export interface DinoNetworks {
@@ -89,13 +99,6 @@ export function engineDinoConfig(config: DinoConfig, outputDir: string): EngineD
   };
 }
 
-/** Raised from a step callback to end an epoch early (time budget, second Ctrl-C). */
-class StopTraining extends Error {
-  constructor(readonly reason: StopReason) {
-    super(`training stopped: ${reason}`);
-  }
-}
-
 /**
  * A run directory holds one model: refuse to resume a checkpoint made with another architecture
  * (its config.json says which), naming both.
@@ -113,15 +116,6 @@ export function checkResumable(outputDir: string, config: DinoConfig): void {
         'use another --output-dir, or --no-resume to start over there',
     );
   }
-}
-
-/** Epoch and step the checkpoint in `outputDir` would resume at (0, 0 when none). */
-async function checkpointPosition(outputDir: string): Promise<{ epoch: number; step: number }> {
-  const found = await resolveCheckpoint(join(outputDir, 'checkpoint'));
-  if (!found) return { epoch: 0, step: 0 };
-  const ck = await loadCheckpoint(found);
-  tf.dispose(Object.values(ck.tensors));
-  return { epoch: ck.state.epoch, step: ck.state.step };
 }
 
 async function evaluate(
@@ -151,6 +145,8 @@ export interface DinoRunSummary {
   knn: KnnEval | null;
   baseline: { top1: number; top5: number };
   outputDir: string;
+  /** For the CLI: 0, or 130 / 143 when Ctrl-C / SIGTERM stopped the run. */
+  exitCode: number;
 }
 
 /** `ssl-train dino`: train, evaluate, report. */
@@ -190,15 +186,18 @@ export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
     );
     ctx.print(`pixels k-NN baseline (${trainImgs.count} train, ${testImgs.count} test): top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
 
-    const start = config.runtime.resume ? await checkpointPosition(ctx.outputDir) : { epoch: 0, step: 0 };
-    if (start.epoch > 0) ctx.print(`resuming from ${join(ctx.outputDir, 'checkpoint')}: epoch ${start.epoch}, step ${start.step}`);
-    const progress = new Progress({ total, start: start.step, mode: config.logging.progress, every: config.logging.log_every });
-    let step = start.step;
-    let epoch = start.epoch;
+    if (ctx.stop.reason === 'interrupted') {
+      ctx.print('interrupted before training started: nothing to save');
+      return { stopReason: 'interrupted', epochs: 0, steps: 0, seconds: 0, imagesPerSec: 0, knn: null, baseline, outputDir: ctx.outputDir, exitCode: ctx.stop.exitCode };
+    }
+    // The engine says "resumed from ..." when it loads a checkpoint; log.jsonl records it too.
+    const start = config.runtime.resume ? await checkpointPosition(ctx.outputDir) : null;
+    if (start) ctx.log.write({ type: 'resume', checkpoint: start.dir, epoch: start.epoch, iteration: start.iteration, step: start.step });
+    const progress = new Progress({ total, start: start?.step ?? 0, mode: config.logging.progress, every: config.logging.log_every });
+    let step = start?.step ?? 0;
     let lastKnn: KnnEval | null = null;
     const t0 = performance.now();
     let images = 0;
-    let stopReason: StopReason = 'finished';
     let tWindow = performance.now();
     let imgWindow = 0;
     let ips = 0;
@@ -219,55 +218,53 @@ export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
         tWindow = now;
         imgWindow = 0;
       }
-      // The time budget ends the epoch here; the model in memory keeps every step for the evaluation.
-      if (ctx.stop.check() && ctx.stop.reason === 'time budget') throw new StopTraining('time budget');
     };
-    // One engine call per epoch (each resumes from the checkpoint the previous one wrote), so
-    // Ctrl-C, the time budget and evaluations happen between epochs.
-    let first = true;
-    try {
-      while (epoch < o.epochs) {
-        if (ctx.stop.check()) break;
-        const r = await trainDino({
-          student: nets.student,
-          teacher: nets.teacher,
-          loader,
-          config: engineConfig,
-          resume: first ? config.runtime.resume : true,
-          stopAtEpoch: epoch + 1,
-          logEvery: 0,
-          onStep,
-          onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
-          log: (line) => progress.log(line),
-        });
-        r.dinoLoss.dispose();
-        first = false;
-        epoch = r.endEpoch;
-        step = r.step;
+    // One engine call for the whole run: Ctrl-C, SIGTERM and the time budget stop it after a step
+    // (with a checkpoint there), evaluations run between epochs.
+    const r = await trainDino({
+      student: nets.student,
+      teacher: nets.teacher,
+      loader,
+      config: engineConfig,
+      resume: config.runtime.resume,
+      logEvery: 0,
+      onStep,
+      onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
+      onEpochEnd: async (info) => {
+        const done = info.epoch + 1;
         const ef = config.logging.eval_freq;
-        if (ef > 0 && epoch % ef === 0 && epoch < o.epochs && !ctx.stop.check()) {
-          lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, epoch, step, baseline);
-          progress.log(`epoch ${epoch}: k-NN top-1 ${lastKnn.top1.toFixed(2)}%, top-5 ${lastKnn.top5.toFixed(2)}%`);
+        if (ef > 0 && done % ef === 0 && !info.last && !info.stopping) {
+          lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, done, info.step, baseline);
+          progress.log(`epoch ${done}: k-NN top-1 ${lastKnn.top1.toFixed(2)}%, top-5 ${lastKnn.top5.toFixed(2)}%`);
         }
-      }
-    } catch (err) {
-      if (!(err instanceof StopTraining)) throw err;
-    }
-    if (ctx.stop.reason) {
-      stopReason = ctx.stop.reason;
+      },
+      shouldStop: () => ctx.stop.check(),
+      checkpointEveryMinutes: config.logging.checkpoint_minutes,
+      log: (line) => progress.log(line),
+    });
+    r.dinoLoss.dispose();
+    step = r.step;
+    const epoch = r.endEpoch;
+    const stopReason: StopReason = r.stopped ? (ctx.stop.reason ?? 'interrupted') : 'finished';
+    const where = describePosition(r, ipe);
+    const ckpt = r.lastCheckpoint ?? join(ctx.outputDir, 'checkpoint');
+    if (stopReason === 'interrupted') {
       progress.log(
-        stopReason === 'interrupted'
-          ? `interrupted: the checkpoint of epoch ${epoch} is in ${join(ctx.outputDir, 'checkpoint')}; rerun the same command to continue`
-          : `time budget of ${o.time_budget} min reached at step ${step} (epoch ${epoch}); the checkpoint holds epoch ${epoch}, the evaluation uses the model as it is now`,
+        `interrupted by ${ctx.stop.signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} at ${where}: checkpoint saved in ${ckpt}. ` +
+          'To continue from there, rerun the same command (--resume, the default; --no-resume starts over).',
+      );
+    } else if (stopReason === 'time budget') {
+      progress.log(
+        `time budget of ${o.time_budget} min reached at ${where}: checkpoint saved in ${ckpt} (rerun with a larger --time-budget to continue); ` +
+          'evaluating the model as it is now',
       );
     }
     progress.done();
     const seconds = (performance.now() - t0) / 1000;
     if (stopReason === 'interrupted') {
-      ctx.facts.set('training', `interrupted at step ${step}; ${formatDuration(seconds)}, ${ips.toFixed(1)} images/s`);
+      ctx.facts.set('training', `interrupted at ${where}; ${formatDuration(seconds)}, ${ips.toFixed(1)} images/s`);
       finishReport(ctx);
-      process.exitCode = 130;
-      return { stopReason, epochs: epoch, steps: step, seconds, imagesPerSec: ips, knn: null, baseline, outputDir: ctx.outputDir };
+      return { stopReason, epochs: epoch, steps: step, seconds, imagesPerSec: ips, knn: null, baseline, outputDir: ctx.outputDir, exitCode: ctx.stop.exitCode };
     }
     lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, epoch, step, baseline);
     if (config.model.arch.startsWith('vit') && config.logging.attention_images > 0) {
@@ -280,7 +277,7 @@ export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
     console.log(`k-NN (k=${lastKnn.k}) on ${lastKnn.testImages} test images: top-1 ${lastKnn.top1.toFixed(2)}%, top-5 ${lastKnn.top5.toFixed(2)}%`);
     console.log(`pixels k-NN, same code and images:      top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
     console.log(`training: ${step} steps in ${formatDuration(seconds)} (${ips.toFixed(1)} images/s); report: ${report}`);
-    return { stopReason, epochs: epoch, steps: step, seconds, imagesPerSec: ips, knn: lastKnn, baseline, outputDir: ctx.outputDir };
+    return { stopReason, epochs: epoch, steps: step, seconds, imagesPerSec: ips, knn: lastKnn, baseline, outputDir: ctx.outputDir, exitCode: 0 };
   } finally {
     ctx.stop.dispose();
   }

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { buildTransform, pawsSpec } from '@ssl/augment';
 import type { TransformSpec } from '@ssl/augment';
 import { ClassStratifiedSampler, DataLoader, Subset, coinFlipSubset, perClassSubset, readLabelSubset } from '@ssl/data';
@@ -12,7 +12,17 @@ import { writeResolvedConfig } from '../config/load.js';
 import type { PawsConfig } from '../config/paws.js';
 import { knnEvaluate } from './evaluate.js';
 import type { EvalImages, KnnEval } from './evaluate.js';
-import { Progress, finishReport, formatDuration, loadEvalImages, memoryFacts, openDatasets, openRun } from './run.js';
+import {
+  Progress,
+  checkpointPosition,
+  describePosition,
+  finishReport,
+  formatDuration,
+  loadEvalImages,
+  memoryFacts,
+  openDatasets,
+  openRun,
+} from './run.js';
 import type { RunDatasets, StopReason } from './run.js';
 
 /** Indices of the labelled images: a per-class count, a subset file, or 1 - unlabeled_frac by coin flips (official). */
@@ -71,8 +81,6 @@ export function enginePawsConfig(config: PawsConfig, outputDir: string): EngineP
   };
 }
 
-class StopTraining extends Error {}
-
 export interface PawsRunSummary {
   stopReason: StopReason;
   steps: number;
@@ -81,6 +89,8 @@ export interface PawsRunSummary {
   labelled: number;
   knn: KnnEval | null;
   baseline: { top1: number; top5: number };
+  /** For the CLI: 0, or 130 / 143 when Ctrl-C / SIGTERM stopped the run. */
+  exitCode: number;
 }
 
 /** The PAWS encoder of `config`: registry backbone + projection head (+ prediction head). */
@@ -177,10 +187,18 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
     });
     ctx.print(`pixels k-NN baseline with the ${labelled.length} labels: top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
 
+    if (ctx.stop.reason === 'interrupted') {
+      ctx.print('interrupted before training started: nothing to save');
+      return { stopReason: 'interrupted', steps: 0, seconds: 0, imagesPerSec: 0, labelled: labelled.length, knn: null, baseline, exitCode: ctx.stop.exitCode };
+    }
+    const resume = config.runtime.resume || m.load_checkpoint;
+    // The engine says "resumed from ..." when it loads a checkpoint; log.jsonl records it too.
+    const start = resume ? await checkpointPosition(ctx.outputDir) : null;
+    if (start) ctx.log.write({ type: 'resume', checkpoint: start.dir, epoch: start.epoch, iteration: start.iteration, step: start.step });
     const total = o.epochs * ipe;
-    const progress = new Progress({ total, mode: config.logging.progress, every: config.logging.log_every });
+    const progress = new Progress({ total, start: start?.step ?? 0, mode: config.logging.progress, every: config.logging.log_every });
     const unsupImages = c.unsupervised_batch_size;
-    let step = 0;
+    let step = start?.step ?? 0;
     let images = 0;
     const t0 = performance.now();
     let tWindow = t0;
@@ -199,40 +217,62 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
         tWindow = now;
         imgWindow = 0;
       }
-      if (ctx.stop.check() && ctx.stop.reason === 'time budget') throw new StopTraining();
     };
-    let epoch = 0;
-    let first = true;
-    try {
-      while (epoch < o.epochs) {
-        if (ctx.stop.check()) break;
-        const r = await trainPaws({
-          encoder,
-          loader,
-          support,
-          config: enginePawsConfig(config, ctx.outputDir),
-          resume: first ? config.runtime.resume || m.load_checkpoint : true,
-          stopAtEpoch: epoch + 1,
-          logEvery: 0,
-          onStep,
-          onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
-          log: (line) => progress.log(line),
-        });
-        first = false;
-        epoch = r.endEpoch;
-        step = r.step;
-      }
-    } catch (err) {
-      if (!(err instanceof StopTraining)) throw err;
+    const evaluate = async (epoch: number, atStep: number): Promise<KnnEval> => {
+      const r = await knnEvaluate(encoder.backbone as never, labelledImgs, testImgs, config.logging.knn_k, config.logging.knn_temperature);
+      ctx.log.write({
+        type: 'eval', epoch, step: atStep, knn_top1: r.top1, knn_top5: r.top5, k: r.k, baseline_top1: baseline.top1, baseline_top5: baseline.top5,
+        train_images: r.trainImages, test_images: r.testImages,
+      });
+      return r;
+    };
+    // One engine call for the whole run: Ctrl-C, SIGTERM and the time budget stop it after a step
+    // (with a checkpoint there), evaluations run between epochs.
+    const r = await trainPaws({
+      encoder,
+      loader,
+      support,
+      config: enginePawsConfig(config, ctx.outputDir),
+      resume,
+      logEvery: 0,
+      onStep,
+      onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
+      onEpochEnd: async (info) => {
+        const done = info.epoch + 1;
+        const ef = config.logging.eval_freq;
+        if (ef > 0 && done % ef === 0 && !info.last && !info.stopping) {
+          const k = await evaluate(done, info.step);
+          progress.log(`epoch ${done}: k-NN top-1 ${k.top1.toFixed(2)}%, top-5 ${k.top5.toFixed(2)}%`);
+        }
+      },
+      shouldStop: () => ctx.stop.check(),
+      checkpointEveryMinutes: config.logging.checkpoint_minutes,
+      log: (line) => progress.log(line),
+    });
+    step = r.step;
+    const epoch = r.endEpoch;
+    const stopReason: StopReason = r.stopped ? (ctx.stop.reason ?? 'interrupted') : 'finished';
+    const where = describePosition(r, ipe);
+    const ckpt = r.lastCheckpoint ?? join(ctx.outputDir, 'checkpoint');
+    if (stopReason === 'interrupted') {
+      progress.log(
+        `interrupted by ${ctx.stop.signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} at ${where}: checkpoint saved in ${ckpt}. ` +
+          'To continue from there, rerun the same command (--resume, the default; --no-resume starts over).',
+      );
+    } else if (stopReason === 'time budget') {
+      progress.log(
+        `time budget of ${o.time_budget} min reached at ${where}: checkpoint saved in ${ckpt} (rerun with a larger --time-budget to continue); ` +
+          'evaluating the model as it is now',
+      );
     }
     progress.done();
-    const stopReason: StopReason = ctx.stop.reason ?? 'finished';
     const seconds = (performance.now() - t0) / 1000;
-    const knn = await knnEvaluate(encoder.backbone as never, labelledImgs, testImgs, config.logging.knn_k, config.logging.knn_temperature);
-    ctx.log.write({
-      type: 'eval', epoch, step, knn_top1: knn.top1, knn_top5: knn.top5, k: knn.k, baseline_top1: baseline.top1, baseline_top5: baseline.top5,
-      train_images: knn.trainImages, test_images: knn.testImages,
-    });
+    if (stopReason === 'interrupted') {
+      ctx.facts.set('training', `interrupted at ${where}; ${formatDuration(seconds)}, ${ips.toFixed(1)} unlabelled images/s`);
+      finishReport(ctx);
+      return { stopReason, steps: step, seconds, imagesPerSec: ips, labelled: labelled.length, knn: null, baseline, exitCode: ctx.stop.exitCode };
+    }
+    const knn = await evaluate(epoch, step);
     ctx.facts.set('training', `${step} steps, ${formatDuration(seconds)}, ${ips.toFixed(1)} unlabelled images/s (stopped: ${stopReason})`);
     ctx.facts.set('k-NN (labelled memory)', `top-1 ${knn.top1.toFixed(2)}%, top-5 ${knn.top5.toFixed(2)}%`);
     ctx.facts.set('pixels k-NN (same labels)', `top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
@@ -240,7 +280,7 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
     console.log(`k-NN (k=${knn.k}) with the ${labelled.length} labelled images, on ${knn.testImages} test images: top-1 ${knn.top1.toFixed(2)}%, top-5 ${knn.top5.toFixed(2)}%`);
     console.log(`pixels k-NN, same labelled images:  top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
     console.log(`training: ${step} steps in ${formatDuration(seconds)}; report: ${report}`);
-    return { stopReason, steps: step, seconds, imagesPerSec: ips, labelled: labelled.length, knn, baseline };
+    return { stopReason, steps: step, seconds, imagesPerSec: ips, labelled: labelled.length, knn, baseline, exitCode: 0 };
   } finally {
     ctx.stop.dispose();
   }

@@ -4,6 +4,7 @@ import { DINO_FASHION_MNIST, buildTransform, dinoSpec } from '@ssl/augment';
 import type { TransformSpec } from '@ssl/augment';
 import { FashionMNIST, ImageFolder, Subset, loadBatch } from '@ssl/data';
 import type { Dataset } from '@ssl/data';
+import { STATE_FILE, resolveCheckpoint } from '@ssl/engine';
 import { formatBackendReport, initBackend, tf } from '@ssl/tensor';
 import type { BackendInfo } from '@ssl/tensor';
 import { resolveDataLocation } from '../data.js';
@@ -15,26 +16,40 @@ import type { EvalImages } from './evaluate.js';
 /** Why a run stopped before its last epoch, if it did. */
 export type StopReason = 'finished' | 'interrupted' | 'time budget';
 
-/** Ctrl-C and the time budget, checked between steps. */
+const SIGNAL_NAMES = { SIGINT: 'Ctrl-C', SIGTERM: 'SIGTERM' } as const;
+/** Exit status of a run stopped by a signal: 128 + its number, as shells report it. */
+export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Ctrl-C (SIGINT), SIGTERM and the time budget, as the engine's `shouldStop`: the first signal asks
+ * the training loop to stop after the current step with a checkpoint there; a second one exits at once.
+ */
 export class StopSignal {
   reason: StopReason | null = null;
+  /** The signal that interrupted the run, if one did. */
+  signal: keyof typeof SIGNAL_NAMES | null = null;
   private readonly deadline: number;
-  private readonly onSigint: () => void;
+  private readonly handlers: [NodeJS.Signals, () => void][];
   private interrupts = 0;
 
   constructor(budgetMinutes: number, log: (s: string) => void, now: () => number = Date.now) {
     this.deadline = budgetMinutes > 0 ? now() + budgetMinutes * 60_000 : Infinity;
     this.now = now;
-    this.onSigint = () => {
-      this.interrupts++;
-      if (this.interrupts > 1) {
-        log('second Ctrl-C: exiting without saving');
-        process.exit(130);
-      }
-      this.reason = 'interrupted';
-      log('Ctrl-C: finishing this epoch and saving its checkpoint (Ctrl-C again quits at once; the last checkpoint stays)');
-    };
-    process.on('SIGINT', this.onSigint);
+    this.handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => {
+      const handler = () => {
+        this.interrupts++;
+        const name = SIGNAL_NAMES[sig];
+        if (this.interrupts > 1) {
+          log(`${name} again: exiting at once; the last checkpoint written stays`);
+          process.exit(SIGNAL_EXIT_CODES[this.signal ?? sig]);
+        }
+        this.reason = 'interrupted';
+        this.signal = sig;
+        log(`${name}: stopping after the current step and saving a checkpoint there (${name} again quits at once)`);
+      };
+      process.on(sig, handler);
+      return [sig, handler];
+    });
   }
 
   private readonly now: () => number;
@@ -46,9 +61,27 @@ export class StopSignal {
     return this.reason !== null;
   }
 
-  dispose(): void {
-    process.off('SIGINT', this.onSigint);
+  /** The exit status for this run: 130 after Ctrl-C, 143 after SIGTERM, else 0. */
+  get exitCode(): number {
+    return this.reason === 'interrupted' && this.signal ? SIGNAL_EXIT_CODES[this.signal] : 0;
   }
+
+  dispose(): void {
+    for (const [sig, handler] of this.handlers) process.off(sig, handler);
+  }
+}
+
+/** Where a run stopped, for messages: `step 6 (epoch 1, batch 2 of 4)`. */
+export function describePosition(r: { step: number; endEpoch: number; endIteration: number }, ipe: number): string {
+  return r.endIteration > 0 ? `step ${r.step} (epoch ${r.endEpoch}, batch ${r.endIteration} of ${ipe})` : `step ${r.step} (end of epoch ${r.endEpoch - 1})`;
+}
+
+/** Epoch, batch and step of the checkpoint a run in `outputDir` resumes from (null when none); reads only its state.json. */
+export async function checkpointPosition(outputDir: string): Promise<{ dir: string; epoch: number; iteration: number; step: number } | null> {
+  const found = await resolveCheckpoint(join(outputDir, 'checkpoint'));
+  if (!found) return null;
+  const state = JSON.parse(readFileSync(join(found, STATE_FILE), 'utf8')) as { epoch: number; iteration?: number; step: number };
+  return { dir: found, epoch: state.epoch, iteration: state.iteration ?? 0, step: state.step };
 }
 
 /** Appends JSON lines to output_dir/log.jsonl (one write per record, so a kill leaves whole lines). */

@@ -1,0 +1,50 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describePosition, StopSignal } from './run.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('StopSignal', () => {
+  it('Ctrl-C asks to stop (exit 130); a second one exits at once', () => {
+    const said: string[] = [];
+    const listeners = process.listenerCount('SIGINT');
+    const stop = new StopSignal(0, (s) => said.push(s));
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    try {
+      expect(stop.check()).toBe(false);
+      process.emit('SIGINT');
+      expect([stop.check(), stop.reason, stop.signal, stop.exitCode]).toEqual([true, 'interrupted', 'SIGINT', 130]);
+      expect(said).toEqual(['Ctrl-C: stopping after the current step and saving a checkpoint there (Ctrl-C again quits at once)']);
+      expect(exit).not.toHaveBeenCalled();
+      process.emit('SIGINT');
+      expect(exit).toHaveBeenCalledWith(130);
+    } finally {
+      stop.dispose();
+    }
+    expect(process.listenerCount('SIGINT')).toBe(listeners);
+  });
+
+  it('SIGTERM exits 143; the time budget stops without a signal', () => {
+    const stop = new StopSignal(0, () => {});
+    try {
+      process.emit('SIGTERM');
+      expect([stop.reason, stop.exitCode]).toEqual(['interrupted', 143]);
+    } finally {
+      stop.dispose();
+    }
+    let now = 0;
+    const budget = new StopSignal(1, () => {}, () => now);
+    try {
+      now = 59_999;
+      expect(budget.check()).toBe(false);
+      now = 60_000;
+      expect([budget.check(), budget.reason, budget.exitCode]).toEqual([true, 'time budget', 0]);
+    } finally {
+      budget.dispose();
+    }
+  });
+
+  it('describes where a run stopped', () => {
+    expect(describePosition({ step: 6, endEpoch: 1, endIteration: 2 }, 4)).toBe('step 6 (epoch 1, batch 2 of 4)');
+    expect(describePosition({ step: 8, endEpoch: 2, endIteration: 0 }, 4)).toBe('step 8 (end of epoch 1)');
+  });
+});
