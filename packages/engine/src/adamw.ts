@@ -1,5 +1,4 @@
-import { tf } from '@ssl/tensor';
-import type { Tensor } from '@ssl/tensor';
+import { adamwUpdate, tf } from '@ssl/tensor';
 import { Optimizer } from './optimizer.js';
 import type { NamedGrads } from './optimizer.js';
 import type { ParamGroupSpec } from './params.js';
@@ -44,19 +43,13 @@ export class AdamW extends Optimizer {
         st.step = step;
         this.perParam.set(name, st);
         tf.tidy(() => {
-          // decoupled weight decay
-          const decayed = tf.mul(p, tf.scalar(1 - lr * weightDecay));
-          const m0: Tensor = this.slot('exp_avg', name) ?? tf.zerosLike(p);
-          const v0: Tensor = this.slot('exp_avg_sq', name) ?? tf.zerosLike(p);
-          const m = tf.add(tf.mul(m0, tf.scalar(beta1)), tf.mul(g, tf.scalar(1 - beta1)));
-          const v = tf.add(tf.mul(v0, tf.scalar(beta2)), tf.mul(tf.mul(g, g), tf.scalar(1 - beta2)));
-          const bc1 = 1 - beta1 ** step;
-          const bc2 = 1 - beta2 ** step;
-          const stepSize = lr / bc1;
-          const denom = tf.add(tf.div(tf.sqrt(v), tf.scalar(Math.sqrt(bc2))), tf.scalar(eps));
-          p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), tf.scalar(stepSize))));
-          this.setSlot('exp_avg', name, m);
-          this.setSlot('exp_avg_sq', name, v);
+          // One pass over p, g, m, v (the fused kernel on the native backend); decoupled weight decay.
+          const m0 = this.slot('exp_avg', name) ?? tf.zerosLike(p);
+          const v0 = this.slot('exp_avg_sq', name) ?? tf.zerosLike(p);
+          const r = adamwUpdate(p, g, m0, v0, { lr, beta1, beta2, eps, weightDecay, step });
+          p.assign(r.param);
+          this.setSlot('exp_avg', name, r.m);
+          this.setSlot('exp_avg_sq', name, r.v);
         });
       }
     }

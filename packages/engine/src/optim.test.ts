@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { tf } from '@ssl/tensor';
+import { initBackend, tf } from '@ssl/tensor';
 import type { Tensor, Variable } from '@ssl/tensor';
 import { AdamW } from './adamw.js';
 import { DinoLARS, LARS } from './lars.js';
@@ -80,6 +80,15 @@ const pawsSched = (opt: Optimizer, lr: number) => opt.setSchedule(lr);
 describe('optimizers against PyTorch (4 steps, a missing and a zero gradient)', () => {
   it('AdamW with DINO param groups (wd on group 0 only, per-parameter step count)', () => {
     run(fx.adamw as OptCase, (n) => new AdamW(getParamsGroups(n)), dinoSched, 2e-6);
+  });
+  it('AdamW on the native backend (one fused kernel per parameter) gives the same numbers', async () => {
+    const before = tf.getBackend();
+    expect((await initBackend({ backend: 'native', env: {} })).name).toBe('native');
+    try {
+      run(fx.adamw as OptCase, (n) => new AdamW(getParamsGroups(n)), dinoSched, 2e-6);
+    } finally {
+      await tf.setBackend(before);
+    }
   });
   it('torch.optim.SGD with momentum 0.9', () => {
     run(fx.sgd as OptCase, (n) => new SGD(getParamsGroups(n), { momentum: 0.9 }), dinoSched, 2e-6);

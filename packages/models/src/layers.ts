@@ -1,8 +1,9 @@
 /**
  * Shared layers (one place): Linear, Conv2d, LayerNorm, BatchNorm, exact GELU, and the PyTorch
  * initialisers the official code relies on. Inputs are channels-last: `[..., C]`, images NHWC.
+ * LayerNorm and GELU are @ssl/tensor's fused ops (one native kernel each way on the native backend).
  */
-import { Rng, tf } from '@ssl/tensor';
+import { Rng, gelu, layerNorm, tf } from '@ssl/tensor';
 import type { Tensor, Variable } from '@ssl/tensor';
 import { Module } from './module.js';
 
@@ -41,25 +42,8 @@ export function kaimingNormalFanOut(shape: number[], fanOut: number, rng: Rng): 
   return tf.tensor(rng.normalArray(n, 0, Math.sqrt(2 / fanOut)), shape);
 }
 
-const SQRT1_2 = Math.SQRT1_2;
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-/** Exact GELU, x * Phi(x) (PyTorch `nn.GELU()`), with a hand-written gradient to keep the tape short. */
-export const gelu: (x: Tensor) => Tensor = tf.customGrad(((...args: unknown[]) => {
-  const x = args[0] as Tensor;
-  (args[1] as (ts: Tensor[]) => void)([x]);
-  const value = tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT1_2)), 1)));
-  return {
-    value,
-    gradFunc: (dy: Tensor, saved: Tensor[]) => {
-      const [xs] = saved as [Tensor];
-      // d/dx x Phi(x) = Phi(x) + x phi(x)
-      const cdf = tf.mul(tf.add(tf.erf(tf.mul(xs, SQRT1_2)), 1), 0.5);
-      const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), INV_SQRT_2PI);
-      return [tf.mul(dy, tf.add(cdf, tf.mul(xs, pdf)))];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: Tensor) => Tensor;
+/** Exact GELU, x * Phi(x) (PyTorch `nn.GELU()`): @ssl/tensor's op, re-exported for the model code. */
+export { gelu };
 
 export type LinearInit = 'torch' | 'trunc_normal';
 
@@ -151,56 +135,20 @@ export class Conv2d extends Module {
   }
 }
 
-type LayerNormFn = (x: Tensor, weight: Tensor, bias: Tensor) => Tensor;
-
-/**
- * LayerNorm over the last axis with a hand-written gradient: the backward pass is 3 reductions and
- * a few elementwise ops instead of autograd's walk through mean/sub/square/rsqrt (ViT's hot path).
- */
-function layerNormFn(eps: number): LayerNormFn {
-  const fn = tf.customGrad(((...args: unknown[]) => {
-    const [x, weight, bias, save] = args as [Tensor, Tensor, Tensor, (ts: Tensor[]) => void];
-    const axis = x.rank - 1;
-    const [value, xhat, rstd] = tf.tidy(() => {
-      const xc = tf.sub(x, tf.mean(x, axis, true));
-      const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), axis, true), eps)); // biased variance, as PyTorch
-      const xh = tf.mul(xc, r);
-      return [tf.add(tf.mul(xh, weight), bias), xh, r];
-    }) as [Tensor, Tensor, Tensor];
-    save([xhat, rstd, weight]);
-    return {
-      value,
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [xh, r, w] = saved as [Tensor, Tensor, Tensor];
-        const rows = [...Array(dy.rank - 1).keys()];
-        const dxhat = tf.mul(dy, w);
-        // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-        const m1 = tf.mean(dxhat, axis, true);
-        const m2 = tf.mean(tf.mul(dxhat, xh), axis, true);
-        const dx = tf.mul(tf.sub(tf.sub(dxhat, m1), tf.mul(xh, m2)), r);
-        return [dx, tf.sum(tf.mul(dy, xh), rows), tf.sum(dy, rows)];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return fn as unknown as LayerNormFn;
-}
-
 /** `nn.LayerNorm(dim, eps)` over the last axis, weight 1, bias 0. */
 export class LayerNorm extends Module {
   readonly weight: Variable;
   readonly bias: Variable;
-  private readonly fn: LayerNormFn;
 
   constructor(readonly dim: number, readonly eps = 1e-5) {
     super();
     this.weight = this.registerParameter('weight', tf.ones([dim]));
     this.bias = this.registerParameter('bias', tf.zeros([dim]));
-    this.fn = layerNormFn(eps);
   }
 
   forward(x: Tensor): Tensor {
     if (x.shape[x.rank - 1] !== this.dim) throw new Error(`LayerNorm: input last dim must be ${this.dim}, got shape [${x.shape}]`);
-    return this.fn(x, this.weight, this.bias);
+    return layerNorm(x, this.weight, this.bias, this.eps);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Rng, tf } from '@ssl/tensor';
+import { Rng, initBackend, tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DINOHead, MultiCropWrapper } from './dino_head.js';
@@ -44,6 +44,19 @@ describe('VisionTransformer vs PyTorch (DINO vision_transformer.py)', () => {
       tf.dispose([cls, tokens, attn, ...inter]);
     });
   }
+
+  it('matches PyTorch on the native backend too (fused LayerNorm and GELU kernels)', async () => {
+    const before = tf.getBackend();
+    expect((await initBackend({ backend: 'native', env: {} })).name).toBe('native');
+    try {
+      const x = get(io, 'square36.x');
+      const tokens = vit.forwardTokens(x);
+      expect(maxAbsDiff(tokens, get(io, 'square36.tokens'))).toBeLessThan(TOL);
+      tokens.dispose();
+    } finally {
+      await tf.setBackend(before);
+    }
+  });
 
   it('our safetensors round trip gives identical outputs', () => {
     const sd = vit.stateDict();

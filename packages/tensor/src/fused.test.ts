@@ -155,7 +155,28 @@ describe('fused kernels (native backend) against the composite (cpu backend)', (
     }
   });
 
-  it('the ops run the kernels on native (one kernel each) and keep the tensor count flat', () => {
+  it('on native each op is one kernel, forward and backward; on cpu the composite', async () => {
+    const names = async (backend: string) => {
+      tf.setBackend(backend);
+      const x = rand([4, 16], 180);
+      const info = await tf.profile(() =>
+        tf.tidy(() => {
+          const [dx] = tf.grads((a: tf.Tensor) => tf.sum(gelu(layerNorm(a, tf.ones([16]), tf.zeros([16])))))([x]);
+          adamwUpdate(x, dx!, x, x, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 1 });
+        }),
+      );
+      x.dispose();
+      return new Set(info.kernels.map((k) => k.name));
+    };
+    const native = await names('native');
+    for (const k of Object.values(FUSED_KERNELS)) expect(native.has(k)).toBe(true);
+    expect(native.has('Erf') || native.has('Mean') || native.has('Sqrt')).toBe(false);
+    const cpu = await names('cpu');
+    expect([...cpu].some((k) => k.startsWith('Ssl'))).toBe(false);
+    expect(cpu.has('Erf') && cpu.has('Mean') && cpu.has('Sqrt')).toBe(true);
+  });
+
+  it('the ops keep the tensor count flat on native', () => {
     tf.setBackend('native');
     const x = rand([4, 16], 170);
     const g = tf.ones([16]);
