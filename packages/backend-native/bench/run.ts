@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { directSgemm, nativeBackendStatus, registerNativeBackend, setNativeThreads } from '../src/index.js';
-import { makeVitStep, VIT_TINY_BENCH } from './vit.js';
+import { loadFusedOps, makeVitStep, PLAIN_OPS, VIT_TINY_BENCH, type StepOps } from './vit.js';
 
 const threads = Number(process.env.SSL_THREADS ?? 2);
 const steps = Number(process.env.BENCH_STEPS ?? 3);
@@ -110,8 +110,8 @@ async function useWasm(): Promise<void> {
 let lastCpuMs = 0;
 
 /** Wall ms per step; `lastCpuMs` gets the process CPU ms per step (fairer on a loaded machine). */
-function vitMs(n: number, blocks = depth): number {
-  const vit = makeVitStep({ ...VIT_TINY_BENCH, depth: blocks });
+function vitMs(n: number, blocks = depth, ops: StepOps = PLAIN_OPS): number {
+  const vit = makeVitStep({ ...VIT_TINY_BENCH, depth: blocks }, 0, ops);
   vit.step();
   const before = tf.memory().numTensors;
   const c0 = process.cpuUsage();
@@ -164,13 +164,26 @@ for (const [s, nativeMs, direct] of rows) {
 
 console.log(`\n## ViT-Tiny train step (patch 4, 28px, depth ${depth}, dim 192, 3 heads, 2x28px + 6x12px crops, batch 32, AdamW)\n`);
 await tf.setBackend('native');
-const nativeStep = vitMs(steps);
-const nativeCpu = lastCpuMs;
-console.log(`native: ${nativeStep.toFixed(0)} ms/step wall, ${nativeCpu.toFixed(0)} ms/step CPU (${steps} steps)`);
+// plain: the issue's step, every op a tfjs op; fused: LayerNorm, GELU and AdamW through
+// @ssl/tensor's fused ops (one native kernel each, forward and backward).
+const fusedOps = await loadFusedOps();
+const variants: Array<[string, StepOps | undefined]> = [['plain', PLAIN_OPS], ['fused', fusedOps]];
+const measured: Array<[string, number, number]> = [];
+for (const [name, ops] of variants) {
+  if (!ops) {
+    console.log(`native ${name}: skipped (@ssl/tensor is not built: run pnpm build)`);
+    continue;
+  }
+  const ms = vitMs(steps, depth, ops);
+  measured.push([name, ms, lastCpuMs]);
+  console.log(`native ${name}: ${ms.toFixed(0)} ms/step wall, ${lastCpuMs.toFixed(0)} ms/step CPU (${steps} steps)`);
+}
 const torch = torchMs();
 if (torch.ms !== undefined && torch.cpuMs !== undefined) {
   console.log(`PyTorch ${threads} thread(s): ${torch.ms.toFixed(0)} ms/step wall, ${torch.cpuMs.toFixed(0)} ms/step CPU`);
-  console.log(`native / PyTorch: ${(nativeStep / torch.ms).toFixed(2)}x wall, ${(nativeCpu / torch.cpuMs).toFixed(2)}x CPU`);
+  for (const [name, ms, cpuMs] of measured) {
+    console.log(`native ${name} / PyTorch: ${(ms / torch.ms).toFixed(2)}x wall, ${(cpuMs / torch.cpuMs).toFixed(2)}x CPU`);
+  }
 } else {
   console.log(`PyTorch: skipped (${torch.why})`);
 }

@@ -1,6 +1,10 @@
 // A DINO-style ViT-Tiny train step in plain tf ops: the workload the native backend is tuned for.
-// bench/vit_step.py is the same step in PyTorch; keep the two in step.
+// bench/vit_step.py is the same step in PyTorch; keep the two in step. The 'fused' variant swaps
+// LayerNorm, GELU and the AdamW update for @ssl/tensor's fused ops (see loadFusedOps).
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export interface VitConfig {
   img: number;
@@ -88,30 +92,71 @@ function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   return tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1]!]);
 }
 
-function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-6))), g), b);
+/** The ops the two variants differ in. */
+export interface StepOps {
+  layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor;
+  gelu(x: tf.Tensor): tf.Tensor;
+  /** One AdamW step of one parameter: new param, m, v. */
+  adamw(
+    p: tf.Tensor,
+    g: tf.Tensor,
+    m: tf.Tensor,
+    v: tf.Tensor,
+    s: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number },
+  ): { param: tf.Tensor; m: tf.Tensor; v: tf.Tensor };
 }
 
-const gelu = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+/** The issue's step: every op a plain tfjs op (autograd through all of them). */
+export const PLAIN_OPS: StepOps = {
+  layerNorm(x, g, b, eps) {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
+  },
+  gelu: (x) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)),
+  // AdamW (decoupled weight decay), bias-corrected.
+  adamw(w, g, m0, v0, { lr, beta1: b1, beta2: b2, eps, weightDecay: wd, step: t }) {
+    const m = tf.add(tf.mul(m0, b1), tf.mul(g, 1 - b1));
+    const v = tf.add(tf.mul(v0, b2), tf.mul(tf.square(g), 1 - b2));
+    const update = tf.div(tf.div(m, 1 - b1 ** t), tf.add(tf.sqrt(tf.div(v, 1 - b2 ** t)), eps));
+    return { param: tf.sub(w, tf.mul(tf.add(update, tf.mul(w, wd)), lr)), m, v };
+  },
+};
 
-function block(p: Params, i: number, x: tf.Tensor, cfg: VitConfig): tf.Tensor {
+/**
+ * @ssl/tensor's layerNorm, gelu and adamwUpdate, which run the fused Ssl* kernels on this backend.
+ * @ssl/tensor depends on this package, so it cannot be a dependency here: the bench loads its
+ * build from the workspace at run time (undefined when packages/tensor is not built).
+ */
+export async function loadFusedOps(): Promise<StepOps | undefined> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const entry = join(here, '..', '..', 'tensor', 'dist', 'index.js');
+  if (!existsSync(entry)) return undefined;
+  const t = (await import(pathToFileURL(entry).href)) as {
+    layerNorm: StepOps['layerNorm'];
+    gelu: StepOps['gelu'];
+    adamwUpdate: StepOps['adamw'];
+  };
+  return { layerNorm: t.layerNorm, gelu: t.gelu, adamw: t.adamwUpdate };
+}
+
+function block(p: Params, i: number, x: tf.Tensor, cfg: VitConfig, ops: StepOps): tf.Tensor {
+  const { layerNorm, gelu } = ops;
   const pre = `blocks.${i}`;
   const [B, N, D] = x.shape as [number, number, number];
   const H = cfg.heads;
   const hd = D / H;
-  const h = layerNorm(x, get(p, `${pre}.ln1.g`), get(p, `${pre}.ln1.b`));
+  const h = layerNorm(x, get(p, `${pre}.ln1.g`), get(p, `${pre}.ln1.b`), 1e-6);
   const qkv = tf.transpose(tf.reshape(linear(h, get(p, `${pre}.qkv.w`), get(p, `${pre}.qkv.b`)), [B, N, 3, H, hd]), [2, 0, 3, 1, 4]); // [3, B, H, N, hd]
   const [q, k, v] = tf.unstack(qkv) as [tf.Tensor, tf.Tensor, tf.Tensor]; // [B, H, N, hd]
   const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd))); // [B, H, N, N]
   const o = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [B, N, D]); // [B, N, D]
   x = tf.add(x, linear(o, get(p, `${pre}.proj.w`), get(p, `${pre}.proj.b`)));
-  const m = layerNorm(x, get(p, `${pre}.ln2.g`), get(p, `${pre}.ln2.b`));
+  const m = layerNorm(x, get(p, `${pre}.ln2.g`), get(p, `${pre}.ln2.b`), 1e-6);
   return tf.add(x, linear(gelu(linear(m, get(p, `${pre}.fc1.w`), get(p, `${pre}.fc1.b`))), get(p, `${pre}.fc2.w`), get(p, `${pre}.fc2.b`)));
 }
 
 /** Images [B, S, S, 1] -> head logits [B, outDim]. */
-function forward(p: Params, images: tf.Tensor4D, cfg: VitConfig): tf.Tensor {
+function forward(p: Params, images: tf.Tensor4D, cfg: VitConfig, ops: StepOps): tf.Tensor {
   const [B, S] = images.shape;
   const grid = S / cfg.patch;
   const fullGrid = cfg.img / cfg.patch;
@@ -130,10 +175,10 @@ function forward(p: Params, images: tf.Tensor4D, cfg: VitConfig): tf.Tensor {
     posPatch = tf.reshape(tf.image.resizeBilinear(g4, [grid, grid]), [1, grid * grid, cfg.dim]);
   }
   x = tf.add(x, tf.concat([tf.slice(pos, [0, 0, 0], [1, 1, cfg.dim]), posPatch], 1));
-  for (let i = 0; i < cfg.depth; i++) x = block(p, i, x, cfg);
-  x = layerNorm(x, get(p, 'norm.g'), get(p, 'norm.b'));
+  for (let i = 0; i < cfg.depth; i++) x = block(p, i, x, cfg, ops);
+  x = ops.layerNorm(x, get(p, 'norm.g'), get(p, 'norm.b'), 1e-6);
   const clsOut = tf.reshape(tf.slice(x, [0, 0, 0], [B, 1, cfg.dim]), [B, cfg.dim]);
-  let h = gelu(linear(clsOut, get(p, 'head.fc1.w'), get(p, 'head.fc1.b')));
+  let h = ops.gelu(linear(clsOut, get(p, 'head.fc1.w'), get(p, 'head.fc1.b')));
   h = linear(h, get(p, 'head.fc2.w'), get(p, 'head.fc2.b'));
   h = tf.div(h, tf.add(tf.norm(h, 2, -1, true), 1e-12));
   return linear(h, get(p, 'head.last.w'));
@@ -149,7 +194,7 @@ export interface VitStep {
  * One DINO-like step: student on 2 global + 6 local crops, teacher (no grad) on the globals,
  * cross-entropy of student log-softmax against teacher softmax, hand AdamW, EMA teacher update.
  */
-export function makeVitStep(cfg: VitConfig = VIT_TINY_BENCH, seed = 0): VitStep {
+export function makeVitStep(cfg: VitConfig = VIT_TINY_BENCH, seed = 0, ops: StepOps = PLAIN_OPS): VitStep {
   const student = makeParams(cfg, seed + 1, true);
   const teacher = makeParams(cfg, seed + 1000, false);
   const m1 = new Map<string, tf.Variable>();
@@ -168,11 +213,11 @@ export function makeVitStep(cfg: VitConfig = VIT_TINY_BENCH, seed = 0): VitStep 
     t += 1;
     return tf.tidy(() => {
       // Own scope: the teacher's intermediates are freed before the student runs (torch.no_grad does the same).
-      const targets = tf.tidy(() => tf.softmax(tf.div(forward(teacher, globals, cfg), 0.04))); // [2B, out]
+      const targets = tf.tidy(() => tf.softmax(tf.div(forward(teacher, globals, cfg, ops), 0.04))); // [2B, out]
       const targetChunks = tf.split(targets, cfg.globalCrops); // each [B, out]
       const { value, grads } = tf.variableGrads(() => {
-        const sg = tf.split(tf.logSoftmax(tf.div(forward(student, globals, cfg), 0.1)), cfg.globalCrops);
-        const sl = tf.split(tf.logSoftmax(tf.div(forward(student, locals, cfg), 0.1)), cfg.localCrops);
+        const sg = tf.split(tf.logSoftmax(tf.div(forward(student, globals, cfg, ops), 0.1)), cfg.globalCrops);
+        const sl = tf.split(tf.logSoftmax(tf.div(forward(student, locals, cfg, ops), 0.1)), cfg.localCrops);
         const views = [...sg, ...sl];
         let total: tf.Tensor = tf.scalar(0);
         let terms = 0;
@@ -185,18 +230,15 @@ export function makeVitStep(cfg: VitConfig = VIT_TINY_BENCH, seed = 0): VitStep 
         });
         return tf.div(total, terms) as tf.Scalar;
       }, studentVars);
-      // AdamW (decoupled weight decay), bias-corrected.
-      const c1 = 1 - b1 ** t;
-      const c2 = 1 - b2 ** t;
       for (const [name, w] of student) {
         const g = grads[w.name];
         if (!g) continue;
         const m = m1.get(name)!;
         const v = m2.get(name)!;
-        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
-        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
-        w.assign(tf.sub(w, tf.mul(tf.add(update, tf.mul(w, wd)), lr)));
+        const r = ops.adamw(w, g, m, v, { lr, beta1: b1, beta2: b2, eps, weightDecay: wd, step: t });
+        w.assign(r.param);
+        m.assign(r.m);
+        v.assign(r.v);
       }
       for (const [name, w] of teacher) {
         w.assign(tf.add(tf.mul(w, momentum), tf.mul(student.get(name)!, 1 - momentum)));
