@@ -52,8 +52,15 @@ async function maxWeightDiff(a: string, b: string): Promise<number> {
 }
 
 type LogRecord = { type: string; step: number; epoch: number; iteration?: number; loss?: number };
-const readLog = (dir: string) =>
-  readFileSync(join(dir, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogRecord);
+/** log.jsonl records; a line being written while the test polls is skipped. */
+const readLog = (dir: string): LogRecord[] =>
+  readFileSync(join(dir, 'log.jsonl'), 'utf8').split('\n').flatMap((l) => {
+    try {
+      return l ? [JSON.parse(l) as LogRecord] : [];
+    } catch {
+      return [];
+    }
+  });
 
 /** What the run prints on stderr (ctx.print, progress lines), captured. */
 async function printed<T>(fn: () => Promise<T>): Promise<[T, string]> {
