@@ -206,4 +206,39 @@ describe('trainPaws', () => {
     expect(maxAbsDiff(before, weights(encoder))).toBeGreaterThan(0);
     encoder.dispose();
   }, 120_000);
+
+  it("optimizer 'adamw' bounds a ViT's bias steps by ~lr, where LARS gives excluded biases plain SGD at the full lr", async () => {
+    const { loader, support } = await data(8); // 2 iterations
+    const biasChange = async (optimizer: PawsConfig['optimizer'], lr: number) => {
+      const vit = new VisionTransformer({ imgSize: 28, patchSize: 7, inChans: 3, embedDim: 16, depth: 1, numHeads: 2, seed: 8 });
+      const encoder = new PAWSModel(vit, { hiddenDim: 16, outputDim: 8, usePred: true, seed: 9 });
+      const biases = () => encoder.namedParameters().filter(([n]) => n.startsWith('blocks.') && n.endsWith('.bias')).map(([, v]) => v.dataSync() as Float32Array);
+      const before = biases();
+      await trainPaws({ encoder, loader, support, config: { ...config(tmp(), 1), optimizer, warmup: 0, startLr: lr, lr, finalLr: lr, saveckpFreq: 0 }, logEvery: 0 });
+      const d = maxAbsDiff(before, biases());
+      encoder.dispose();
+      return d;
+    };
+    // two Adam steps move an element by about 2 lr at most (bias-corrected m / sqrt(v) stays near 1)
+    const adam = await biasChange('adamw', 1e-3);
+    expect(adam).toBeGreaterThan(0);
+    expect(adam).toBeLessThanOrEqual(2.5e-3);
+    // the official LARS at the CIFAR-10 lr moves the same biases by lr x gradient: far more
+    expect(await biasChange('lars', 3.2)).toBeGreaterThan(100 * adam);
+  }, 120_000);
+
+  it('takes fractional warm-up epochs (rounded to whole steps) and names a bad optimizer', async () => {
+    const { loader, support } = await data(8); // 2 iterations per epoch
+    const enc = tinyEncoder();
+    const lrs: number[] = [];
+    // 0.5 epoch of 2 iterations = 1 warm-up step: 0.1, then cosine from 0.4 to 0.01 over 3 steps
+    await trainPaws({ encoder: enc, loader, support, config: { ...config(tmp(), 2), warmup: 0.5, saveckpFreq: 0 }, logEvery: 0, onStep: (e) => lrs.push(e.lr) });
+    [0.1, 0.4, 0.01 + 0.39 * 0.75, 0.01 + 0.39 * 0.25].forEach((lr, i) => expect(lrs[i]).toBeCloseTo(lr, 12));
+    const n = tf.memory().numTensors;
+    await expect(
+      trainPaws({ encoder: enc, loader, support, config: { ...config(tmp(), 1), optimizer: 'adam' as never } }),
+    ).rejects.toThrow(/optimizer must be 'lars' or 'adamw', got 'adam'/);
+    expect(tf.memory().numTensors).toBe(n);
+    enc.dispose();
+  }, 120_000);
 });

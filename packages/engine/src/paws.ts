@@ -4,9 +4,10 @@ import { tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
 import { gradsByParamName } from './gradients.js';
+import { AdamW } from './adamw.js';
 import { LARS } from './lars.js';
-import type { OptimizerState } from './optimizer.js';
-import { pawsParamGroups } from './params.js';
+import type { Optimizer, OptimizerState } from './optimizer.js';
+import { getParamsGroups, pawsParamGroups } from './params.js';
 import { WarmupCosineSchedule } from './schedule.js';
 import { checkEpochs, moduleRngs, NonFiniteLossError, runTrainLoop, viewTensors } from './train-common.js';
 import type { BatchSource, TrainBatch, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
@@ -27,6 +28,13 @@ export interface PawsConfig {
   multicrop: number;
   labelSmoothing: number;
   // optimization
+  /**
+   * 'lars' (official: PAWS SGD inside LARS, biases and BN excluded) or 'adamw' (ours, for ViTs:
+   * `torch.optim.AdamW` with DINO's groups; the PAWS authors' ViT follow-up, MSN, uses AdamW).
+   * LARS leaves excluded parameters to plain SGD at the full lr (3.2 on CIFAR-10): harmless for a
+   * ResNet's few biases and BN, but it blows up the many biases of a ViT.
+   */
+  optimizer: 'lars' | 'adamw';
   weightDecay: number;
   epochs: number;
   /** Warm-up epochs. */
@@ -55,6 +63,7 @@ export const PAWS_DEFAULTS: Omit<PawsConfig, 'outputDir'> = {
   sharpen: 0.25,
   multicrop: 6,
   labelSmoothing: 0.1,
+  optimizer: 'lars',
   weightDecay: 1e-6,
   epochs: 600,
   warmup: 10,
@@ -117,11 +126,22 @@ export interface TrainPawsOptions extends TrainLoopOptions<PawsStepEvent, PawsEp
 
 export type TrainPawsResult = TrainLoopResult<PawsEpochStats>;
 
+function makeOptimizer(cfg: PawsConfig, encoder: Module): Optimizer {
+  if (cfg.optimizer === 'lars') {
+    return new LARS(pawsParamGroups(encoder.namedParameters()), {
+      lr: cfg.lr, weightDecay: cfg.weightDecay, momentum: cfg.momentum, nesterov: cfg.nesterov, trustCoefficient: cfg.trustCoefficient,
+    });
+  }
+  // decoupled decay on weights only (DINO's get_params_groups); lr from the same warm-up cosine schedule
+  if (cfg.optimizer === 'adamw') return new AdamW(getParamsGroups(encoder.namedParameters()), { lr: cfg.lr, weightDecay: cfg.weightDecay });
+  throw new Error(`trainPaws: optimizer must be 'lars' or 'adamw', got '${cfg.optimizer}'`);
+}
+
 /**
  * PAWS pretraining as suncet `paws_train.py`: per iteration, the support batch then the
  * unlabelled views through the encoder together; anchors = prediction z, targets = projection h
  * (no gradient) with the two large views swapped; PAWS loss + me-max; gradients; LARS (PAWS SGD,
- * bias/BN excluded) at this iteration's WarmupCosineSchedule lr. A checkpoint after each epoch;
+ * bias/BN excluded; or AdamW) at this iteration's WarmupCosineSchedule lr. A checkpoint after each epoch;
  * resume, mid-epoch checkpoints, `shouldStop` and the hooks are the shared `runTrainLoop`'s.
  */
 export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsResult> {
@@ -132,16 +152,15 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
   if (!Number.isInteger(ipe) || ipe < 1) throw new Error(`trainPaws: the loader yields no batch per epoch (length ${ipe})`);
 
   const paws = pawsLoss({ multicrop: cfg.multicrop, tau: cfg.temperature, T: cfg.sharpen, meMax: cfg.meMax });
+  // before any tensor is made: an unknown optimizer name leaks nothing
+  const optimizer = makeOptimizer(cfg, encoder);
   // -- support images are sampled class-stratified, so the labels are a fixed matrix
   const labels = tf.tidy(() => {
     const m = makeLabelsMatrix({ numClasses: cfg.classesPerBatch, sBatchSize: cfg.supervisedImgsPerClass, smoothing: cfg.labelSmoothing });
     return tf.concat(Array.from({ length: cfg.supervisedViews }, () => m), 0);
   });
-  const optimizer = new LARS(pawsParamGroups(encoder.namedParameters()), {
-    lr: cfg.lr, weightDecay: cfg.weightDecay, momentum: cfg.momentum, nesterov: cfg.nesterov, trustCoefficient: cfg.trustCoefficient,
-  });
   const schedule = new WarmupCosineSchedule({
-    warmupSteps: cfg.warmup * ipe, startLr: cfg.startLr, refLr: cfg.lr, finalLr: cfg.finalLr, tMax: cfg.epochs * ipe,
+    warmupSteps: Math.round(cfg.warmup * ipe), startLr: cfg.startLr, refLr: cfg.lr, finalLr: cfg.finalLr, tMax: cfg.epochs * ipe,
   });
   const named = encoder.namedParameters().filter(([, v]) => v.trainable);
   const vars = named.map(([, v]) => v);
