@@ -99,7 +99,14 @@ export const pawsOptimizationSchema = z
     start_lr: z.number().min(0).default(0.3).describe('Learning rate at the start of the linear warm-up.'),
     final_lr: z.number().min(0).default(0.064).describe('Learning rate at the end of the cosine schedule.'),
     warmup: z.number().min(0).default(10).describe('Warm-up epochs.'),
-    momentum: z.number().min(0).max(1).default(0.9).describe('SGD momentum. The optimizer is the official one: PAWS SGD inside LARS (trust coefficient 0.001, bias and BN excluded).'),
+    optimizer: z
+      .enum(['lars', 'adamw'])
+      .default('lars')
+      .describe(
+        "Ours: 'lars' = the official PAWS SGD inside LARS (trust coefficient 0.001; parameters named *bias*/*bn* get plain SGD at the full lr, " +
+          "which suits a ResNet but wrecks a ViT's many biases); 'adamw' = AdamW with decay on weights only (use it for ViTs, lr ~1e-3).",
+      ),
+    momentum: z.number().min(0).max(1).default(0.9).describe('SGD momentum (lars only).'),
     nesterov: z.boolean().default(false).describe('Nesterov momentum.'),
     weight_decay: z.number().min(0).default(1e-6).describe('Weight decay (bias and batch-norm parameters excluded).'),
     time_budget: z.number().min(0).default(0).describe('Ours: wall-clock budget in minutes (0 = none).'),

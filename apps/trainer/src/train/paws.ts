@@ -5,12 +5,12 @@ import { ClassStratifiedSampler, DataLoader, Subset, coinFlipSubset, perClassSub
 import type { Dataset } from '@ssl/data';
 import { SupportBatches, trainPaws } from '@ssl/engine';
 import type { PawsConfig as EnginePawsConfig, PawsStepEvent } from '@ssl/engine';
-import { knnClassifier } from '@ssl/eval';
+import { knnClassifier, snnClassifier } from '@ssl/eval';
 import { PAWSModel, createModel, listModels } from '@ssl/models';
 import { pixelFeatures } from '../commands/knn.js';
 import { writeResolvedConfig } from '../config/load.js';
 import type { PawsConfig } from '../config/paws.js';
-import { knnEvaluate } from './evaluate.js';
+import { imageFeatures, knnEvaluate, withEvalBatchNormStats } from './evaluate.js';
 import type { EvalImages, KnnEval } from './evaluate.js';
 import {
   Progress,
@@ -66,6 +66,7 @@ export function enginePawsConfig(config: PawsConfig, outputDir: string): EngineP
     sharpen: c.sharpen,
     multicrop: d.multicrop,
     labelSmoothing: d.label_smoothing,
+    optimizer: o.optimizer,
     weightDecay: o.weight_decay,
     epochs: o.epochs,
     warmup: o.warmup,
@@ -88,6 +89,8 @@ export interface PawsRunSummary {
   imagesPerSec: number;
   labelled: number;
   knn: KnnEval | null;
+  /** Soft nearest neighbours of the encoder output, the labelled images as support (official snn_eval, T 0.1). */
+  snn: { top1: number; top5: number } | null;
   baseline: { top1: number; top5: number };
   /** For the CLI: 0, or 130 / 143 when Ctrl-C / SIGTERM stopped the run. */
   exitCode: number;
@@ -189,7 +192,7 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
 
     if (ctx.stop.reason === 'interrupted') {
       ctx.print('interrupted before training started: nothing to save');
-      return { stopReason: 'interrupted', steps: 0, seconds: 0, imagesPerSec: 0, labelled: labelled.length, knn: null, baseline, exitCode: ctx.stop.exitCode };
+      return { stopReason: 'interrupted', steps: 0, seconds: 0, imagesPerSec: 0, labelled: labelled.length, knn: null, snn: null, baseline, exitCode: ctx.stop.exitCode };
     }
     const resume = config.runtime.resume || m.load_checkpoint;
     // The engine says "resumed from ..." when it loads a checkpoint; log.jsonl records it too.
@@ -218,14 +221,20 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
         imgWindow = 0;
       }
     };
-    const evaluate = async (epoch: number, atStep: number): Promise<KnnEval> => {
-      const r = await knnEvaluate(encoder.backbone as never, labelledImgs, testImgs, config.logging.knn_k, config.logging.knn_temperature);
-      ctx.log.write({
-        type: 'eval', epoch, step: atStep, knn_top1: r.top1, knn_top5: r.top5, k: r.k, baseline_top1: baseline.top1, baseline_top5: baseline.top5,
-        train_images: r.trainImages, test_images: r.testImages,
+    // Running BatchNorm statistics blend the large and small crops (each resolution is its own batch):
+    // evaluate with statistics re-estimated on full-size training images, then put the training ones back.
+    const evaluate = (epoch: number, atStep: number) =>
+      withEvalBatchNormStats(encoder, allTrain, async () => {
+        const r = await knnEvaluate(encoder.backbone as never, labelledImgs, testImgs, config.logging.knn_k, config.logging.knn_temperature);
+        // official PAWS evaluation (snn_eval.py): soft nearest neighbours of the encoder output, T 0.1
+        const [a, b] = [await imageFeatures(encoder as never, labelledImgs), await imageFeatures(encoder as never, testImgs)];
+        const snn = snnClassifier(a, labelledImgs.labels, b, testImgs.labels, { T: 0.1, numClasses });
+        ctx.log.write({
+          type: 'eval', epoch, step: atStep, knn_top1: r.top1, knn_top5: r.top5, k: r.k, baseline_top1: baseline.top1, baseline_top5: baseline.top5,
+          snn_top1: snn.top1, snn_top5: snn.top5, train_images: r.trainImages, test_images: r.testImages,
+        });
+        return { ...r, snn };
       });
-      return r;
-    };
     // One engine call for the whole run: Ctrl-C, SIGTERM and the time budget stop it after a step
     // (with a checkpoint there), evaluations run between epochs.
     const r = await trainPaws({
@@ -270,17 +279,19 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
     if (stopReason === 'interrupted') {
       ctx.facts.set('training', `interrupted at ${where}; ${formatDuration(seconds)}, ${ips.toFixed(1)} unlabelled images/s`);
       finishReport(ctx);
-      return { stopReason, steps: step, seconds, imagesPerSec: ips, labelled: labelled.length, knn: null, baseline, exitCode: ctx.stop.exitCode };
+      return { stopReason, steps: step, seconds, imagesPerSec: ips, labelled: labelled.length, knn: null, snn: null, baseline, exitCode: ctx.stop.exitCode };
     }
-    const knn = await evaluate(epoch, step);
+    const { snn, ...knn } = await evaluate(epoch, step);
     ctx.facts.set('training', `${step} steps, ${formatDuration(seconds)}, ${ips.toFixed(1)} unlabelled images/s (stopped: ${stopReason})`);
     ctx.facts.set('k-NN (labelled memory)', `top-1 ${knn.top1.toFixed(2)}%, top-5 ${knn.top5.toFixed(2)}%`);
+    ctx.facts.set('soft-NN of the encoder output (official PAWS eval)', `top-1 ${snn.top1.toFixed(2)}%, top-5 ${snn.top5.toFixed(2)}%`);
     ctx.facts.set('pixels k-NN (same labels)', `top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
     const report = finishReport(ctx);
     console.log(`k-NN (k=${knn.k}) with the ${labelled.length} labelled images, on ${knn.testImages} test images: top-1 ${knn.top1.toFixed(2)}%, top-5 ${knn.top5.toFixed(2)}%`);
+    console.log(`soft-NN (T=0.1) of the encoder output, same memory: top-1 ${snn.top1.toFixed(2)}%, top-5 ${snn.top5.toFixed(2)}%`);
     console.log(`pixels k-NN, same labelled images:  top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
     console.log(`training: ${step} steps in ${formatDuration(seconds)}; report: ${report}`);
-    return { stopReason, steps: step, seconds, imagesPerSec: ips, labelled: labelled.length, knn, baseline, exitCode: 0 };
+    return { stopReason, steps: step, seconds, imagesPerSec: ips, labelled: labelled.length, knn, snn, baseline, exitCode: 0 };
   } finally {
     ctx.stop.dispose();
   }
