@@ -7,7 +7,7 @@ import { resolveConfig } from '../config/load.js';
 import type { DinoConfig } from '../config/dino.js';
 import type { PawsConfig } from '../config/paws.js';
 import { buildDinoNetworks } from '../train/dino.js';
-import { knnEvaluate } from '../train/evaluate.js';
+import { knnEvaluate, recomputeBatchNormStats } from '../train/evaluate.js';
 import type { FeatureModel, KnnEval } from '../train/evaluate.js';
 import { buildPawsEncoder, labelledIndices, pickImages } from '../train/paws.js';
 import { loadEvalImages, openDatasets } from '../train/run.js';
@@ -59,6 +59,7 @@ export async function checkpointKnn(dir: string, options: { trainImages?: number
       encoder.loadStateDict(section(ck.tensors, 'encoder'), { strict: true });
       model = encoder.backbone as unknown as FeatureModel;
       const all = await loadEvalImages(sets.train, size, sets);
+      recomputeBatchNormStats(encoder, all); // as at the end of the run, so the numbers agree
       train = pickImages(all, await labelledIndices(config, sets.train));
     }
     const test = await loadEvalImages(sets.test, size, sets, options.testImages ?? 0);

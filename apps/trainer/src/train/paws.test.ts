@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fashionMnistFixtureDir } from '@ssl/data';
 import { describe, expect, it } from 'vitest';
+import { checkpointKnn } from '../commands/knn-checkpoint.js';
 import { resolveConfig } from '../config/load.js';
 import { parseLog } from '../report/html.js';
 import { runPaws } from './paws.js';
@@ -37,6 +38,9 @@ describe('ssl-train paws end to end (fixture data, tiny ViT)', () => {
     expect(s.snn?.top1).toBeLessThanOrEqual(s.snn?.top5 as number);
     const evalRecord = records.find((r) => r.type === 'eval') as { snn_top1?: number } | undefined;
     expect(evalRecord?.snn_top1).toBe(s.snn?.top1);
+    // `ssl-train knn --checkpoint` rebuilds the encoder (BatchNorm statistics re-estimated as at the end of the run)
+    const again = await checkpointKnn(out);
+    expect([again.model.top1, again.model.top5]).toEqual([s.knn?.top1, s.knn?.top5]);
     expect(existsSync(join(out, 'report.html'))).toBe(true);
     expect(existsSync(join(out, 'checkpoint', 'state.json'))).toBe(true);
   });
