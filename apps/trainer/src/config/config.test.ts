@@ -103,13 +103,13 @@ describe('paws config', () => {
     });
     expect(c.optimization).toMatchObject({ epochs: 100, final_lr: 0.064, lr: 6.4, momentum: 0.9, nesterov: false, start_lr: 0.3, warmup: 10, weight_decay: 1e-6 });
     expect(c.meta).toMatchObject({ model_name: 'resnet50', output_dim: 2048, use_pred_head: true });
-    // the official optimizer stays the default; only the ViT preset switches to AdamW
+    // the official optimizer stays the default; AdamW is a flag away (for ViTs)
     expect(c.optimization.optimizer).toBe('lars');
     expect(resolveConfig('paws', { preset: 'paws_imagenet' }).optimization.optimizer).toBe('lars');
     const fm = resolveConfig('paws', { preset: 'fmnist_paws' });
-    expect(fm.meta.model_name.startsWith('vit')).toBe(true);
-    expect(fm.optimization).toMatchObject({ optimizer: 'adamw', lr: 0.003 });
-    expect(resolveConfig('paws', { preset: 'fmnist_paws', flags: { optimizer: 'lars' } }).optimization.optimizer).toBe('lars');
+    expect(fm.meta.model_name).toBe('resnet18');
+    expect(fm.optimization).toMatchObject({ optimizer: 'lars', lr: 3.2, warmup: 0.1, epochs: 2 });
+    expect(resolveConfig('paws', { preset: 'fmnist_paws', flags: { optimizer: 'adamw' } }).optimization.optimizer).toBe('adamw');
     expect(c.data).toMatchObject({ label_smoothing: 0.1, multicrop: 6, unlabeled_frac: 0.9, color_jitter_strength: 1.0 });
   });
 

@@ -14,7 +14,7 @@ describe('ssl-train paws end to end (fixture data, tiny ViT)', () => {
     const config = resolveConfig('paws', {
       preset: 'fmnist_paws',
       flags: {
-        output_dir: out, data_path: fashionMnistFixtureDir(), train_images: 96, labels: 2, supervised_imgs_per_class: 2,
+        output_dir: out, data_path: fashionMnistFixtureDir(), model_name: 'vit_tiny', train_images: 96, labels: 2, supervised_imgs_per_class: 2,
         unsupervised_batch_size: 32, multicrop: 2, epochs: 1, embed_dim: 48, depth: 2, hidden_dim: 64, output_dim: 32,
         progress: 'none', log_every: 1, time_budget: 0,
       },
