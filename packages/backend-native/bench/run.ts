@@ -125,7 +125,12 @@ function vitMs(n: number, blocks = depth, ops: StepOps = PLAIN_OPS): number {
   return ms;
 }
 
-function torchMs(): { ms?: number; cpuMs?: number; why?: string } {
+/**
+ * PyTorch's step. `torch.set_num_threads` bounds only its OpenMP pool: Debian's torch runs its GEMMs
+ * on OpenBLAS's own pool, one thread per core, unless OPENBLAS_NUM_THREADS says otherwise. Bounded,
+ * both pools get `threads`, the comparison the target is about; unbounded is PyTorch as installed.
+ */
+function torchMs(bounded: boolean): { ms?: number; cpuMs?: number; why?: string } {
   const python = '/usr/bin/python3';
   if (!existsSync(python) || spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
     return { why: `${python} cannot import torch` };
@@ -133,7 +138,8 @@ function torchMs(): { ms?: number; cpuMs?: number; why?: string } {
   // bench/vit_step.py sits next to this file in the source tree and one level up from dist/.
   const script = [join(here, 'vit_step.py'), join(here, '..', 'bench', 'vit_step.py')].find(existsSync);
   if (!script) return { why: 'bench/vit_step.py not found' };
-  const r = spawnSync(python, [script, String(threads), String(steps), String(depth)], { encoding: 'utf8' });
+  const env = bounded ? { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) } : process.env;
+  const r = spawnSync(python, [script, String(threads), String(steps), String(depth)], { encoding: 'utf8', env });
   if (r.status !== 0) return { why: `vit_step.py failed: ${r.stderr.trim().split('\n').pop()}` };
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_per_step: number; cpu_ms_per_step: number };
   return { ms: out.ms_per_step, cpuMs: out.cpu_ms_per_step };
@@ -178,14 +184,19 @@ for (const [name, ops] of variants) {
   measured.push([name, ms, lastCpuMs]);
   console.log(`native ${name}: ${ms.toFixed(0)} ms/step wall, ${lastCpuMs.toFixed(0)} ms/step CPU (${steps} steps)`);
 }
-const torch = torchMs();
-if (torch.ms !== undefined && torch.cpuMs !== undefined) {
-  console.log(`PyTorch ${threads} thread(s): ${torch.ms.toFixed(0)} ms/step wall, ${torch.cpuMs.toFixed(0)} ms/step CPU`);
-  for (const [name, ms, cpuMs] of measured) {
-    console.log(`native ${name} / PyTorch: ${(ms / torch.ms).toFixed(2)}x wall, ${(cpuMs / torch.cpuMs).toFixed(2)}x CPU`);
+for (const [bounded, label] of [
+  [true, `PyTorch, ${threads} thread(s) (OpenMP and OpenBLAS)`],
+  [false, `PyTorch, set_num_threads(${threads}) only (OpenBLAS threads as installed)`],
+] as const) {
+  const torch = torchMs(bounded);
+  if (torch.ms === undefined || torch.cpuMs === undefined) {
+    console.log(`PyTorch: skipped (${torch.why})`);
+    break;
   }
-} else {
-  console.log(`PyTorch: skipped (${torch.why})`);
+  console.log(`${label}: ${torch.ms.toFixed(0)} ms/step wall, ${torch.cpuMs.toFixed(0)} ms/step CPU`);
+  for (const [name, ms, cpuMs] of measured) {
+    console.log(`  native ${name} / this PyTorch: ${(ms / torch.ms).toFixed(2)}x wall, ${(cpuMs / torch.cpuMs).toFixed(2)}x CPU`);
+  }
 }
 if (wasmSteps > 0) {
   const nativeShort = vitMs(steps, wasmDepth);

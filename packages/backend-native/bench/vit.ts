@@ -85,15 +85,24 @@ const get = (p: Params, name: string): tf.Tensor => {
   return v;
 };
 
-function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
-  const inDim = x.shape[x.shape.length - 1]!;
-  let y = tf.matMul(tf.reshape(x, [x.size / inDim, inDim]), w); // [rows, out]
-  if (b) y = tf.add(y, b);
-  return tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1]!]);
+/** x @ w + b over the last axis: a matMul then an Add (plain), or one fused matMul with bias (fused). */
+function linearWith(fusedBias: boolean) {
+  return (x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor => {
+    const inDim = x.shape[x.shape.length - 1]!;
+    const rows = tf.reshape(x, [x.size / inDim, inDim]) as tf.Tensor2D;
+    let y: tf.Tensor; // [rows, out]
+    if (fusedBias) y = tf.fused.matMul({ a: rows, b: w as tf.Tensor2D, bias: b });
+    else {
+      y = tf.matMul(rows, w);
+      if (b) y = tf.add(y, b);
+    }
+    return tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1]!]);
+  };
 }
 
 /** The ops the two variants differ in. */
 export interface StepOps {
+  linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor;
   layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor;
   gelu(x: tf.Tensor): tf.Tensor;
   /** One AdamW step of one parameter: new param, m, v. */
@@ -108,6 +117,7 @@ export interface StepOps {
 
 /** The issue's step: every op a plain tfjs op (autograd through all of them). */
 export const PLAIN_OPS: StepOps = {
+  linear: linearWith(false),
   layerNorm(x, g, b, eps) {
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
@@ -136,11 +146,12 @@ export async function loadFusedOps(): Promise<StepOps | undefined> {
     gelu: StepOps['gelu'];
     adamwUpdate: StepOps['adamw'];
   };
-  return { layerNorm: t.layerNorm, gelu: t.gelu, adamw: t.adamwUpdate };
+  // nn.Linear's addmm: the bias rides in the GEMM's epilogue (the models' Linear does the same).
+  return { linear: linearWith(true), layerNorm: t.layerNorm, gelu: t.gelu, adamw: t.adamwUpdate };
 }
 
 function block(p: Params, i: number, x: tf.Tensor, cfg: VitConfig, ops: StepOps): tf.Tensor {
-  const { layerNorm, gelu } = ops;
+  const { layerNorm, gelu, linear } = ops;
   const pre = `blocks.${i}`;
   const [B, N, D] = x.shape as [number, number, number];
   const H = cfg.heads;
@@ -164,7 +175,7 @@ function forward(p: Params, images: tf.Tensor4D, cfg: VitConfig, ops: StepOps): 
   // wasm too (which has no Conv2DBackpropFilter).
   const P = cfg.patch;
   const patches = tf.reshape(tf.transpose(tf.reshape(images, [B, grid, P, grid, P]), [0, 1, 3, 2, 4]), [B, grid * grid, P * P]); // [B, g*g, P*P]
-  let x = linear(patches, tf.reshape(get(p, 'patch.w'), [P * P, cfg.dim]), get(p, 'patch.b')); // [B, g*g, D]
+  let x = ops.linear(patches, tf.reshape(get(p, 'patch.w'), [P * P, cfg.dim]), get(p, 'patch.b')); // [B, g*g, D]
   const cls = tf.tile(get(p, 'cls'), [B, 1, 1]);
   x = tf.concat([cls, x], 1); // [B, 1 + g*g, D]
   const pos = get(p, 'pos');
@@ -178,10 +189,10 @@ function forward(p: Params, images: tf.Tensor4D, cfg: VitConfig, ops: StepOps): 
   for (let i = 0; i < cfg.depth; i++) x = block(p, i, x, cfg, ops);
   x = ops.layerNorm(x, get(p, 'norm.g'), get(p, 'norm.b'), 1e-6);
   const clsOut = tf.reshape(tf.slice(x, [0, 0, 0], [B, 1, cfg.dim]), [B, cfg.dim]);
-  let h = ops.gelu(linear(clsOut, get(p, 'head.fc1.w'), get(p, 'head.fc1.b')));
-  h = linear(h, get(p, 'head.fc2.w'), get(p, 'head.fc2.b'));
+  let h = ops.gelu(ops.linear(clsOut, get(p, 'head.fc1.w'), get(p, 'head.fc1.b')));
+  h = ops.linear(h, get(p, 'head.fc2.w'), get(p, 'head.fc2.b'));
   h = tf.div(h, tf.add(tf.norm(h, 2, -1, true), 1e-12));
-  return linear(h, get(p, 'head.last.w'));
+  return ops.linear(h, get(p, 'head.last.w'));
 }
 
 export interface VitStep {
