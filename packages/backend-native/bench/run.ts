@@ -249,11 +249,9 @@ const kernels: Array<[string, () => tf.Tensor]> = [
 console.log('| kernel | 1 thread | 2 threads | speed-up |');
 console.log('| --- | ---: | ---: | ---: |');
 for (const [name, f] of kernels) {
-  const run = () => {
-    const r = tf.tidy(f);
-    r.dataSync();
-    r.dispose();
-  };
+  // No read: the kernels are synchronous, and a read output would leave the buffer pool (each rep
+  // would then page-fault a fresh array, which two threads do slower than one).
+  const run = () => tf.tidy(f).dispose();
   setNativeThreads(1);
   const one = timeIt(run, 300);
   setNativeThreads(2);
