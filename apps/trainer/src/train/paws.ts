@@ -15,7 +15,7 @@ import type { EvalImages, KnnEval } from './evaluate.js';
 import {
   Progress,
   checkpointPosition,
-  describePosition,
+  announceStop,
   finishReport,
   formatDuration,
   loadEvalImages,
@@ -260,20 +260,7 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
     });
     step = r.step;
     const epoch = r.endEpoch;
-    const stopReason: StopReason = r.stopped ? (ctx.stop.reason ?? 'interrupted') : 'finished';
-    const where = describePosition(r, ipe);
-    const ckpt = r.lastCheckpoint ?? join(ctx.outputDir, 'checkpoint');
-    if (stopReason === 'interrupted') {
-      progress.log(
-        `interrupted by ${ctx.stop.signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} at ${where}: checkpoint saved in ${ckpt}. ` +
-          'To continue from there, rerun the same command (--resume, the default; --no-resume starts over).',
-      );
-    } else if (stopReason === 'time budget') {
-      progress.log(
-        `time budget of ${o.time_budget} min reached at ${where}: checkpoint saved in ${ckpt} (rerun with a larger --time-budget to continue); ` +
-          'evaluating the model as it is now',
-      );
-    }
+    const { stopReason, where } = announceStop(ctx, r, ipe, o.time_budget, (line) => progress.log(line));
     progress.done();
     const seconds = (performance.now() - t0) / 1000;
     if (stopReason === 'interrupted') {

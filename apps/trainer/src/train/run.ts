@@ -76,6 +76,34 @@ export function describePosition(r: { step: number; endEpoch: number; endIterati
   return r.endIteration > 0 ? `step ${r.step} (epoch ${r.endEpoch}, batch ${r.endIteration} of ${ipe})` : `step ${r.step} (end of epoch ${r.endEpoch - 1})`;
 }
 
+/**
+ * Why an engine run ended, and the line telling the user where its checkpoint is and how to
+ * continue (after Ctrl-C/SIGTERM or the time budget); `where` describes the position for the report.
+ */
+export function announceStop(
+  ctx: RunContext,
+  r: { stopped: unknown; step: number; endEpoch: number; endIteration: number; lastCheckpoint?: string | null },
+  ipe: number,
+  timeBudget: number,
+  log: (line: string) => void,
+): { stopReason: StopReason; where: string } {
+  const stopReason: StopReason = r.stopped ? (ctx.stop.reason ?? 'interrupted') : 'finished';
+  const where = describePosition(r, ipe);
+  const ckpt = r.lastCheckpoint ?? join(ctx.outputDir, 'checkpoint');
+  if (stopReason === 'interrupted') {
+    log(
+      `interrupted by ${ctx.stop.signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} at ${where}: checkpoint saved in ${ckpt}. ` +
+        'To continue from there, rerun the same command (--resume, the default; --no-resume starts over).',
+    );
+  } else if (stopReason === 'time budget') {
+    log(
+      `time budget of ${timeBudget} min reached at ${where}: checkpoint saved in ${ckpt} (rerun with a larger --time-budget to continue); ` +
+        'evaluating the model as it is now',
+    );
+  }
+  return { stopReason, where };
+}
+
 /** Epoch, batch and step of the checkpoint a run in `outputDir` resumes from (null when none); reads only its state.json. */
 export async function checkpointPosition(outputDir: string): Promise<{ dir: string; epoch: number; iteration: number; step: number } | null> {
   const found = await resolveCheckpoint(join(outputDir, 'checkpoint'));
