@@ -14,7 +14,9 @@ import { knnEvaluate, writeAttentionMaps } from './evaluate.js';
 import type { EvalImages, KnnEval } from './evaluate.js';
 import {
   Progress,
+  Throughput,
   checkpointPosition,
+  evaluateEveryEpochs,
   announceStop,
   dinoTransformSpec,
   finishReport,
@@ -195,28 +197,17 @@ export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
     if (start) ctx.log.write({ type: 'resume', checkpoint: start.dir, epoch: start.epoch, iteration: start.iteration, step: start.step });
     const progress = new Progress({ total, start: start?.step ?? 0, mode: config.logging.progress, every: config.logging.log_every });
     let step = start?.step ?? 0;
-    let lastKnn: KnnEval | null = null;
-    const t0 = performance.now();
-    let images = 0;
-    let tWindow = performance.now();
-    let imgWindow = 0;
-    let ips = 0;
+    const meter = new Throughput(o.batch_size_per_gpu);
     const onStep = (e: DinoStepEvent) => {
       step = e.step + 1;
-      images += o.batch_size_per_gpu;
-      imgWindow += o.batch_size_per_gpu;
-      const now = performance.now();
-      // Wall-clock images/s over the last log window: data loading included.
-      const windowIps = (imgWindow * 1000) / Math.max(1, now - tWindow);
-      ips = images / Math.max(1e-9, (now - t0) / 1000);
+      const windowIps = meter.step();
       progress.update({ step, epoch: e.epoch, loss: e.loss, lr: e.lr, imagesPerSec: windowIps });
       if (step % config.logging.log_every === 0 || e.iteration === ipe - 1) {
         ctx.log.write({
           type: 'step', epoch: e.epoch, step, loss: e.loss, lr: e.lr, wd: e.wd, teacher_temp: e.teacherTemp, momentum: e.momentum,
           images_per_sec: windowIps, step_seconds: e.seconds, ...memoryFacts(),
         });
-        tWindow = now;
-        imgWindow = 0;
+        meter.newWindow();
       }
     };
     // One engine call for the whole run: Ctrl-C, SIGTERM and the time budget stop it after a step
@@ -230,14 +221,11 @@ export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
       logEvery: 0,
       onStep,
       onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
-      onEpochEnd: async (info) => {
-        const done = info.epoch + 1;
-        const ef = config.logging.eval_freq;
-        if (ef > 0 && done % ef === 0 && !info.last && !info.stopping) {
-          lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, done, info.step, baseline);
-          progress.log(`epoch ${done}: k-NN top-1 ${lastKnn.top1.toFixed(2)}%, top-5 ${lastKnn.top5.toFixed(2)}%`);
-        }
-      },
+      onEpochEnd: evaluateEveryEpochs(
+        config.logging.eval_freq,
+        (epoch, atStep) => evaluate(ctx, nets, trainImgs, testImgs, config, epoch, atStep, baseline),
+        (line) => progress.log(line),
+      ),
       shouldStop: () => ctx.stop.check(),
       checkpointEveryMinutes: config.logging.checkpoint_minutes,
       log: (line) => progress.log(line),
@@ -247,13 +235,14 @@ export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
     const epoch = r.endEpoch;
     const { stopReason, where } = announceStop(ctx, r, ipe, o.time_budget, (line) => progress.log(line));
     progress.done();
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = meter.seconds;
+    const ips = meter.overall;
     if (stopReason === 'interrupted') {
       ctx.facts.set('training', `interrupted at ${where}; ${formatDuration(seconds)}, ${ips.toFixed(1)} images/s`);
       finishReport(ctx);
       return { stopReason, epochs: epoch, steps: step, seconds, imagesPerSec: ips, knn: null, baseline, outputDir: ctx.outputDir, exitCode: ctx.stop.exitCode };
     }
-    lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, epoch, step, baseline);
+    const lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, epoch, step, baseline);
     if (config.model.arch.startsWith('vit') && config.logging.attention_images > 0) {
       await writeAttentionMaps(nets.teacher.backbone as never, testImgs, config.model.patch_size, join(ctx.outputDir, 'attention'), config.logging.attention_images);
     }

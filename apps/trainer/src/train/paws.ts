@@ -14,7 +14,9 @@ import { imageFeatures, knnEvaluate, withEvalBatchNormStats } from './evaluate.j
 import type { EvalImages, KnnEval } from './evaluate.js';
 import {
   Progress,
+  Throughput,
   checkpointPosition,
+  evaluateEveryEpochs,
   announceStop,
   finishReport,
   formatDuration,
@@ -200,25 +202,15 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
     if (start) ctx.log.write({ type: 'resume', checkpoint: start.dir, epoch: start.epoch, iteration: start.iteration, step: start.step });
     const total = o.epochs * ipe;
     const progress = new Progress({ total, start: start?.step ?? 0, mode: config.logging.progress, every: config.logging.log_every });
-    const unsupImages = c.unsupervised_batch_size;
     let step = start?.step ?? 0;
-    let images = 0;
-    const t0 = performance.now();
-    let tWindow = t0;
-    let imgWindow = 0;
-    let ips = 0;
+    const meter = new Throughput(c.unsupervised_batch_size);
     const onStep = (e: PawsStepEvent) => {
       step = e.step + 1;
-      images += unsupImages;
-      imgWindow += unsupImages;
-      const now = performance.now();
-      const windowIps = (imgWindow * 1000) / Math.max(1, now - tWindow);
-      ips = images / Math.max(1e-9, (now - t0) / 1000);
+      const windowIps = meter.step();
       progress.update({ step, epoch: e.epoch, loss: e.loss, lr: e.lr, imagesPerSec: windowIps });
       if (step % config.logging.log_every === 0 || e.iteration === ipe - 1) {
         ctx.log.write({ type: 'step', epoch: e.epoch, step, loss: e.loss, ploss: e.ploss, rloss: e.rloss, lr: e.lr, images_per_sec: windowIps, ...memoryFacts() });
-        tWindow = now;
-        imgWindow = 0;
+        meter.newWindow();
       }
     };
     // Running BatchNorm statistics blend the large and small crops (each resolution is its own batch):
@@ -246,14 +238,7 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
       logEvery: 0,
       onStep,
       onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
-      onEpochEnd: async (info) => {
-        const done = info.epoch + 1;
-        const ef = config.logging.eval_freq;
-        if (ef > 0 && done % ef === 0 && !info.last && !info.stopping) {
-          const k = await evaluate(done, info.step);
-          progress.log(`epoch ${done}: k-NN top-1 ${k.top1.toFixed(2)}%, top-5 ${k.top5.toFixed(2)}%`);
-        }
-      },
+      onEpochEnd: evaluateEveryEpochs(config.logging.eval_freq, evaluate, (line) => progress.log(line)),
       shouldStop: () => ctx.stop.check(),
       checkpointEveryMinutes: config.logging.checkpoint_minutes,
       log: (line) => progress.log(line),
@@ -262,7 +247,8 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
     const epoch = r.endEpoch;
     const { stopReason, where } = announceStop(ctx, r, ipe, o.time_budget, (line) => progress.log(line));
     progress.done();
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = meter.seconds;
+    const ips = meter.overall;
     if (stopReason === 'interrupted') {
       ctx.facts.set('training', `interrupted at ${where}; ${formatDuration(seconds)}, ${ips.toFixed(1)} unlabelled images/s`);
       finishReport(ctx);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { describePosition, StopSignal } from './run.js';
+import { describePosition, evaluateEveryEpochs, StopSignal, Throughput } from './run.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -46,5 +46,36 @@ describe('StopSignal', () => {
   it('describes where a run stopped', () => {
     expect(describePosition({ step: 6, endEpoch: 1, endIteration: 2 }, 4)).toBe('step 6 (epoch 1, batch 2 of 4)');
     expect(describePosition({ step: 8, endEpoch: 2, endIteration: 0 }, 4)).toBe('step 8 (end of epoch 1)');
+  });
+});
+
+describe('evaluateEveryEpochs', () => {
+  it('evaluates every evalFreq epochs, never after the last epoch or when stopping', async () => {
+    const calls: [number, number][] = [];
+    const lines: string[] = [];
+    const hook = evaluateEveryEpochs(2, async (epoch, step) => (calls.push([epoch, step]), { top1: 50, top5: 90.125 }), (l) => lines.push(l));
+    for (let epoch = 0; epoch < 6; epoch++) await hook({ epoch, step: (epoch + 1) * 10, last: epoch === 5, stopping: false });
+    await hook({ epoch: 7, step: 80, last: false, stopping: true });
+    expect(calls).toEqual([[2, 20], [4, 40]]);
+    expect(lines[0]).toBe('epoch 2: k-NN top-1 50.00%, top-5 90.13%');
+    const never = evaluateEveryEpochs(0, async () => ({ top1: 0, top5: 0 }), () => {});
+    await expect(never({ epoch: 0, step: 1, last: false, stopping: false })).resolves.toBeUndefined();
+  });
+});
+
+describe('Throughput', () => {
+  it('counts images per step over the run and over the log window', () => {
+    let now = 1000;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    const meter = new Throughput(64);
+    now = 2000;
+    expect(meter.step()).toBeCloseTo(64);
+    now = 3000;
+    expect(meter.step()).toBeCloseTo(64);
+    meter.newWindow();
+    now = 3500;
+    expect(meter.step()).toBeCloseTo(128);
+    expect(meter.overall).toBeCloseTo(192 / 2.5);
+    expect(meter.seconds).toBeCloseTo(2.5);
   });
 });

@@ -271,6 +271,55 @@ export function dinoTransformSpec(
   };
 }
 
+/** Wall-clock images/s of a run, data loading included: since its start and over the current log window. */
+export class Throughput {
+  private readonly t0 = performance.now();
+  private images = 0;
+  private windowStart = this.t0;
+  private windowImages = 0;
+  /** Images/s since the start, as of the last `step()`. */
+  overall = 0;
+
+  constructor(private readonly imagesPerStep: number) {}
+
+  /** Counts one step; returns the images/s of the current window. */
+  step(): number {
+    const now = performance.now();
+    this.images += this.imagesPerStep;
+    this.windowImages += this.imagesPerStep;
+    this.overall = this.images / Math.max(1e-9, (now - this.t0) / 1000);
+    return (this.windowImages * 1000) / Math.max(1, now - this.windowStart);
+  }
+
+  /** Starts a new window (after each logged step). */
+  newWindow(): void {
+    this.windowStart = performance.now();
+    this.windowImages = 0;
+  }
+
+  get seconds(): number {
+    return (performance.now() - this.t0) / 1000;
+  }
+}
+
+/**
+ * The `onEpochEnd` hook of both methods: evaluate every `evalFreq` epochs, except after the last
+ * epoch and when the run is stopping (the run evaluates then itself, once).
+ */
+export function evaluateEveryEpochs(
+  evalFreq: number,
+  evaluate: (epoch: number, step: number) => Promise<{ top1: number; top5: number }>,
+  log: (line: string) => void,
+): (info: { epoch: number; step: number; last: boolean; stopping: boolean }) => Promise<void> {
+  return async (info) => {
+    const done = info.epoch + 1;
+    if (evalFreq > 0 && done % evalFreq === 0 && !info.last && !info.stopping) {
+      const r = await evaluate(done, info.step);
+      log(`epoch ${done}: k-NN top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}%`);
+    }
+  };
+}
+
 export function memoryFacts(): { tensors: number; rss_mb: number } {
   return { tensors: tf.memory().numTensors, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) };
 }
