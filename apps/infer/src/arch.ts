@@ -1,3 +1,4 @@
+import { RESNET_PRESETS, VIT_PRESETS } from '@ssl/models';
 import { inferResNetShape, inferViTShape, type StateDict } from '@ssl/onnx';
 
 /** Architecture flags: a preset name plus optional custom dimensions that override it. */
@@ -26,23 +27,13 @@ export interface ResNetArch {
   cifarStem?: boolean;
 }
 
-/**
- * DINO's ViT presets (vision_transformer.py) and torchvision's ResNets, as the same names in
- * `@ssl/models`' registry; kept as data here because the CLI needs the dimensions without
- * building a model.
- */
+/** The registry presets of `@ssl/models` (dimensions only: the CLI needs them without building a model). */
 export const ARCH_PRESETS: Record<string, ViTArch | ResNetArch> = {
-  vit_tiny: { kind: 'vit', embedDim: 192, depth: 12, numHeads: 3, patchSize: 16 },
-  vit_small: { kind: 'vit', embedDim: 384, depth: 12, numHeads: 6, patchSize: 16 },
-  vit_base: { kind: 'vit', embedDim: 768, depth: 12, numHeads: 12, patchSize: 16 },
+  ...Object.fromEntries(Object.entries(VIT_PRESETS).map(([name, p]) => [name, { kind: 'vit', ...p } satisfies ViTArch])),
   vit: { kind: 'vit' },
-  resnet18: { kind: 'resnet', block: 'basic', layers: [2, 2, 2, 2] },
-  resnet34: { kind: 'resnet', block: 'basic', layers: [3, 4, 6, 3] },
-  resnet50: { kind: 'resnet', block: 'bottleneck', layers: [3, 4, 6, 3] },
+  ...Object.fromEntries(Object.entries(RESNET_PRESETS).map(([name, p]) => [name, { kind: 'resnet', ...p, layers: [...p.layers] } satisfies ResNetArch])),
+  // torchvision's resnet101: its checkpoints export to ONNX; it is not a training preset
   resnet101: { kind: 'resnet', block: 'bottleneck', layers: [3, 4, 23, 3] },
-  resnet18_cifar: { kind: 'resnet', block: 'basic', layers: [2, 2, 2, 2], cifarStem: true },
-  resnet34_cifar: { kind: 'resnet', block: 'basic', layers: [3, 4, 6, 3], cifarStem: true },
-  resnet50_cifar: { kind: 'resnet', block: 'bottleneck', layers: [3, 4, 6, 3], cifarStem: true },
   resnet: { kind: 'resnet' },
 };
 

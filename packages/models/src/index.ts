@@ -16,7 +16,7 @@ export { VisionTransformer, bicubicMatrix } from './vision_transformer.js';
 export type { VisionTransformerOptions } from './vision_transformer.js';
 export { DINOHead, MultiCropWrapper, WeightNormLinear, groupByResolution } from './dino_head.js';
 export type { DINOHeadOptions, Head } from './dino_head.js';
-export { createModel, listModels, registerModel } from './registry.js';
+export { RESNET_PRESETS, VIT_PRESETS, createModel, listModels, registerModel } from './registry.js';
 export type { ModelOptions } from './registry.js';
 export { ResNet } from './resnet.js';
 export type { ResNetBlock, ResNetOptions } from './resnet.js';

@@ -35,19 +35,31 @@ export function createModel(name: string, options: ModelOptions = {}): Backbone 
   return f(options);
 }
 
-const vit = (embedDim: number, numHeads: number): Factory => (o) =>
-  new VisionTransformer({ patchSize: 16, depth: 12, mlpRatio: 4, qkvBias: true, ...o, embedDim: o.embedDim ?? embedDim, numHeads: o.numHeads ?? numHeads });
-registerModel('vit_tiny', vit(192, 3));
-registerModel('vit_small', vit(384, 6));
-registerModel('vit_base', vit(768, 12));
+/** Dimensions of the ViT presets (DINO's vision_transformer.py), as data for tools that need them without a model. */
+export const VIT_PRESETS = {
+  vit_tiny: { embedDim: 192, depth: 12, numHeads: 3, patchSize: 16 },
+  vit_small: { embedDim: 384, depth: 12, numHeads: 6, patchSize: 16 },
+  vit_base: { embedDim: 768, depth: 12, numHeads: 12, patchSize: 16 },
+} as const;
 
-const resnet = (block: 'basic' | 'bottleneck', layers: [number, number, number, number], cifarStem: boolean): Factory => (o) =>
-  new ResNet({ block, layers, cifarStem, ...(o.inChans !== undefined && { inChans: o.inChans }), ...(o.widen !== undefined && { widen: o.widen }), ...(o.baseWidth !== undefined && { baseWidth: o.baseWidth }), ...(o.layers !== undefined && { layers: o.layers }), ...(o.zeroInitResidual !== undefined && { zeroInitResidual: o.zeroInitResidual }), ...(o.seed !== undefined && { seed: o.seed }) });
-registerModel('resnet18', resnet('basic', [2, 2, 2, 2], false));
-registerModel('resnet34', resnet('basic', [3, 4, 6, 3], false));
-registerModel('resnet50', resnet('bottleneck', [3, 4, 6, 3], false));
-registerModel('resnet18_cifar', resnet('basic', [2, 2, 2, 2], true));
-registerModel('resnet34_cifar', resnet('basic', [3, 4, 6, 3], true));
-registerModel('resnet50_cifar', resnet('bottleneck', [3, 4, 6, 3], true));
+/** Block type and stage depths of the ResNet presets (torchvision; `_cifar`: 3x3 stride-1 stem, no max-pool). */
+export const RESNET_PRESETS: Record<string, { block: 'basic' | 'bottleneck'; layers: [number, number, number, number]; cifarStem: boolean }> = {
+  resnet18: { block: 'basic', layers: [2, 2, 2, 2], cifarStem: false },
+  resnet34: { block: 'basic', layers: [3, 4, 6, 3], cifarStem: false },
+  resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3], cifarStem: false },
+  resnet18_cifar: { block: 'basic', layers: [2, 2, 2, 2], cifarStem: true },
+  resnet34_cifar: { block: 'basic', layers: [3, 4, 6, 3], cifarStem: true },
+  resnet50_cifar: { block: 'bottleneck', layers: [3, 4, 6, 3], cifarStem: true },
+};
+
+for (const [name, p] of Object.entries(VIT_PRESETS)) {
+  registerModel(name, (o) =>
+    new VisionTransformer({ patchSize: p.patchSize, depth: p.depth, mlpRatio: 4, qkvBias: true, ...o, embedDim: o.embedDim ?? p.embedDim, numHeads: o.numHeads ?? p.numHeads }));
+}
+
+for (const [name, p] of Object.entries(RESNET_PRESETS)) {
+  registerModel(name, (o) =>
+    new ResNet({ block: p.block, layers: p.layers, cifarStem: p.cifarStem, ...(o.inChans !== undefined && { inChans: o.inChans }), ...(o.widen !== undefined && { widen: o.widen }), ...(o.baseWidth !== undefined && { baseWidth: o.baseWidth }), ...(o.layers !== undefined && { layers: o.layers }), ...(o.zeroInitResidual !== undefined && { zeroInitResidual: o.zeroInitResidual }), ...(o.seed !== undefined && { seed: o.seed }) }));
+}
 registerModel('wide_resnet28_2', (o) =>
   new WideResNet({ depth: 28, widenFactor: 2, ...(o.depth !== undefined && { depth: o.depth }), ...(o.inChans !== undefined && { inChans: o.inChans }), ...(o.seed !== undefined && { seed: o.seed }) }));
