@@ -15,7 +15,8 @@
         "native/kernels/Unary.cc",
         "native/kernels/LayerNorm.cc",
         "native/kernels/Gelu.cc",
-        "native/kernels/AdamW.cc"
+        "native/kernels/AdamW.cc",
+        "native/kernels/BatchNorm.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

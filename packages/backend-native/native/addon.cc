@@ -61,6 +61,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLayerNorm(env, exports);
   InitGelu(env, exports);
   InitAdamW(env, exports);
+  InitBatchNorm(env, exports);
   return exports;
 }
 

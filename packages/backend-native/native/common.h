@@ -46,5 +46,6 @@ void InitSlice(Napi::Env env, Napi::Object exports);
 void InitLayerNorm(Napi::Env env, Napi::Object exports);
 void InitGelu(Napi::Env env, Napi::Object exports);
 void InitAdamW(Napi::Env env, Napi::Object exports);
+void InitBatchNorm(Napi::Env env, Napi::Object exports);
 
 }  // namespace sslnative

@@ -1,5 +1,6 @@
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { adamwConfig } from './kernels/AdamW.js';
+import { batchNormConfigs } from './kernels/BatchNorm.js';
 import { batchMatMulConfig } from './kernels/BatchMatMul.js';
 import { fusedMatMulConfig } from './kernels/_FusedMatMul.js';
 import { binaryConfigs } from './kernels/binary.js';
@@ -30,6 +31,7 @@ export const NATIVE_KERNELS: KernelConfig[] = [
   ...sliceConfigs,
   ...packConfigs,
   ...layerNormConfigs,
+  ...batchNormConfigs,
   ...geluConfigs,
   adamwConfig,
 ];

@@ -1,9 +1,10 @@
 /**
  * Shared layers (one place): Linear, Conv2d, LayerNorm, BatchNorm, exact GELU, and the PyTorch
  * initialisers the official code relies on. Inputs are channels-last: `[..., C]`, images NHWC.
- * LayerNorm and GELU are @ssl/tensor's fused ops (one native kernel each way on the native backend).
+ * LayerNorm, training BatchNorm and GELU are @ssl/tensor's fused ops (one native kernel each way on
+ * the native backend).
  */
-import { Rng, gelu, layerNorm, tf } from '@ssl/tensor';
+import { Rng, batchNormTrain, gelu, layerNorm, tf } from '@ssl/tensor';
 import type { Tensor, Variable } from '@ssl/tensor';
 import { Module } from './module.js';
 
@@ -192,14 +193,16 @@ export class BatchNorm extends Module {
     }
     const n = x.size / c;
     if (n < 2) throw new Error(`BatchNorm: training needs more than 1 value per channel, got input shape [${x.shape}]`);
-    const axes = [...Array(x.rank - 1).keys()];
-    const { mean, variance } = tf.moments(x, axes);
+    // mean and biased variance of the batch; they carry no gradient (the update below is outside
+    // autograd, as in PyTorch), while y's gradient goes through them.
+    const { y, mean, variance } = batchNormTrain(x, this.weight, this.bias, this.eps);
     const m = this.momentum;
     tf.tidy(() => {
       this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, (m * n) / (n - 1))));
       this.numBatchesTracked.assign(tf.add(this.numBatchesTracked, tf.scalar(1, 'int32')));
     });
-    return tf.batchNorm(x, mean, variance, this.bias, this.weight, this.eps);
+    tf.dispose([mean, variance]);
+    return y;
   }
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { tf } from '@ssl/tensor';
+import { initBackend, tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, formulaStateDict, get, maxAbsDiff } from './fixtures.test-helpers.js';
@@ -13,8 +13,11 @@ const CASES: Record<string, ResNetOptions> = {
 };
 
 describe('ResNet vs torchvision', () => {
-  for (const [name, options] of Object.entries(CASES)) {
-    it(`${name}: torchvision keys load strictly; train- and eval-mode features and running stats within 1e-4`, async () => {
+  // cpu runs the tfjs composites; native the fused BatchNorm, MaxPool and Tile kernels.
+  for (const [name, options] of Object.entries(CASES)) for (const backend of ['cpu', 'native']) {
+    it(`${name} on ${backend}: torchvision keys load strictly; train- and eval-mode features and running stats within 1e-4`, async () => {
+      if (backend === 'native') expect((await initBackend({ backend: 'native', env: {} })).name).toBe('native');
+      else await tf.setBackend('cpu');
       const { tensors: io, metadata } = await readSafetensorsWithMetadata(join(FIXTURES, `${name}_io.safetensors`));
       const keys = JSON.parse(metadata.keys!) as Array<[string, number[], string]>;
       const model = new ResNet(options);
@@ -38,6 +41,7 @@ describe('ResNet vs torchvision', () => {
       expect(maxAbsDiff(ye, get(io, 'y_eval'))).toBeLessThan(1e-4);
       tf.dispose([yt, ye, ...Object.values(io)]);
       model.dispose();
+      await tf.setBackend('cpu');
     });
   }
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 // Through the index, which registers tfjs's gradients.
-import { FUSED_KERNELS, adamwUpdate, gelu, hasFusedKernel, initBackend, layerNorm, tf } from './index.js';
+import { FUSED_KERNELS, adamwUpdate, batchNormTrain, gelu, hasFusedKernel, initBackend, layerNorm, tf } from './index.js';
 import type { AdamWStep } from './index.js';
 
 /** Deterministic values in [-2, 2) (an LCG), so failures reproduce. */
@@ -46,6 +46,30 @@ function layerNormPlain(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): 
   const variance = tf.mean(tf.square(xc), -1, true);
   return tf.add(tf.mul(tf.div(xc, tf.sqrt(tf.add(variance, eps))), g), b);
 }
+// PyTorch's training batch_norm with plain tfjs ops (statistics over all axes but the last,
+// biased variance): the composite and the native kernels are checked against its autograd.
+function batchNormPlain(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor[] {
+  const axes = [...Array(x.rank - 1).keys()];
+  const mean = tf.mean(x, axes);
+  const xc = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(xc), axes);
+  return [tf.add(tf.mul(tf.div(xc, tf.sqrt(tf.add(variance, eps))), g), b), mean, variance];
+}
+const batchNormFused = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor[] => {
+  const r = batchNormTrain(x, g, b, eps);
+  return [r.y, r.mean, r.variance];
+};
+type BatchNormFn = typeof batchNormPlain;
+const BN_SHAPES = [[6, 5], [2, 3, 3, 16], [4, 1], [1, 3], [8, 7, 7, 40]];
+const bnArgs = (shape: number[], seed: number) => () => {
+  const c = shape[shape.length - 1]!;
+  return [rand(shape, seed, 3), tf.add(rand([c], seed + 1), 1), rand([c], seed + 2)] as const;
+};
+const bnGrads = (bn: BatchNormFn, shape: number[], seed: number) => () => {
+  const w = rand(shape, seed + 3);
+  return tf.grads((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(bn(x, g, b, 1e-5)[0]!, w)))([...bnArgs(shape, seed)()]);
+};
+
 const geluPlain = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 
 type LayerNormFn = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number) => tf.Tensor;
@@ -79,6 +103,32 @@ describe('composite (cpu backend)', () => {
       expectClose(on('cpu', () => layerNorm(...args(), 1e-6)), on('cpu', () => layerNormPlain(...args(), 1e-6)), 1e-5, 1e-5);
       expectClose(on('cpu', lnGrads(layerNorm, shape, 40 + i)), on('cpu', lnGrads(layerNormPlain, shape, 40 + i)), 1e-4, 1e-5);
     }
+  });
+
+  it('batchNormTrain forward (y, mean, variance) and gradients match plain tf ops and their autograd', () => {
+    for (const [i, shape] of BN_SHAPES.entries()) {
+      const args = bnArgs(shape, 200 + 10 * i);
+      expectClose(on('cpu', () => batchNormFused(...args(), 1e-5)), on('cpu', () => batchNormPlain(...args(), 1e-5)), 1e-5, 1e-5);
+      expectClose(on('cpu', bnGrads(batchNormFused, shape, 300 + 10 * i)), on('cpu', bnGrads(batchNormPlain, shape, 300 + 10 * i)), 1e-4, 1e-5);
+    }
+  });
+
+  it('batchNormTrain: mean and variance carry no gradient; bad inputs are named', () => {
+    for (const backend of ['cpu', 'native']) {
+      tf.setBackend(backend);
+      const [x, g, b] = bnArgs([5, 4], 400)();
+      const withStats = tf.grads((xs: tf.Tensor) => {
+        const r = batchNormTrain(xs, g, b);
+        return tf.add(tf.sum(tf.square(r.y)), tf.add(tf.sum(r.mean), tf.sum(r.variance)));
+      })([x]);
+      const without = tf.grads((xs: tf.Tensor) => tf.sum(tf.square(batchNormTrain(xs, g, b).y)))([x]);
+      expect(Array.from(withStats[0]!.dataSync())).toEqual(Array.from(without[0]!.dataSync()));
+      tf.dispose([x, g, b, ...withStats, ...without]);
+    }
+    tf.setBackend('cpu');
+    expect(() => batchNormTrain(tf.zeros([2, 3]), tf.ones([4]), tf.zeros([3]))).toThrow(/gamma must have shape \[3\]/);
+    expect(() => batchNormTrain(tf.zeros([2, 3]), tf.ones([3]), tf.zeros([2]))).toThrow(/beta must have shape \[3\]/);
+    expect(() => batchNormTrain(tf.zeros([3]), tf.ones([3]), tf.zeros([3]))).toThrow(/at least 2 dims/);
   });
 
   it('gelu forward and gradient match plain tf ops and their autograd', () => {
@@ -134,6 +184,14 @@ describe('fused kernels (native backend) against the composite (cpu backend)', (
     }
   });
 
+  it('batchNormTrain: forward (y, mean, variance) and gradients (dx, dgamma, dbeta)', () => {
+    for (const [i, shape] of BN_SHAPES.entries()) {
+      const args = bnArgs(shape, 500 + 10 * i);
+      expectClose(on('native', () => batchNormFused(...args(), 1e-5)), on('cpu', () => batchNormPlain(...args(), 1e-5)), 1e-5, 1e-5);
+      expectClose(on('native', bnGrads(batchNormFused, shape, 600 + 10 * i)), on('cpu', bnGrads(batchNormPlain, shape, 600 + 10 * i)), 1e-5, 1e-5);
+    }
+  });
+
   it('gelu: forward and gradient', () => {
     for (const [i, shape] of [[3, 50], [1], [0, 4], [40000]].entries()) {
       const x = () => rand(shape, 110 + i, 3);
@@ -161,7 +219,10 @@ describe('fused kernels (native backend) against the composite (cpu backend)', (
       const x = rand([4, 16], 180);
       const info = await tf.profile(() =>
         tf.tidy(() => {
-          const [dx] = tf.grads((a: tf.Tensor) => tf.sum(gelu(layerNorm(a, tf.ones([16]), tf.zeros([16])))))([x]);
+          const [dx] = tf.grads((a: tf.Tensor) => {
+            const h = gelu(layerNorm(a, tf.ones([16]), tf.zeros([16])));
+            return tf.sum(batchNormTrain(h, tf.ones([16]), tf.zeros([16])).y);
+          })([x]);
           adamwUpdate(x, dx!, x, x, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 1 });
         }),
       );
@@ -184,6 +245,8 @@ describe('fused kernels (native backend) against the composite (cpu backend)', (
     const once = () =>
       tf.tidy(() => {
         const [dx] = tf.grads((a: tf.Tensor) => tf.sum(gelu(layerNorm(a, g, b))))([x]);
+        const bn = tf.grads((a: tf.Tensor) => tf.sum(tf.square(batchNormTrain(a, g, b).y)))([x]);
+        bn[0]!.dataSync();
         const r = adamwUpdate(x, dx!, x, tf.abs(x), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 1 });
         return r.param.dataSync();
       });

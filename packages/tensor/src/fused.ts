@@ -1,4 +1,4 @@
-// Fused ops for the ViT hot path: LayerNorm, exact GELU and one AdamW step. Each runs a single
+// Fused ops for the ViT and ResNet hot paths: LayerNorm, training BatchNorm, exact GELU and one AdamW step. Each runs a single
 // kernel when the active backend has one (the native backend registers them under these names)
 // and a composite of tfjs ops otherwise. Looked up by name, so this package never imports the
 // native backend statically.
@@ -11,6 +11,10 @@ export const FUSED_KERNELS = {
   layerNorm: 'SslLayerNorm',
   /** inputs {dy, x, gamma, mean, rstd}; outputs [dx, dgamma, dbeta]. */
   layerNormGrad: 'SslLayerNormGrad',
+  /** inputs {x [..., C], gamma [C], beta [C]}, attr epsilon; outputs [y, mean, variance] (each [C], biased variance). */
+  batchNorm: 'SslBatchNorm',
+  /** inputs {dy, x, gamma, mean, variance}, attr epsilon; outputs [dx, dgamma, dbeta]. */
+  batchNormGrad: 'SslBatchNormGrad',
   /** input {x}; output y. */
   gelu: 'SslGelu',
   /** inputs {dy, x}; output dx. */
@@ -90,6 +94,80 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
     const [xs, g, b, save] = args as [Tensor, Tensor, Tensor, Saver];
     return body(xs, g, b, eps, save);
   })(x, gamma, beta);
+}
+
+type BatchNormBody = (x: Tensor, gamma: Tensor, beta: Tensor, eps: number, save: Saver) => { value: Tensor; stats: [Tensor, Tensor]; gradFunc: GradFunc };
+
+function batchNormComposite(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, save: Saver): ReturnType<BatchNormBody> {
+  const axes = [...Array(x.rank - 1).keys()];
+  const n = x.size / x.shape[x.rank - 1]!;
+  const [value, mean, variance, xhat, rstd] = tf.tidy(() => {
+    const m = tf.mean(x, axes);
+    const xc = tf.sub(x, m);
+    const v = tf.mean(tf.square(xc), axes); // biased, as PyTorch normalises
+    const r = tf.rsqrt(tf.add(v, eps));
+    const xh = tf.mul(xc, r);
+    return [tf.add(tf.mul(xh, gamma), beta), m, v, xh, r];
+  }) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  save([xhat, rstd, gamma]);
+  return {
+    value,
+    stats: [mean, variance],
+    gradFunc: (dy, saved) => {
+      const [xh, r, g] = saved as [Tensor, Tensor, Tensor];
+      // dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)), the means over all rows
+      const dbeta = tf.sum(dy, axes);
+      const dgamma = tf.sum(tf.mul(dy, xh), axes);
+      const centred = tf.sub(tf.sub(dy, tf.div(dbeta, n)), tf.mul(xh, tf.div(dgamma, n)));
+      return [tf.mul(centred, tf.mul(g, r)), dgamma, dbeta];
+    },
+  };
+}
+
+function batchNormKernel(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, save: Saver): ReturnType<BatchNormBody> {
+  const attrs = { epsilon: eps };
+  const [value, mean, variance] = tf.engine().runKernel(FUSED_KERNELS.batchNorm, { x, gamma, beta }, attrs) as Tensor[];
+  save([x, gamma, mean!, variance!]);
+  return {
+    value: value!,
+    stats: [mean!, variance!],
+    gradFunc: (dy, saved) => {
+      const [xs, g, m, v] = saved as [Tensor, Tensor, Tensor, Tensor];
+      return tf.engine().runKernel(FUSED_KERNELS.batchNormGrad, { dy, x: xs, gamma: g, mean: m, variance: v }, attrs) as Tensor[];
+    },
+  };
+}
+
+/**
+ * Training-mode BatchNorm on channels-last `x` `[..., C]` (PyTorch `F.batch_norm(training=True)`):
+ * statistics over every axis but the last, `y = (x - mean) / sqrt(var + eps) * gamma + beta` with
+ * the biased batch variance. Returns y and the batch `mean` and `variance` (`[C]`, biased) for the
+ * running-stat update. Gradients flow to x (through the batch statistics, as in PyTorch), gamma
+ * and beta; `mean` and `variance` are constants to autograd (PyTorch updates its running stats
+ * outside autograd too).
+ */
+export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): { y: Tensor; mean: Tensor; variance: Tensor } {
+  if (x.rank < 2) throw new Error(`batchNormTrain: x must be [..., C] with at least 2 dims, got [${x.shape}]`);
+  const c = x.shape[x.rank - 1]!;
+  if (!sameShape(gamma.shape, [c])) throw new Error(`batchNormTrain: gamma must have shape [${c}] (last dim of x [${x.shape}]), got [${gamma.shape}]`);
+  if (!sameShape(beta.shape, [c])) throw new Error(`batchNormTrain: beta must have shape [${c}] (last dim of x [${x.shape}]), got [${beta.shape}]`);
+  if (x.size / c < 1 || c === 0) throw new Error(`batchNormTrain: x [${x.shape}] has no values to take statistics over`);
+  if (!(eps >= 0)) throw new Error(`batchNormTrain: eps must be a non-negative number, got ${eps}`);
+  const fused = allFloat32([x, gamma, beta]) && hasFusedKernel(FUSED_KERNELS.batchNorm);
+  const body: BatchNormBody = fused ? batchNormKernel : batchNormComposite;
+  // customGrad's forward runs inside a kernel scope: its inner ops are off the tape (so the stats
+  // carry no gradient) and disposed at its end unless kept; the kept stats are handed to the
+  // caller's scope below as clones.
+  let stats: Tensor[] = [];
+  const y = customGrad((...args) => {
+    const [xs, g, b, save] = args as [Tensor, Tensor, Tensor, Saver];
+    const r = body(xs, g, b, eps, save);
+    stats = r.stats.map((t) => tf.keep(t));
+    return { value: r.value, gradFunc: r.gradFunc };
+  })(x, gamma, beta);
+  const [mean, variance] = stats.map((t) => tf.clone(t)) as [Tensor, Tensor];
+  tf.dispose(stats);
+  return { y, mean, variance };
 }
 
 const SQRT1_2 = Math.SQRT1_2;

@@ -17,7 +17,7 @@ export type {
 } from '@tensorflow/tfjs-core';
 export { BACKEND_ORDER, formatBackendReport, initBackend, resolveThreads } from './backend.js';
 export type { BackendAttempt, BackendInfo, BackendName, InitBackendOptions } from './backend.js';
-export { FUSED_KERNELS, adamwScalars, adamwUpdate, gelu, hasFusedKernel, layerNorm } from './fused.js';
+export { FUSED_KERNELS, adamwScalars, adamwUpdate, batchNormTrain, gelu, hasFusedKernel, layerNorm } from './fused.js';
 export type { AdamWStep } from './fused.js';
 export { Rng } from './rng.js';
 export type { RngSeed, RngState } from './rng.js';
