@@ -16,7 +16,9 @@
         "native/kernels/LayerNorm.cc",
         "native/kernels/Gelu.cc",
         "native/kernels/AdamW.cc",
-        "native/kernels/BatchNorm.cc"
+        "native/kernels/BatchNorm.cc",
+        "native/kernels/Pool.cc",
+        "native/kernels/Tile.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

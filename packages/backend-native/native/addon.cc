@@ -62,6 +62,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitGelu(env, exports);
   InitAdamW(env, exports);
   InitBatchNorm(env, exports);
+  InitPool(env, exports);
+  InitTile(env, exports);
   return exports;
 }
 

@@ -47,5 +47,7 @@ void InitLayerNorm(Napi::Env env, Napi::Object exports);
 void InitGelu(Napi::Env env, Napi::Object exports);
 void InitAdamW(Napi::Env env, Napi::Object exports);
 void InitBatchNorm(Napi::Env env, Napi::Object exports);
+void InitPool(Napi::Env env, Napi::Object exports);
+void InitTile(Napi::Env env, Napi::Object exports);
 
 }  // namespace sslnative

@@ -121,6 +121,11 @@ export interface NativeBinding {
     cols: number,
     eps: number,
   ): void;
+  /** geometry: [batch, inH, inW, C, outH, outW, filterH, filterW, strideH, strideW, padTop, padLeft] (NHWC) */
+  maxPool(x: Float32Array, out: Float32Array, geometry: Int32Array): void;
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Int32Array): void;
+  /** x and out: typed arrays of one element type; out has shape[i] * reps[i] along each dim */
+  tile(x: Float32Array | Int32Array | Uint8Array, out: Float32Array | Int32Array | Uint8Array, shape: Int32Array, reps: Int32Array): void;
   /** scalars: [1 - lr wd, beta1, 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2^t), eps, lr / (1 - beta1^t)] */
   adamw(
     p: Float32Array,

@@ -8,9 +8,11 @@ import { conv2dConfigs } from './kernels/Conv2D.js';
 import { geluConfigs } from './kernels/Gelu.js';
 import { layerNormConfigs } from './kernels/LayerNorm.js';
 import { packConfigs } from './kernels/Pack.js';
+import { poolConfigs } from './kernels/Pool.js';
 import { reduceConfigs } from './kernels/reduce.js';
 import { sliceConfigs } from './kernels/Slice.js';
 import { softmaxConfig } from './kernels/Softmax.js';
+import { tileConfig } from './kernels/Tile.js';
 import { transposeConfig } from './kernels/Transpose.js';
 import { unaryConfigs } from './kernels/unary.js';
 
@@ -32,6 +34,8 @@ export const NATIVE_KERNELS: KernelConfig[] = [
   ...packConfigs,
   ...layerNormConfigs,
   ...batchNormConfigs,
+  ...poolConfigs,
+  tileConfig,
   ...geluConfigs,
   adamwConfig,
 ];
