@@ -84,6 +84,13 @@ export const pawsMetaSchema = z
     embed_dim: z.number().int().positive().nullable().default(null).describe('Ours: override the preset ViT width.'),
     depth: z.number().int().positive().nullable().default(null).describe('Ours: override the number of ViT blocks.'),
     num_heads: z.number().int().positive().nullable().default(null).describe('Ours: override the number of attention heads.'),
+    base_width: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .default(null)
+      .describe('Ours: channels of a ResNet\'s stem and first stage (null = 64, torchvision); 16 with a _cifar model keeps full resolution at a quarter of the width.'),
     load_checkpoint: z.boolean().default(false).describe('Official key: same as runtime.resume.'),
     read_checkpoint: z.string().nullable().default(null).describe('Official key: checkpoint directory to start from.'),
     use_fp16: z.boolean().default(false).describe('Accepted for compatibility; training here is float32.'),

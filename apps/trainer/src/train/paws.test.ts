@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { checkpointKnn } from '../commands/knn-checkpoint.js';
 import { resolveConfig } from '../config/load.js';
 import { parseLog } from '../report/html.js';
-import { runPaws } from './paws.js';
+import { buildPawsEncoder, runPaws } from './paws.js';
 
 describe('ssl-train paws end to end (fixture data, tiny ViT)', () => {
   it('trains with 2 labels per class and compares k-NN on those labels with pixels', async () => {
@@ -43,5 +43,16 @@ describe('ssl-train paws end to end (fixture data, tiny ViT)', () => {
     expect([again.model.top1, again.model.top5]).toEqual([s.knn?.top1, s.knn?.top5]);
     expect(existsSync(join(out, 'report.html'))).toBe(true);
     expect(existsSync(join(out, 'checkpoint', 'state.json'))).toBe(true);
+  });
+});
+
+describe('buildPawsEncoder', () => {
+  it('narrows a ResNet with base_width and refuses it for other models', () => {
+    const narrow = resolveConfig('paws', { preset: 'fmnist_paws', flags: { model_name: 'resnet18_cifar', base_width: 8 } });
+    const enc = buildPawsEncoder(narrow, 1);
+    expect(enc.backbone.numFeatures).toBe(64); // 8 * 2^3 channels after the last stage
+    enc.dispose();
+    const vit = resolveConfig('paws', { preset: 'fmnist_paws', flags: { model_name: 'vit_tiny', base_width: 8 } });
+    expect(() => buildPawsEncoder(vit, 1)).toThrow("base_width applies to the resnet* models, not 'vit_tiny'");
   });
 });

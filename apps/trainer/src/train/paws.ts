@@ -103,6 +103,9 @@ export function buildPawsEncoder(config: PawsConfig, inChans: number): PAWSModel
   const m = config.meta;
   if (!listModels().includes(m.model_name)) throw new Error(`unknown model_name '${m.model_name}'; known: ${listModels().join(', ')}`);
   const isVit = m.model_name.startsWith('vit');
+  if (m.base_width !== null && !m.model_name.startsWith('resnet')) {
+    throw new Error(`base_width applies to the resnet* models, not '${m.model_name}'`);
+  }
   const backbone = createModel(m.model_name, {
     ...(isVit
       ? {
@@ -112,7 +115,9 @@ export function buildPawsEncoder(config: PawsConfig, inChans: number): PAWSModel
           ...(m.depth !== null ? { depth: m.depth } : {}),
           ...(m.num_heads !== null ? { numHeads: m.num_heads } : {}),
         }
-      : {}),
+      : m.base_width !== null
+        ? { baseWidth: m.base_width }
+        : {}),
     inChans,
     seed: config.runtime.seed,
   });
