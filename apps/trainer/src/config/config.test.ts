@@ -108,7 +108,7 @@ describe('paws config', () => {
     expect(resolveConfig('paws', { preset: 'paws_imagenet' }).optimization.optimizer).toBe('lars');
     const fm = resolveConfig('paws', { preset: 'fmnist_paws' });
     expect(fm.meta.model_name).toBe('resnet18');
-    expect(fm.optimization).toMatchObject({ optimizer: 'lars', lr: 3.2, warmup: 0.1, epochs: 2 });
+    expect(fm.optimization).toMatchObject({ optimizer: 'lars', lr: 0.8, start_lr: 0.2, final_lr: 0.008, warmup: 0.1, epochs: 3 });
     expect(resolveConfig('paws', { preset: 'fmnist_paws', flags: { optimizer: 'adamw' } }).optimization.optimizer).toBe('adamw');
     expect(c.data).toMatchObject({ label_smoothing: 0.1, multicrop: 6, unlabeled_frac: 0.9, color_jitter_strength: 1.0 });
   });

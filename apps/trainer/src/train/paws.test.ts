@@ -30,6 +30,7 @@ describe('ssl-train paws end to end (fixture data, tiny ViT)', () => {
     const records = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; tensors?: number; rloss?: number });
     expect(new Set(records.filter((r) => r.type === 'step').map((r) => r.tensors)).size).toBe(1);
     expect(records.filter((r) => r.type === 'step').every((r) => typeof r.rloss === 'number')).toBe(true);
+    expect(steps.every((st) => st.wd === config.optimization.weight_decay)).toBe(true);
     expect(evals[0]?.trainImages).toBe(20); // k-NN memory = the labelled images only
     expect(evals[0]?.testImages).toBe(500);
     expect(evals[0]?.baselineTop1).toBe(s.baseline.top1);

@@ -214,7 +214,8 @@ export async function runPaws(config: PawsConfig): Promise<PawsRunSummary> {
       const windowIps = meter.step();
       progress.update({ step, epoch: e.epoch, loss: e.loss, lr: e.lr, imagesPerSec: windowIps });
       if (step % config.logging.log_every === 0 || e.iteration === ipe - 1) {
-        ctx.log.write({ type: 'step', epoch: e.epoch, step, loss: e.loss, ploss: e.ploss, rloss: e.rloss, lr: e.lr, images_per_sec: windowIps, ...memoryFacts() });
+        // PAWS keeps its weight decay constant (official: no schedule); logged for the report's curve
+        ctx.log.write({ type: 'step', epoch: e.epoch, step, loss: e.loss, ploss: e.ploss, rloss: e.rloss, lr: e.lr, wd: o.weight_decay, images_per_sec: windowIps, ...memoryFacts() });
         meter.newWindow();
       }
     };
