@@ -2,7 +2,7 @@ import { FusedBatchNorm, type KernelConfig, type KernelFunc, type TensorInfo } f
 import { binding } from '../binding.js';
 import { outputArray } from './alloc.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
-import { f32Input, sameShape } from './fused_util.js';
+import { f32Input, rowsByLastDim, sameShape } from './fused_util.js';
 
 /**
  * Training BatchNorm over every axis but the last: inputs {x `[..., C]`, gamma `[C]`, beta `[C]`},
@@ -13,16 +13,8 @@ export const SSL_BATCH_NORM = 'SslBatchNorm';
 export const SSL_BATCH_NORM_GRAD = 'SslBatchNormGrad';
 
 function rowsCols(kernel: string, x: TensorInfo, params: Record<string, TensorInfo | undefined>): [number, number] {
-  const rank = x.shape.length;
-  if (rank < 2) throw new Error(`${kernel}: x must be [..., C] with at least 2 dims, got [${x.shape}]`);
-  const cols = x.shape[rank - 1]!;
-  for (const [name, t] of Object.entries(params)) {
-    if (!t) throw new Error(`${kernel}: input '${name}' is missing`);
-    if (!sameShape(t.shape, [cols])) {
-      throw new Error(`${kernel}: ${name} must have shape [${cols}] (the last dim of x [${x.shape}]), got [${t.shape}]`);
-    }
-  }
-  return [x.shape.slice(0, -1).reduce((a, d) => a * d, 1), cols];
+  if (x.shape.length < 2) throw new Error(`${kernel}: x must be [..., C] with at least 2 dims, got [${x.shape}]`);
+  return rowsByLastDim(kernel, x, params);
 }
 
 function epsilonAttr(kernel: string, attrs: NativeKernelArgs['attrs']): number {

@@ -2,22 +2,16 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { binding } from '../binding.js';
 import { outputArray } from './alloc.js';
 import type { NativeKernelArgs } from './fallback.js';
-import { f32Input, sameShape } from './fused_util.js';
+import { f32Input, rowsByLastDim, sameShape } from './fused_util.js';
 
 /** Fused LayerNorm over the last axis: inputs {x, gamma, beta}, attr epsilon; outputs [y, mean, rstd]. */
 export const SSL_LAYER_NORM = 'SslLayerNorm';
 /** Its gradient: inputs {dy, x, gamma, mean, rstd}; outputs [dx, dgamma, dbeta]. */
 export const SSL_LAYER_NORM_GRAD = 'SslLayerNormGrad';
 
-function rowsCols(kernel: string, x: TensorInfo, gamma: TensorInfo): [number, number] {
-  const rank = x.shape.length;
-  if (rank === 0) throw new Error(`${kernel}: x must have at least one dim, got a scalar`);
-  const cols = x.shape[rank - 1]!;
-  if (!sameShape(gamma.shape, [cols])) {
-    throw new Error(`${kernel}: gamma must have shape [${cols}] (the last dim of x [${x.shape}]), got [${gamma.shape}]`);
-  }
-  const rows = x.shape.slice(0, -1).reduce((a, d) => a * d, 1);
-  return [rows, cols];
+function rowsCols(kernel: string, x: TensorInfo, params: Record<string, TensorInfo | undefined>): [number, number] {
+  if (x.shape.length === 0) throw new Error(`${kernel}: x must have at least one dim, got a scalar`);
+  return rowsByLastDim(kernel, x, params);
 }
 
 function layerNorm(args: NativeKernelArgs): TensorInfo[] {
@@ -27,8 +21,7 @@ function layerNorm(args: NativeKernelArgs): TensorInfo[] {
   const xv = f32Input(backend, k, 'x', x);
   const gv = f32Input(backend, k, 'gamma', inputs.gamma);
   const bv = f32Input(backend, k, 'beta', inputs.beta);
-  const [rows, cols] = rowsCols(k, x, inputs.gamma!);
-  if (!sameShape(inputs.beta!.shape, [cols])) throw new Error(`${k}: beta must have shape [${cols}], got [${inputs.beta!.shape}]`);
+  const [rows, cols] = rowsCols(k, x, { gamma: inputs.gamma, beta: inputs.beta });
   const eps = attrs?.epsilon as number | undefined;
   if (typeof eps !== 'number') throw new Error(`${k}: attr 'epsilon' must be a number, got ${String(eps)}`);
   const y = outputArray(xv.length);
@@ -52,7 +45,7 @@ function layerNormGrad(args: NativeKernelArgs): TensorInfo[] {
   const gv = f32Input(backend, k, 'gamma', inputs.gamma);
   const mv = f32Input(backend, k, 'mean', inputs.mean);
   const rv = f32Input(backend, k, 'rstd', inputs.rstd);
-  const [rows, cols] = rowsCols(k, x, inputs.gamma!);
+  const [rows, cols] = rowsCols(k, x, { gamma: inputs.gamma });
   if (!sameShape(inputs.dy!.shape, x.shape)) throw new Error(`${k}: dy must have the shape of x [${x.shape}], got [${inputs.dy!.shape}]`);
   if (mv.length !== rows || rv.length !== rows) throw new Error(`${k}: mean and rstd must have ${rows} values (x [${x.shape}] without its last dim)`);
   const dx = outputArray(xv.length);
