@@ -30,11 +30,11 @@ inline void Window(int64_t y, int64_t stride, int64_t pad, int64_t f, int64_t in
   *hi = std::min<int64_t>(in, corner + f);
 }
 
-// maxPool(x, out, geometry)
-Napi::Value MaxPool(const Napi::CallbackInfo& info) {
-  const float* x = F32(info, 0);
-  float* out = F32(info, 1);
-  const Geometry g(IntVec(info, 2));
+// For every output pixel and channel, the maximum over its window (`v > max` from -inf) into
+// `best`; with kPositions also the input pixel (xR * inW + xC, or -1) of the first maximum into
+// `pos`. Both arrays are laid out as the output, [batch, outH, outW, C].
+template <bool kPositions>
+void ScanWindows(const Geometry& g, const float* x, float* best, int32_t* pos) {
   const int64_t C = g.ch;
   parallel_for(g.batch * g.outH, g.Grain(g.outW * C * g.fH * g.fW), [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
@@ -44,16 +44,36 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
       for (int64_t yC = 0; yC < g.outW; ++yC) {
         int64_t c0, c1;
         Window(yC, g.sW, g.padLeft, g.fW, g.inW, &c0, &c1);
-        float* o = out + ((b * g.outH + yR) * g.outW + yC) * C;
-        for (int64_t d = 0; d < C; ++d) o[d] = -std::numeric_limits<float>::infinity();
+        const std::size_t o = ((b * g.outH + yR) * g.outW + yC) * C;
+        float* m = best + o;
+        for (int64_t d = 0; d < C; ++d) m[d] = -std::numeric_limits<float>::infinity();
+        if (kPositions) std::fill(pos + o, pos + o + C, -1);
         for (int64_t xR = r0; xR < r1; ++xR)
           for (int64_t xC = c0; xC < c1; ++xC) {
             const float* p = x + ((b * g.inH + xR) * g.inW + xC) * C;
-            for (int64_t d = 0; d < C; ++d) o[d] = p[d] > o[d] ? p[d] : o[d];
+            if (kPositions) {
+              const int32_t here = static_cast<int32_t>(xR * g.inW + xC);
+              int32_t* q = pos + o;
+              for (int64_t d = 0; d < C; ++d) {
+                const bool more = p[d] > m[d];
+                m[d] = more ? p[d] : m[d];
+                q[d] = more ? here : q[d];
+              }
+            } else {
+              for (int64_t d = 0; d < C; ++d) m[d] = p[d] > m[d] ? p[d] : m[d];
+            }
           }
       }
     }
   });
+}
+
+// maxPool(x, out, geometry)
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  const float* x = F32(info, 0);
+  float* out = F32(info, 1);
+  const Geometry g(IntVec(info, 2));
+  ScanWindows<false>(g, x, out, nullptr);
   return info.Env().Undefined();
 }
 
@@ -64,35 +84,11 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   float* dx = F32(info, 2);
   const Geometry g(IntVec(info, 3));
   const int64_t C = g.ch;
-  // 1. Which input pixel (xR * inW + xC, or -1) holds each output's first maximum.
-  std::vector<int32_t> pos(static_cast<std::size_t>(g.batch * g.outH * g.outW * C));
-  parallel_for(g.batch * g.outH, g.Grain(g.outW * C * g.fH * g.fW), [&](std::size_t i0, std::size_t i1) {
-    std::vector<float> best(C);
-    for (std::size_t i = i0; i < i1; ++i) {
-      const int64_t b = i / g.outH, yR = i % g.outH;
-      int64_t r0, r1;
-      Window(yR, g.sH, g.padTop, g.fH, g.inH, &r0, &r1);
-      for (int64_t yC = 0; yC < g.outW; ++yC) {
-        int64_t c0, c1;
-        Window(yC, g.sW, g.padLeft, g.fW, g.inW, &c0, &c1);
-        int32_t* q = pos.data() + ((b * g.outH + yR) * g.outW + yC) * C;
-        for (int64_t d = 0; d < C; ++d) {
-          best[d] = -std::numeric_limits<float>::infinity();
-          q[d] = -1;
-        }
-        for (int64_t xR = r0; xR < r1; ++xR)
-          for (int64_t xC = c0; xC < c1; ++xC) {
-            const float* p = x + ((b * g.inH + xR) * g.inW + xC) * C;
-            const int32_t here = static_cast<int32_t>(xR * g.inW + xC);
-            for (int64_t d = 0; d < C; ++d) {
-              const bool more = p[d] > best[d];
-              best[d] = more ? p[d] : best[d];
-              q[d] = more ? here : q[d];
-            }
-          }
-      }
-    }
-  });
+  // 1. Which input pixel holds each output's first maximum.
+  const std::size_t outSize = static_cast<std::size_t>(g.batch * g.outH * g.outW * C);
+  std::vector<float> best(outSize);
+  std::vector<int32_t> pos(outSize);
+  ScanWindows<true>(g, x, best.data(), pos.data());
   // 2. Each input pixel gathers dy of the outputs whose window holds it and chose it, in the JS
   // kernel's order (output rows, then columns, ascending) and in double.
   parallel_for(g.batch * g.inH, g.Grain(g.inW * C * g.fH * g.fW), [&](std::size_t i0, std::size_t i1) {
