@@ -102,6 +102,7 @@ describe('server', () => {
 
   it('indexes, searches with a duplicate flag, classifies by the DINO vote, and survives a restart', async () => {
     const dir = tmp();
+    let mapBefore: unknown;
     const a = await start({ indexDir: dir });
     try {
       const add = await post(a, '/v1/index', form(imgs.slice(0, 3).map((b, i) => ({ name: `i${i}`, bytes: b })), { ids: '["a","b","c"]', labels: 'cat,dog,cat' }));
@@ -128,6 +129,13 @@ describe('server', () => {
       const want: Record<string, number> = {};
       for (const n of r.neighbors) want[n.label] = (want[n.label] ?? 0) + Math.exp(n.similarity / 0.07);
       for (const sc of r.scores) expect(sc.score / want[sc.label]!).toBeCloseTo(1, 5);
+
+      const map = await (await fetch(`${a.url}/v1/index/map?seed=1`)).json();
+      expect(map).toMatchObject({ method: 'umap', seed: 1, size: 3, missing: 0 });
+      expect(map.entries.map((e: { id: string; label: string }) => [e.id, e.label])).toEqual([['a', 'cat'], ['b', 'dog'], ['c', 'cat']]);
+      for (const e of map.entries) for (const v of [e.x, e.y]) expect(v >= 0 && v <= 1).toBe(true);
+      mapBefore = map;
+      expect((await fetch(`${a.url}/v1/index/map?seed=-1`)).status).toBe(400);
     } finally {
       await a.close();
     }
@@ -136,6 +144,8 @@ describe('server', () => {
       expect(b.index.size).toBe(3);
       const found = await post(b, '/v1/search?k=1', form([{ name: 'q', bytes: imgs[0]! }]));
       expect(found.json.results[0].neighbors[0]).toMatchObject({ id: 'a', label: 'cat', duplicate: true });
+      // The embeddings survive the restart, so the map (deterministic for a seed) is the same.
+      expect(await (await fetch(`${b.url}/v1/index/map?seed=1`)).json()).toEqual(mapBefore);
     } finally {
       await b.close();
     }

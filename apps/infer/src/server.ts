@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import { knnVotes, rankClasses } from '@ssl/eval';
+import { featureMap, knnVotes, rankClasses } from '@ssl/eval';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { attentionMosaicPng, clsMaps } from './attention.js';
 import { Batcher, QueueFullError, type BatcherOptions } from './batcher.js';
@@ -331,6 +331,29 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     });
     index.add(items);
     return { added: items.map((it) => ({ id: it.id, label: it.label ?? null })), size: index.size };
+  });
+
+  // The map is recomputed only when the index changed since (UMAP of thousands of entries takes seconds).
+  let mapCache: { key: string; body: unknown } | null = null;
+  app.get('/v1/index/map', async (req) => {
+    const fields: Record<string, string> = {};
+    for (const [k, v] of Object.entries((req.query as Record<string, unknown>) ?? {})) if (typeof v === 'string') fields[k] = v;
+    const seed = intField(fields, 'seed', 0, 0, 2 ** 31 - 1);
+    const key = `${index.revision}:${index.size}:${seed}`;
+    if (mapCache?.key === key) return mapCache.body;
+    const { entries, missing } = index.embeddings();
+    const rows = entries.map((e) => e.vector);
+    const map = featureMap(rows.length > 0 ? rows : { data: new Float32Array(0), rows: 0, cols: index.dimensions }, { seed });
+    const body = {
+      method: 'umap',
+      metric: 'cosine',
+      seed,
+      size: entries.length,
+      missing,
+      entries: entries.map((e, i) => ({ id: e.id, label: e.label ?? null, x: map.x[i] as number, y: map.y[i] as number })),
+    };
+    mapCache = { key, body };
+    return body;
   });
 
   app.post('/v1/search', async (req) => {

@@ -42,6 +42,9 @@ describe('VectorIndex (usearch)', () => {
     expect(again.labels()).toEqual(['b', 'c']);
     expect(again.search(v(0, 0, 1), 1)[0]).toMatchObject({ id: 'x', label: 'c' });
     expect(again.search(v(1, 1, 0), 1)[0]).toMatchObject({ id: 'z', label: 'b' });
+    const { entries, missing } = again.embeddings();
+    expect(missing).toBe(0);
+    expect(entries.map((e) => [e.id, Array.from(e.vector)])).toEqual([['y', [0, 1, 0]], ['z', [1, 1, 0]], ['x', [0, 0, 1]]]);
     again.add([{ id: 'w', vector: v(0, 1, 1) }]);
     expect(VectorIndex.open(dir, 3).size).toBe(4);
   });

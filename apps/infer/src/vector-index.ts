@@ -22,6 +22,8 @@ interface Meta {
 
 const VECTORS = 'vectors.usearch';
 const META = 'entries.json';
+/** The raw embeddings too (usearch cannot hand vectors back), in the key order of entries.json. */
+const EMBEDDINGS = 'embeddings.f32';
 
 /**
  * A persistent cosine-similarity vector index: usearch (HNSW, single-file index, prebuilt N-API
@@ -33,6 +35,8 @@ export class VectorIndex {
   private index: Index;
   private meta: Meta;
   private readonly byId = new Map<string, bigint>();
+  private readonly vectorOf = new Map<bigint, Float32Array>();
+  private version = 0;
 
   private constructor(
     readonly dir: string,
@@ -42,6 +46,16 @@ export class VectorIndex {
     this.index = index;
     this.meta = meta;
     for (const [key, e] of Object.entries(meta.entries)) this.byId.set(e.id, BigInt(key));
+    const embPath = join(dir, EMBEDDINGS);
+    const keys = Object.keys(meta.entries);
+    if (keys.length > 0 && existsSync(embPath)) {
+      const buf = readFileSync(embPath);
+      // An index written before embeddings were kept has no file; a mismatched one is ignored (maps then skip those entries).
+      if (buf.byteLength === keys.length * meta.dimensions * 4) {
+        const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+        keys.forEach((k, i) => this.vectorOf.set(BigInt(k), all.subarray(i * meta.dimensions, (i + 1) * meta.dimensions)));
+      }
+    }
   }
 
   /** Opens the index in `dir` (created when missing). `dimensions` must match a stored index. */
@@ -68,6 +82,23 @@ export class VectorIndex {
     return this.meta.dimensions;
   }
 
+  /** Changes with every add: a cache of something computed from the entries compares it. */
+  get revision(): number {
+    return this.version;
+  }
+
+  /** Every entry with its stored embedding (insertion order); entries without one are counted in `missing`. */
+  embeddings(): { entries: (IndexEntry & { vector: Float32Array })[]; missing: number } {
+    const entries: (IndexEntry & { vector: Float32Array })[] = [];
+    let missing = 0;
+    for (const [key, e] of Object.entries(this.meta.entries)) {
+      const vector = this.vectorOf.get(BigInt(key));
+      if (vector) entries.push({ ...e, vector });
+      else missing++;
+    }
+    return { entries, missing };
+  }
+
   has(id: string): boolean {
     return this.byId.has(id);
   }
@@ -84,14 +115,17 @@ export class VectorIndex {
       if (old !== undefined) {
         this.index.remove(old);
         delete this.meta.entries[String(old)];
+        this.vectorOf.delete(old);
       }
       const key = BigInt(this.meta.nextKey++);
       this.index.add(key, it.vector);
+      this.vectorOf.set(key, Float32Array.from(it.vector));
       const entry: IndexEntry = { id: it.id };
       if (it.label !== undefined) entry.label = it.label;
       this.meta.entries[String(key)] = entry;
       this.byId.set(it.id, key);
     }
+    this.version++;
     this.persist();
   }
 
@@ -123,6 +157,15 @@ export class VectorIndex {
     // usearch appends nothing to the name; write beside and rename so readers never see half a file.
     this.index.save(`${vPath}.tmp`);
     renameSync(`${vPath}.tmp`, vPath);
+    const ePath = join(this.dir, EMBEDDINGS);
+    const keys = Object.keys(this.meta.entries);
+    const all = new Float32Array(keys.length * this.meta.dimensions);
+    keys.forEach((k, i) => {
+      const v = this.vectorOf.get(BigInt(k));
+      if (v) all.set(v, i * this.meta.dimensions);
+    });
+    writeFileSync(`${ePath}.tmp`, all);
+    renameSync(`${ePath}.tmp`, ePath);
     writeFileSync(`${mPath}.tmp`, JSON.stringify(this.meta));
     renameSync(`${mPath}.tmp`, mPath);
   }

@@ -27,6 +27,8 @@ export {
   scoreRanking,
 } from './copy-detection.js';
 export type { CopyDetectionOptions, RetrievalScore, Whitening, WhiteningOptions } from './copy-detection.js';
+export { featureMap } from './feature-map.js';
+export type { FeatureMap, FeatureMapOptions } from './feature-map.js';
 export { symmetricEigen } from './linalg.js';
 export { snnClassifier, snnProbabilities } from './snn.js';
 export type { SnnOptions } from './snn.js';
