@@ -130,7 +130,7 @@ describe('server', () => {
       for (const n of r.neighbors) want[n.label] = (want[n.label] ?? 0) + Math.exp(n.similarity / 0.07);
       for (const sc of r.scores) expect(sc.score / want[sc.label]!).toBeCloseTo(1, 5);
 
-      const map = await (await fetch(`${a.url}/v1/index/map?seed=1`)).json();
+      const map = (await (await fetch(`${a.url}/v1/index/map?seed=1`)).json()) as any;
       expect(map).toMatchObject({ method: 'umap', seed: 1, size: 3, missing: 0 });
       expect(map.entries.map((e: { id: string; label: string }) => [e.id, e.label])).toEqual([['a', 'cat'], ['b', 'dog'], ['c', 'cat']]);
       for (const e of map.entries) for (const v of [e.x, e.y]) expect(v >= 0 && v <= 1).toBe(true);
