@@ -39,3 +39,14 @@ export type { LinearProbe, LinearProbeOptions } from './linear-probe.js';
 export { checkpointNumHeads, loadVit, vitOptionsFromStateDict } from './model-io.js';
 export { bundledPhotosDir, runEvalSuite } from './suite.js';
 export type { EvalSuiteOptions, EvalSuiteResult, EvalViT } from './suite.js';
+export {
+  evalImagesSource,
+  imageFeatures,
+  knnEvaluate,
+  pickImages,
+  recomputeBatchNormStats,
+  withEvalBatchNormStats,
+  writeAttentionMaps,
+} from './eval-images.js';
+export type { EvalImages, FeatureModel, KnnEval } from './eval-images.js';
+export { pixelFeatures } from './pixels.js';

@@ -1,52 +1,7 @@
-import { knnClassifier } from '@ssl/eval';
-import type { Matrix } from '@ssl/eval';
 import { initBackend } from '@ssl/tensor';
 import { readFashionMnist, resolveDataLocation } from '../data.js';
-import { checkpointKnn } from './knn-checkpoint.js';
-import type { PixelSplit } from '../data.js';
-
-export interface KnnResult {
-  top1: number;
-  top5: number;
-  trainImages: number;
-  testImages: number;
-  k: number;
-  seconds: number;
-}
-
-/** Rows of pixel values scaled to unit L2 norm (`F.normalize`, eps 1e-12): pixels as k-NN features. */
-export function pixelFeatures(images: { data: ArrayLike<number>; count: number }, transform: (v: number) => number = (v) => v): Matrix {
-  const cols = images.data.length / images.count;
-  if (!Number.isInteger(cols)) throw new Error(`pixelFeatures: ${images.data.length} values do not split into ${images.count} rows`);
-  const data = new Float32Array(images.count * cols);
-  for (let r = 0; r < images.count; r++) {
-    let sq = 0;
-    for (let j = 0; j < cols; j++) {
-      const v = transform(images.data[r * cols + j] as number);
-      data[r * cols + j] = v;
-      sq += v * v;
-    }
-    const inv = 1 / Math.max(Math.sqrt(sq), 1e-12);
-    for (let j = 0; j < cols; j++) data[r * cols + j] = (data[r * cols + j] as number) * inv;
-  }
-  return { data, rows: images.count, cols };
-}
-
-/** Fashion-MNIST normalisation of the training crops: (x / 255 - 0.286) / 0.353. */
-export const FASHION_MNIST_NORMALIZE = (v: number): number => (v / 255 - 0.286) / 0.353;
-
-/**
- * Pixel k-NN baseline on Fashion-MNIST, with exactly the k-NN code used for the model. `transform`
- * maps a uint8 pixel to its feature value: the training normalisation by default (what the model
- * sees), `v => v / 255` for raw pixels.
- */
-export function pixelKnn(train: PixelSplit, test: PixelSplit, k = 20, T = 0.07, transform: (v: number) => number = FASHION_MNIST_NORMALIZE): KnnResult {
-  const t0 = performance.now();
-  const a = pixelFeatures({ data: train.images, count: train.count }, transform);
-  const b = pixelFeatures({ data: test.images, count: test.count }, transform);
-  const { top1, top5 } = knnClassifier(a, train.labels, b, test.labels, { k, T, numClasses: 10 });
-  return { top1, top5, trainImages: train.count, testImages: test.count, k, seconds: (performance.now() - t0) / 1000 };
-}
+import { FASHION_MNIST_NORMALIZE, pixelKnn } from '../pixel-knn.js';
+import { checkpointKnn } from '../train/checkpoint-knn.js';
 
 interface KnnFlags {
   checkpoint?: string;

@@ -2,31 +2,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTransform } from '@ssl/augment';
 import { DataLoader } from '@ssl/data';
-import { trainDino } from '@ssl/engine';
+import { section, trainDino } from '@ssl/engine';
 import type { DinoConfig as EngineDinoConfig, DinoStepEvent } from '@ssl/engine';
-import { knnClassifier } from '@ssl/eval';
+import { knnEvaluate, writeAttentionMaps } from '@ssl/eval';
+import type { FeatureModel } from '@ssl/eval';
 import { DINOHead, MultiCropWrapper, createModel, listModels } from '@ssl/models';
 import type { Backbone } from '@ssl/models';
-import { pixelFeatures } from '../commands/knn.js';
 import { writeResolvedConfig } from '../config/load.js';
 import type { DinoConfig } from '../config/dino.js';
-import { knnEvaluate, writeAttentionMaps } from './evaluate.js';
-import type { EvalImages, KnnEval } from './evaluate.js';
-import {
-  Progress,
-  Throughput,
-  checkpointPosition,
-  evaluateEveryEpochs,
-  announceStop,
-  dinoTransformSpec,
-  finishReport,
-  formatDuration,
-  loadEvalImages,
-  memoryFacts,
-  openDatasets,
-  openRun,
-} from './run.js';
-import type { RunContext, RunDatasets, StopReason } from './run.js';
+import { dinoTransformSpec, loadEvalImages } from './run.js';
+import { runTraining } from './runner.js';
+import type { RunSummary, TrainMethod } from './runner.js';
 
 export interface DinoNetworks {
   student: MultiCropWrapper;
@@ -120,141 +106,56 @@ export function checkResumable(outputDir: string, config: DinoConfig): void {
   }
 }
 
-async function evaluate(
-  ctx: RunContext,
-  nets: DinoNetworks,
-  trainImgs: EvalImages,
-  testImgs: EvalImages,
-  config: DinoConfig,
-  epoch: number,
-  step: number,
-  baseline: { top1: number; top5: number },
-): Promise<KnnEval> {
-  const r = await knnEvaluate(nets.teacher.backbone as never, trainImgs, testImgs, config.logging.knn_k, config.logging.knn_temperature);
-  ctx.log.write({
-    type: 'eval', epoch, step, knn_top1: r.top1, knn_top5: r.top5, k: r.k, baseline_top1: baseline.top1, baseline_top5: baseline.top5,
-    train_images: r.trainImages, test_images: r.testImages, seconds: r.seconds,
-  });
-  return r;
-}
-
-export interface DinoRunSummary {
-  stopReason: StopReason;
-  epochs: number;
-  steps: number;
-  seconds: number;
-  imagesPerSec: number;
-  knn: KnnEval | null;
-  baseline: { top1: number; top5: number };
-  outputDir: string;
-  /** For the CLI: 0, or 130 / 143 when Ctrl-C / SIGTERM stopped the run. */
-  exitCode: number;
-}
-
-/** `ssl-train dino`: train, evaluate, report. */
-export async function runDino(config: DinoConfig): Promise<DinoRunSummary> {
-  const o = config.optimization;
-  const ctx = await openRun({
-    outputDir: config.logging.output_dir,
-    threads: config.runtime.threads,
-    backend: config.runtime.backend,
-    dataset: config.data.dataset,
-    dataPath: config.data.data_path,
-    timeBudget: o.time_budget,
-  });
-  try {
-    const sets: RunDatasets = await openDatasets(ctx, config.data.dataset, config.data.val_data_path, config.data.train_images);
-    const transform = buildTransform(dinoTransformSpec(config.data, sets));
-    const loader = new DataLoader({ dataset: sets.train, transform, batchSize: o.batch_size_per_gpu, seed: config.runtime.seed });
+/** DINO for the runner: multi-crop loader, student and teacher, the teacher backbone evaluated. */
+export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
+  imagesName: 'images',
+  async evalImages(config, sets, options = {}) {
+    const size = config.data.global_crops_size;
+    // the k-NN memory: the images the model trains on (or their first knn_train_images)
+    const n = options.memoryImages || config.logging.knn_train_images || sets.train.length;
+    return { memory: await loadEvalImages(sets.train, size, sets, n), test: await loadEvalImages(sets.test, size, sets, options.testImages ?? 0) };
+  },
+  fromCheckpoint(config, channels, tensors) {
+    const nets = buildDinoNetworks(config, channels);
+    nets.student.dispose();
+    nets.teacher.loadStateDict(section(tensors, 'teacher'), { strict: true });
+    return { features: nets.teacher.backbone as unknown as FeatureModel, network: nets.teacher };
+  },
+  baselineWhat: (run) => `(${run.memory.count} train, ${run.test.count} test)`,
+  async prepare(ctx, config, sets) {
+    const o = config.optimization;
+    const loader = new DataLoader({ dataset: sets.train, transform: buildTransform(dinoTransformSpec(config.data, sets)), batchSize: o.batch_size_per_gpu, seed: config.runtime.seed });
     const ipe = loader.length(0);
-    if (ipe === 0) {
-      throw new Error(`${sets.train.length} training images give no full batch of ${o.batch_size_per_gpu}; lower --batch-size-per-gpu`);
-    }
+    if (ipe === 0) throw new Error(`${sets.train.length} training images give no full batch of ${o.batch_size_per_gpu}; lower --batch-size-per-gpu`);
     if (config.runtime.resume) checkResumable(ctx.outputDir, config);
     writeResolvedConfig(ctx.outputDir, config);
     const nets = buildDinoNetworks(config, sets.channels);
-    const engineConfig = engineDinoConfig(config, ctx.outputDir);
-    const total = o.epochs * ipe;
     ctx.facts.set('model', `${config.model.arch} (${nets.embedDim}-d features), head out_dim ${config.model.out_dim}`);
     ctx.facts.set('training images', `${sets.train.length}, ${ipe} steps of ${o.batch_size_per_gpu} per epoch, ${o.epochs} epochs`);
-
-    // Evaluation data and the pixel baseline: once, on the same images the model trains on.
-    const knnTrainN = config.logging.knn_train_images > 0 ? Math.min(config.logging.knn_train_images, sets.train.length) : sets.train.length;
-    const trainImgs = await loadEvalImages(sets.train, config.data.global_crops_size, sets, knnTrainN);
-    const testImgs = await loadEvalImages(sets.test, config.data.global_crops_size, sets);
-    const baseline = knnClassifier(
-      pixelFeatures(trainImgs), trainImgs.labels, pixelFeatures(testImgs), testImgs.labels,
-      { k: config.logging.knn_k, T: config.logging.knn_temperature, numClasses: sets.numClasses },
-    );
-    ctx.print(`pixels k-NN baseline (${trainImgs.count} train, ${testImgs.count} test): top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
-
-    if (ctx.stop.reason === 'interrupted') {
-      ctx.print('interrupted before training started: nothing to save');
-      return { stopReason: 'interrupted', epochs: 0, steps: 0, seconds: 0, imagesPerSec: 0, knn: null, baseline, outputDir: ctx.outputDir, exitCode: ctx.stop.exitCode };
-    }
-    // The engine says "resumed from ..." when it loads a checkpoint; log.jsonl records it too.
-    const start = config.runtime.resume ? await checkpointPosition(ctx.outputDir) : null;
-    if (start) ctx.log.write({ type: 'resume', checkpoint: start.dir, epoch: start.epoch, iteration: start.iteration, step: start.step });
-    const progress = new Progress({ total, start: start?.step ?? 0, mode: config.logging.progress, every: config.logging.log_every });
-    let step = start?.step ?? 0;
-    const meter = new Throughput(o.batch_size_per_gpu);
-    const onStep = (e: DinoStepEvent) => {
-      step = e.step + 1;
-      const windowIps = meter.step();
-      progress.update({ step, epoch: e.epoch, loss: e.loss, lr: e.lr, imagesPerSec: windowIps });
-      if (step % config.logging.log_every === 0 || e.iteration === ipe - 1) {
-        ctx.log.write({
-          type: 'step', epoch: e.epoch, step, loss: e.loss, lr: e.lr, wd: e.wd, teacher_temp: e.teacherTemp, momentum: e.momentum,
-          images_per_sec: windowIps, step_seconds: e.seconds, ...memoryFacts(),
-        });
-        meter.newWindow();
-      }
-    };
-    // One engine call for the whole run: Ctrl-C, SIGTERM and the time budget stop it after a step
-    // (with a checkpoint there), evaluations run between epochs.
-    const r = await trainDino({
-      student: nets.student,
-      teacher: nets.teacher,
+    const { memory, test } = await DINO.evalImages(config, sets);
+    const { knn_k: k, knn_temperature: T } = config.logging;
+    const teacherBackbone = nets.teacher.backbone as unknown as FeatureModel;
+    return {
       loader,
-      config: engineConfig,
+      imagesPerStep: o.batch_size_per_gpu,
       resume: config.runtime.resume,
-      logEvery: 0,
-      onStep,
-      onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
-      onEpochEnd: evaluateEveryEpochs(
-        config.logging.eval_freq,
-        (epoch, atStep) => evaluate(ctx, nets, trainImgs, testImgs, config, epoch, atStep, baseline),
-        (line) => progress.log(line),
-      ),
-      shouldStop: () => ctx.stop.check(),
-      checkpointEveryMinutes: config.logging.checkpoint_minutes,
-      log: (line) => progress.log(line),
-    });
-    r.dinoLoss.dispose();
-    step = r.step;
-    const epoch = r.endEpoch;
-    const { stopReason, where } = announceStop(ctx, r, ipe, o.time_budget, (line) => progress.log(line));
-    progress.done();
-    const seconds = meter.seconds;
-    const ips = meter.overall;
-    if (stopReason === 'interrupted') {
-      ctx.facts.set('training', `interrupted at ${where}; ${formatDuration(seconds)}, ${ips.toFixed(1)} images/s`);
-      finishReport(ctx);
-      return { stopReason, epochs: epoch, steps: step, seconds, imagesPerSec: ips, knn: null, baseline, outputDir: ctx.outputDir, exitCode: ctx.stop.exitCode };
-    }
-    const lastKnn = await evaluate(ctx, nets, trainImgs, testImgs, config, epoch, step, baseline);
-    if (config.model.arch.startsWith('vit') && config.logging.attention_images > 0) {
-      await writeAttentionMaps(nets.teacher.backbone as never, testImgs, config.model.patch_size, join(ctx.outputDir, 'attention'), config.logging.attention_images);
-    }
-    ctx.facts.set('training', `${step} steps, ${formatDuration(seconds)}, ${ips.toFixed(1)} images/s (stopped: ${stopReason})`);
-    ctx.facts.set('k-NN', `top-1 ${lastKnn.top1.toFixed(2)}%, top-5 ${lastKnn.top5.toFixed(2)}% (k=${lastKnn.k}, ${lastKnn.trainImages} train / ${lastKnn.testImages} test images)`);
-    ctx.facts.set('pixels k-NN', `top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}% (same code, same images)`);
-    const report = finishReport(ctx);
-    console.log(`k-NN (k=${lastKnn.k}) on ${lastKnn.testImages} test images: top-1 ${lastKnn.top1.toFixed(2)}%, top-5 ${lastKnn.top5.toFixed(2)}%`);
-    console.log(`pixels k-NN, same code and images:      top-1 ${baseline.top1.toFixed(2)}%, top-5 ${baseline.top5.toFixed(2)}%`);
-    console.log(`training: ${step} steps in ${formatDuration(seconds)} (${ips.toFixed(1)} images/s); report: ${report}`);
-    return { stopReason, epochs: epoch, steps: step, seconds, imagesPerSec: ips, knn: lastKnn, baseline, outputDir: ctx.outputDir, exitCode: 0 };
-  } finally {
-    ctx.stop.dispose();
-  }
-}
+      memory,
+      test,
+      stepRecord: (e) => ({ wd: e.wd, teacher_temp: e.teacherTemp, momentum: e.momentum, step_seconds: e.seconds }),
+      evaluate: async () => ({ knn: await knnEvaluate(teacherBackbone, memory, test, k, T) }),
+      async train(options) {
+        const r = await trainDino({ ...options, student: nets.student, teacher: nets.teacher, loader, config: engineDinoConfig(config, ctx.outputDir) });
+        r.dinoLoss.dispose();
+        return r;
+      },
+      async finish() {
+        if (config.model.arch.startsWith('vit') && config.logging.attention_images > 0) {
+          await writeAttentionMaps(nets.teacher.backbone as never, test, config.model.patch_size, join(ctx.outputDir, 'attention'), config.logging.attention_images);
+        }
+      },
+    };
+  },
+};
+
+/** `ssl-train dino`: train, evaluate, report. */
+export const runDino = (config: DinoConfig): Promise<RunSummary> => runTraining(config, DINO);

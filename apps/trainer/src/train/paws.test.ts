@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fashionMnistFixtureDir } from '@ssl/data';
 import { describe, expect, it } from 'vitest';
-import { checkpointKnn } from '../commands/knn-checkpoint.js';
+import { checkpointKnn } from './checkpoint-knn.js';
 import { resolveConfig } from '../config/load.js';
 import { parseLog } from '../report/html.js';
 import { buildPawsEncoder, runPaws } from './paws.js';

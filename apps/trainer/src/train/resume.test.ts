@@ -8,9 +8,9 @@ import { loadCheckpoint } from '@ssl/engine';
 import { tf } from '@ssl/tensor';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveConfig } from '../config/load.js';
-import { checkpointKnn } from '../commands/knn-checkpoint.js';
+import { checkpointKnn } from './checkpoint-knn.js';
 import { runDino } from './dino.js';
-import type { DinoRunSummary } from './dino.js';
+import type { RunSummary } from './runner.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -93,7 +93,7 @@ function child(out: string, onPoll: (c: ReturnType<typeof spawn>) => boolean): P
 }
 
 describe('stopping and resuming ssl-train dino', () => {
-  let straight: Promise<{ dir: string; summary: DinoRunSummary; said: string }> | null = null;
+  let straight: Promise<{ dir: string; summary: RunSummary; said: string }> | null = null;
   const runStraight = () =>
     (straight ??= (async () => {
       const dir = mkdtempSync(join(tmpdir(), 'ssl-straight-'));

@@ -11,7 +11,7 @@ import { resolveDataLocation } from '../data.js';
 import type { DataLocation } from '../data.js';
 import { Progress, formatDuration } from '../progress.js';
 import { writeReport } from '../report/html.js';
-import type { EvalImages } from './evaluate.js';
+import type { EvalImages } from '@ssl/eval';
 
 /** Why a run stopped before its last epoch, if it did. */
 export type StopReason = 'finished' | 'interrupted' | 'time budget';

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { BatchNorm, Linear, Module, PAWSModel, VisionTransformer } from '@ssl/models';
 import { Rng, tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
-import { recomputeBatchNormStats, withEvalBatchNormStats } from './evaluate.js';
-import type { EvalImages } from './evaluate.js';
+import { recomputeBatchNormStats, withEvalBatchNormStats } from './eval-images.js';
+import type { EvalImages } from './eval-images.js';
 
 /** flatten -> Linear -> BatchNorm: the BatchNorm sees the linear features of each batch. */
 class TinyBn extends Module {

@@ -1,9 +1,14 @@
-import { clsAttentionMaps, extractFeatures, knnClassifier, writeAttentionPngs } from '@ssl/eval';
-import type { Matrix } from '@ssl/eval';
 import { BatchNorm } from '@ssl/models';
 import type { Module } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
+import { clsAttentionMaps } from './attention.js';
+import type { SelfAttentionModel } from './attention.js';
+import { extractFeatures } from './features.js';
+import type { ImageBatchSource } from './features.js';
+import { writeAttentionPngs } from './heatmap.js';
+import { knnClassifier } from './knn.js';
+import type { Matrix } from './matrix.js';
 
 /** What evaluation needs of a backbone: CLS features `[B, D]` from NHWC images. */
 export interface FeatureModel {
@@ -23,16 +28,35 @@ export interface EvalImages {
   labels: Int32Array;
 }
 
-/** CLS features of `images` through @ssl/eval's `extractFeatures` (eval mode, L2-normalised as official). */
+/** `images` in index ranges as NHWC tensors (`[e - s, h, w, c]`, the caller disposes them). */
+export function evalImagesSource(images: EvalImages): ImageBatchSource {
+  const px = images.height * images.width * images.channels;
+  return {
+    size: images.count,
+    batch: (s, e) => tf.tensor4d(images.data.subarray(s * px, e * px), [e - s, images.height, images.width, images.channels]),
+  };
+}
+
+/** Rows of `images` at `indices` (e.g. the labelled images of a semi-supervised run). */
+export function pickImages(images: EvalImages, indices: ArrayLike<number>): EvalImages {
+  const px = images.height * images.width * images.channels;
+  const data = new Float32Array(indices.length * px);
+  const labels = new Int32Array(indices.length);
+  for (let r = 0; r < indices.length; r++) {
+    const i = indices[r] as number;
+    if (!(i >= 0 && i < images.count)) throw new Error(`pickImages: index ${i} outside the ${images.count} images`);
+    data.set(images.data.subarray(i * px, (i + 1) * px), r * px);
+    labels[r] = images.labels[i] as number;
+  }
+  return { ...images, data, labels, count: indices.length };
+}
+
+/** CLS features of `images` through `extractFeatures` in batches (eval mode, L2-normalised as official). */
 export async function imageFeatures(model: FeatureModel, images: EvalImages, batchSize = 256): Promise<Matrix> {
   const wasTraining = model.training;
   model.eval();
-  const px = images.height * images.width * images.channels;
   try {
-    return await extractFeatures((x) => model.forward(x) as tf.Tensor2D, {
-      size: images.count,
-      batch: (s, e) => tf.tensor4d(images.data.subarray(s * px, e * px), [e - s, images.height, images.width, images.channels]),
-    }, { batchSize });
+    return await extractFeatures((x) => model.forward(x) as tf.Tensor2D, evalImagesSource(images), { batchSize });
   } finally {
     model.train(wasTraining);
   }
@@ -57,7 +81,7 @@ export function recomputeBatchNormStats(
   if (bns.length === 0 || n < 2) return bns.length;
   const wasTraining = model.training;
   const saved = bns.map((bn) => bn.options.momentum);
-  const px = images.height * images.width * images.channels;
+  const source = evalImagesSource(images);
   model.eval();
   try {
     for (const bn of bns) {
@@ -74,9 +98,11 @@ export function recomputeBatchNormStats(
     starts.forEach((s, i) => {
       const e = i + 1 < starts.length ? (starts[i + 1] as number) : n;
       for (const bn of bns) bn.options.momentum = 1 / (i + 1); // running = mean of the batches so far
+      const x = source.batch(s, e) as tf.Tensor4D;
       tf.tidy(() => {
-        model.forward(tf.tensor4d(images.data.subarray(s * px, e * px), [e - s, images.height, images.width, images.channels]));
+        model.forward(x);
       });
+      x.dispose();
     });
   } finally {
     bns.forEach((bn, i) => {
@@ -126,7 +152,7 @@ export async function knnEvaluate(model: FeatureModel, train: EvalImages, test: 
 
 /** Attention PNGs (image, heads, mean, threshold masks) of the first `count` test images into `dir`. */
 export async function writeAttentionMaps(
-  model: { getLastSelfAttention(x: Tensor): Tensor; eval(): unknown; train(mode?: boolean): unknown; training: boolean },
+  model: SelfAttentionModel & { eval(): unknown; train(mode?: boolean): unknown; training: boolean },
   images: EvalImages,
   patchSize: number,
   dir: string,
@@ -136,11 +162,10 @@ export async function writeAttentionMaps(
   if (n === 0) return [];
   const wasTraining = model.training;
   model.eval();
-  const px = images.height * images.width * images.channels;
-  const batch = tf.tensor4d(images.data.subarray(0, n * px), [n, images.height, images.width, images.channels]);
+  const batch = evalImagesSource(images).batch(0, n) as tf.Tensor4D;
   const written: string[] = [];
   try {
-    const maps = clsAttentionMaps(model as unknown as Parameters<typeof clsAttentionMaps>[0], batch, patchSize);
+    const maps = clsAttentionMaps(model, batch, patchSize);
     for (let i = 0; i < n; i++) {
       const image = tf.tidy(() => tf.squeeze(tf.slice(batch, [i, 0, 0, 0], [1, -1, -1, -1]), [0]) as tf.Tensor3D);
       try {

@@ -1,7 +1,8 @@
 import { fashionMnistFixtureDir } from '@ssl/data';
 import { describe, expect, it } from 'vitest';
-import { readFashionMnist } from '../data.js';
-import { pixelFeatures, pixelKnn } from './knn.js';
+import { pixelFeatures } from '@ssl/eval';
+import { readFashionMnist } from './data.js';
+import { pixelKnn } from './pixel-knn.js';
 
 /** Brute-force weighted k-NN written out plainly, as an independent reference. */
 function bruteForce(trainX: Float32Array, trainY: Int32Array, testX: Float32Array, testY: Int32Array, dim: number, k: number, T: number): number {

@@ -1,0 +1,197 @@
+import type { DataLoader } from '@ssl/data';
+import type { TrainLoopOptions, TrainLoopResult } from '@ssl/engine';
+import { knnClassifier, pixelFeatures } from '@ssl/eval';
+import type { EvalImages, FeatureModel, KnnEval } from '@ssl/eval';
+import type { Module } from '@ssl/models';
+import type { Tensor } from '@ssl/tensor';
+import type { DinoConfig } from '../config/dino.js';
+import type { PawsConfig } from '../config/paws.js';
+import {
+  Progress,
+  Throughput,
+  announceStop,
+  checkpointPosition,
+  evaluateEveryEpochs,
+  finishReport,
+  formatDuration,
+  memoryFacts,
+  openDatasets,
+  openRun,
+} from './run.js';
+import type { RunContext, RunDatasets, StopReason } from './run.js';
+
+export type TrainConfig = DinoConfig | PawsConfig;
+
+/** One evaluation of the model being trained: k-NN, and PAWS's soft-NN of the encoder output. */
+export interface Evaluation {
+  knn: KnnEval;
+  /** Soft nearest neighbours of the encoder output, the labelled images as support (official snn_eval, T 0.1). */
+  snn?: { top1: number; top5: number };
+}
+
+/** What a step event of either engine loop has in common. */
+export interface StepEventBase {
+  epoch: number;
+  iteration: number;
+  step: number;
+  loss: number;
+  lr: number;
+}
+
+/** A method prepared for one run: its data stream, networks, evaluation images and engine call. */
+export interface PreparedRun<S extends StepEventBase> {
+  loader: DataLoader;
+  /** Training images per step (the unlabelled batch for PAWS), for images/s. */
+  imagesPerStep: number;
+  /** Continue from `<output_dir>/checkpoint` when it exists. */
+  resume: boolean;
+  /** Labelled images of a semi-supervised run (PAWS). */
+  labelled?: number;
+  /** k-NN memory and queries (the pixel baseline uses the same images). */
+  memory: EvalImages;
+  test: EvalImages;
+  /** Method-specific numbers of a step for log.jsonl (beside epoch, step, loss, lr). */
+  stepRecord(e: S): Record<string, unknown>;
+  /** Evaluate the model as it is now. */
+  evaluate(): Promise<Evaluation>;
+  /** The engine loop, with the runner's hooks (resume, stop, evaluations between epochs). */
+  train(options: TrainLoopOptions<S, object>): Promise<TrainLoopResult<unknown>>;
+  /** After the final evaluation (DINO: attention maps). */
+  finish?(): Promise<void>;
+}
+
+/** Evaluation images of a run: k-NN memory and queries, and where BatchNorm statistics are re-estimated (PAWS). */
+export interface EvalSet {
+  memory: EvalImages;
+  test: EvalImages;
+  batchNormImages?: EvalImages;
+}
+
+/** DINO or PAWS: how to build the networks and data of a run, which engine loop, how to evaluate. */
+export interface TrainMethod<C extends TrainConfig, S extends StepEventBase> {
+  /** What one training image is, in the throughput line: `images`, `unlabelled images`. */
+  imagesName: string;
+  /** Evaluation images (center view); `memoryImages` / `testImages` > 0 override how many. */
+  evalImages(config: C, sets: RunDatasets, options?: { memoryImages?: number; testImages?: number }): Promise<EvalSet>;
+  /** The evaluated network rebuilt from a checkpoint's tensors: its feature model, and the module holding its BatchNorms. */
+  fromCheckpoint(config: C, channels: number, tensors: Record<string, Tensor>): { features: FeatureModel; network: Module };
+  /** Check the config against the data and the run directory, build everything; `facts` go into the report. */
+  prepare(ctx: RunContext, config: C, sets: RunDatasets): Promise<PreparedRun<S>>;
+  /** The pixel-baseline line, e.g. `(1000 train, 500 test)`. */
+  baselineWhat(run: PreparedRun<S>): string;
+}
+
+export interface RunSummary {
+  stopReason: StopReason;
+  /** The epoch the run ended at (the next one to run). */
+  epochs: number;
+  steps: number;
+  seconds: number;
+  imagesPerSec: number;
+  knn: KnnEval | null;
+  snn: { top1: number; top5: number } | null;
+  /** Labelled images of a semi-supervised run (PAWS). */
+  labelled?: number;
+  baseline: { top1: number; top5: number };
+  outputDir: string;
+  /** For the CLI: 0, or 130 / 143 when Ctrl-C / SIGTERM stopped the run. */
+  exitCode: number;
+}
+
+const pct = (r: { top1: number; top5: number }): string => `top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}%`;
+
+/**
+ * `ssl-train dino|paws`: open the run, the data and the pixel baseline, train with one engine call
+ * (Ctrl-C, SIGTERM and the time budget stop it after a step with a checkpoint there; evaluations
+ * run between epochs), evaluate at the end and write the report.
+ */
+export async function runTraining<C extends TrainConfig, S extends StepEventBase>(config: C, method: TrainMethod<C, S>): Promise<RunSummary> {
+  const { logging, optimization: o } = config;
+  const ctx = await openRun({
+    outputDir: logging.output_dir,
+    threads: config.runtime.threads,
+    backend: config.runtime.backend,
+    dataset: config.data.dataset,
+    dataPath: config.data.data_path,
+    timeBudget: o.time_budget,
+  });
+  try {
+    const sets = await openDatasets(ctx, config.data.dataset, config.data.val_data_path, config.data.train_images);
+    const run = await method.prepare(ctx, config, sets);
+    const ipe = run.loader.length(0);
+    const { memory, test } = run;
+    const baseline = knnClassifier(pixelFeatures(memory), memory.labels, pixelFeatures(test), test.labels, {
+      k: logging.knn_k,
+      T: logging.knn_temperature,
+      numClasses: sets.numClasses,
+    });
+    ctx.print(`pixels k-NN baseline ${method.baselineWhat(run)}: ${pct(baseline)}`);
+    const summary = (s: Partial<RunSummary> & Pick<RunSummary, 'stopReason' | 'exitCode'>): RunSummary => ({
+      epochs: 0, steps: 0, seconds: 0, imagesPerSec: 0, knn: null, snn: null, baseline, outputDir: ctx.outputDir,
+      ...(run.labelled !== undefined ? { labelled: run.labelled } : {}), ...s,
+    });
+    if (ctx.stop.reason === 'interrupted') {
+      ctx.print('interrupted before training started: nothing to save');
+      return summary({ stopReason: 'interrupted', exitCode: ctx.stop.exitCode });
+    }
+
+    // The engine says "resumed from ..." when it loads a checkpoint; log.jsonl records it too.
+    const start = run.resume ? await checkpointPosition(ctx.outputDir) : null;
+    if (start) ctx.log.write({ type: 'resume', checkpoint: start.dir, epoch: start.epoch, iteration: start.iteration, step: start.step });
+    const progress = new Progress({ total: o.epochs * ipe, start: start?.step ?? 0, mode: logging.progress, every: logging.log_every });
+    const meter = new Throughput(run.imagesPerStep);
+    const say = (line: string) => progress.log(line);
+    const evaluate = async (epoch: number, step: number): Promise<Evaluation> => {
+      const r = await run.evaluate();
+      const { knn, snn } = r;
+      ctx.log.write({
+        type: 'eval', epoch, step, knn_top1: knn.top1, knn_top5: knn.top5, k: knn.k, baseline_top1: baseline.top1, baseline_top5: baseline.top5,
+        ...(snn ? { snn_top1: snn.top1, snn_top5: snn.top5 } : {}),
+        train_images: knn.trainImages, test_images: knn.testImages, seconds: knn.seconds,
+      });
+      return r;
+    };
+    const r = await run.train({
+      resume: run.resume,
+      logEvery: 0,
+      onStep: (e) => {
+        const step = e.step + 1;
+        const windowIps = meter.step();
+        progress.update({ step, epoch: e.epoch, loss: e.loss, lr: e.lr, imagesPerSec: windowIps });
+        if (step % logging.log_every === 0 || e.iteration === ipe - 1) {
+          ctx.log.write({ type: 'step', epoch: e.epoch, step, loss: e.loss, lr: e.lr, ...run.stepRecord(e), images_per_sec: windowIps, ...memoryFacts() });
+          meter.newWindow();
+        }
+      },
+      onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
+      onEpochEnd: evaluateEveryEpochs(logging.eval_freq, async (epoch, step) => (await evaluate(epoch, step)).knn, say),
+      shouldStop: () => ctx.stop.check(),
+      checkpointEveryMinutes: logging.checkpoint_minutes,
+      log: say,
+    });
+    const { stopReason, where } = announceStop(ctx, r, ipe, o.time_budget, say);
+    progress.done();
+    const [seconds, ips] = [meter.seconds, meter.overall];
+    const done = { stopReason, epochs: r.endEpoch, steps: r.step, seconds, imagesPerSec: ips };
+    const throughput = `${formatDuration(seconds)}, ${ips.toFixed(1)} ${method.imagesName}/s`;
+    if (stopReason === 'interrupted') {
+      ctx.facts.set('training', `interrupted at ${where}; ${throughput}`);
+      finishReport(ctx);
+      return summary({ ...done, exitCode: ctx.stop.exitCode });
+    }
+    const { knn, snn } = await evaluate(r.endEpoch, r.step);
+    await run.finish?.();
+    ctx.facts.set('training', `${r.step} steps, ${throughput} (stopped: ${stopReason})`);
+    ctx.facts.set('k-NN', `${pct(knn)} (k=${knn.k}, ${knn.trainImages} train / ${knn.testImages} test images)`);
+    if (snn) ctx.facts.set('soft-NN of the encoder output (official PAWS eval)', pct(snn));
+    ctx.facts.set('pixels k-NN', `${pct(baseline)} (same code, same images)`);
+    const report = finishReport(ctx);
+    console.log(`k-NN (k=${knn.k}) with ${knn.trainImages} images as memory, on ${knn.testImages} test images: ${pct(knn)}`);
+    if (snn) console.log(`soft-NN (T=0.1) of the encoder output, same memory: ${pct(snn)}`);
+    console.log(`pixels k-NN, same code and images: ${pct(baseline)}`);
+    console.log(`training: ${r.step} steps in ${throughput}; report: ${report}`);
+    return summary({ ...done, knn, snn: snn ?? null, exitCode: 0 });
+  } finally {
+    ctx.stop.dispose();
+  }
+}
