@@ -19,7 +19,7 @@ function finish(ok, reason) {
     console.warn('[backend-native]   Debian/Ubuntu: apt-get install g++ make python3 pkg-config libopenblas-dev');
     console.warn('[backend-native]   Fedora: dnf install gcc-c++ make python3 pkgconf openblas-devel');
     console.warn('[backend-native]   macOS: brew install openblas pkg-config');
-    console.warn('[backend-native] the package reports itself unavailable; @ssl/tensor falls back to wasm.');
+    console.warn('[backend-native] the package reports itself unavailable; @ssl/tensor falls back to the next backend (wasm, cpu).');
   }
   process.exit(0);
 }
@@ -37,7 +37,14 @@ if (!blasOk) finish(false, 'OpenBLAS development files (cblas.h, libopenblas) no
 // Node's own headers: use the installed ones when present, so no download is needed.
 const prefix = dirname(dirname(process.execPath));
 const nodedir = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
-const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
+// node-gyp: our devDependency in the workspace; in a user's install, the one npm/pnpm run scripts with.
+let nodeGyp;
+try {
+  nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
+} catch {
+  nodeGyp = process.env.npm_config_node_gyp;
+}
+if (!nodeGyp || !existsSync(nodeGyp)) finish(false, 'node-gyp not found (neither installed nor provided by the package manager)');
 rmSync(join(root, 'build', 'Release', 'ssl_native.node'), { force: true });
 const res = spawnSync(process.execPath, [nodeGyp, 'rebuild', ...nodedir, '--jobs=2', '--loglevel=warn'], {
   cwd: root,

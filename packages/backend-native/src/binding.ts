@@ -140,7 +140,7 @@ export interface NativeBinding {
 }
 
 const INSTALL_HINT =
-  'install g++, make, python3, pkg-config and libopenblas-dev (Debian/Ubuntu: apt-get install g++ make python3 pkg-config libopenblas-dev), then rebuild with `pnpm --filter @ssl/backend-native build`';
+  'install g++, make, python3, pkg-config and libopenblas-dev (Debian/Ubuntu: apt-get install g++ make python3 pkg-config libopenblas-dev), then rebuild with `npm rebuild @ssl/backend-native` (pnpm: allow its build script, `pnpm approve-builds`; in this repository: `pnpm --filter @ssl/backend-native build`)';
 
 // src/ and dist/ both sit one level below the package root.
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
