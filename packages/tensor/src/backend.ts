@@ -47,6 +47,25 @@ function firstLine(err: unknown): string {
   return msg.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? 'unknown error';
 }
 
+/** True when `err` says `specifier` itself is absent (not that it failed while loading). */
+function isMissing(err: unknown, specifier: string): boolean {
+  const msg = firstLine(err);
+  return /Cannot find (package|module)/.test(msg) && msg.includes(`'${specifier}'`);
+}
+
+/**
+ * Imports an optional peer dependency of this package; when it is absent the error says how to add it.
+ * Dynamic specifiers keep bundlers from resolving these packages at build time.
+ */
+async function importOptional<T>(specifier: string, what: string): Promise<T> {
+  try {
+    return (await import(specifier)) as T;
+  } catch (err) {
+    if (isMissing(err, specifier)) throw new Error(`${specifier} is not installed (\`npm install ${specifier}\` for ${what})`);
+    throw new Error(`${specifier} is installed but does not load (${firstLine(err)})`);
+  }
+}
+
 async function activate(name: string): Promise<void> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
@@ -54,7 +73,6 @@ async function activate(name: string): Promise<void> {
 }
 
 async function loadTensorflow(): Promise<string> {
-  // Dynamic specifiers keep bundlers from resolving these optional packages at build time.
   const candidates = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
   const failures: string[] = [];
   for (const specifier of candidates) {
@@ -63,12 +81,10 @@ async function loadTensorflow(): Promise<string> {
       await activate('tensorflow');
       return `${specifier} loaded`;
     } catch (err) {
-      const msg = firstLine(err);
-      const missing = /Cannot find (package|module) '@tensorflow\/tfjs-node/.test(msg);
       failures.push(
-        missing
+        isMissing(err, specifier)
           ? `${specifier} is not installed`
-          : `${specifier} is installed but does not load (${msg}); its install script downloads libtensorflow, which must succeed`,
+          : `${specifier} is installed but does not load (${firstLine(err)}); its install script downloads libtensorflow, which must succeed`,
       );
     }
   }
@@ -77,12 +93,7 @@ async function loadTensorflow(): Promise<string> {
 
 async function loadNative(threads: number): Promise<string> {
   const specifier = '@ssl/backend-native';
-  let mod: NativeBackendModule;
-  try {
-    mod = (await import(specifier)) as NativeBackendModule;
-  } catch (err) {
-    throw new Error(`${specifier} is not installed (${firstLine(err)})`);
-  }
+  const mod = await importOptional<NativeBackendModule>(specifier, 'C++ kernels on OpenBLAS, the fastest CPU backend');
   const status = mod.nativeBackendStatus();
   if (!status.available) throw new Error(status.reason);
   mod.registerNativeBackend({ threads });
@@ -91,7 +102,10 @@ async function loadNative(threads: number): Promise<string> {
 }
 
 async function loadWasm(threads: number): Promise<string> {
-  const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as typeof import('@tensorflow/tfjs-backend-wasm');
+  const wasm = await importOptional<typeof import('@tensorflow/tfjs-backend-wasm')>(
+    '@tensorflow/tfjs-backend-wasm',
+    'WebAssembly kernels',
+  );
   wasm.setThreadsCount(threads);
   await activate('wasm');
   return 'WebAssembly kernels (XNNPACK)';
