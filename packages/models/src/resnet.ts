@@ -151,7 +151,7 @@ export class ResNet extends Module implements Backbone {
     }
     this.numFeatures = inplanes;
     if (o.zeroInitResidual) {
-      for (const st of this.stages) for (const b of st.blocks) b.lastBn.weight.assign(tf.zerosLike(b.lastBn.weight));
+      for (const st of this.stages) for (const b of st.blocks) tf.tidy(() => b.lastBn.weight.assign(tf.zerosLike(b.lastBn.weight)));
     }
   }
 

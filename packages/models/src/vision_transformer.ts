@@ -189,8 +189,9 @@ export class VisionTransformer extends Module implements Backbone {
     }
     this.blocks = blocks.list;
     this.norm = this.registerModule('norm', new LayerNorm(D, o.normEps));
-    this.posEmbed.assign(tf.tidy(() => truncNormal(this.posEmbed.shape, 0.02, init)));
-    this.clsToken.assign(tf.tidy(() => truncNormal(this.clsToken.shape, 0.02, init)));
+    // Inside tidy so the drawn tensors are freed once assigned (assign keeps its own reference).
+    tf.tidy(() => this.posEmbed.assign(truncNormal(this.posEmbed.shape, 0.02, init)));
+    tf.tidy(() => this.clsToken.assign(truncNormal(this.clsToken.shape, 0.02, init)));
   }
 
   private checkInput(x: Tensor): void {
