@@ -24,3 +24,7 @@ export { WideResNet } from './wide_resnet.js';
 export type { WideResNetOptions } from './wide_resnet.js';
 export { PAWSModel, PAWSPredictionHead, PAWSProjectionHead } from './paws.js';
 export type { PAWSForwardOptions, PAWSModelOptions } from './paws.js';
+export { PickleError, PickleGlobal, PickleObject, unpickle } from './pickle.js';
+export type { PickleCallables, UnpickleOptions } from './pickle.js';
+export { flattenTensors, parseTorchCheckpoint, readTorchCheckpoint, TorchCheckpointError, TorchStorage, TorchTensor } from './torch_checkpoint.js';
+export type { TorchCheckpoint, TorchDtype } from './torch_checkpoint.js';

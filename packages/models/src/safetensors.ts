@@ -15,6 +15,7 @@ import { endianness } from 'node:os';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
+import { bf16ToF32, f16ToF32, int64ToInt32 } from './dtypes.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -52,27 +53,6 @@ function fail(what: string): never {
   throw new Error(`safetensors: ${what}`);
 }
 
-/** A Float32 copy of IEEE half-precision values. */
-function f16ToF32(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) {
-    const h = src[i] as number;
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const frac = h & 0x3ff;
-    if (exp === 0) out[i] = sign * frac * 5.960464477539063e-8; // subnormal: frac * 2^-24
-    else if (exp === 31) out[i] = frac ? NaN : sign * Infinity;
-    else out[i] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
-  }
-  return out;
-}
-
-function bf16ToF32(src: Uint16Array): Float32Array {
-  const bits = new Uint32Array(src.length);
-  for (let i = 0; i < src.length; i++) bits[i] = (src[i] as number) << 16;
-  return new Float32Array(bits.buffer);
-}
-
 function copyBytes(bytes: Uint8Array, begin: number, end: number): ArrayBuffer {
   // A copy gives the typed arrays below an aligned, independent buffer.
   return bytes.buffer.slice(bytes.byteOffset + begin, bytes.byteOffset + end) as ArrayBuffer;
@@ -94,16 +74,7 @@ function decode(name: string, e: SafetensorsEntry, bytes: Uint8Array, base: numb
     case 'I32':
       return tf.tensor(new Int32Array(buf), shape, 'int32');
     case 'I64': {
-      const src = new BigInt64Array(buf);
-      const out = new Int32Array(src.length);
-      for (let i = 0; i < src.length; i++) {
-        const v = src[i] as bigint;
-        if (v > 2147483647n || v < -2147483648n) {
-          fail(`tensor '${name}' (I64) holds ${v}, outside the int32 range tensors here can hold`);
-        }
-        out[i] = Number(v);
-      }
-      return tf.tensor(out, shape, 'int32');
+      return tf.tensor(int64ToInt32(new BigInt64Array(buf), `safetensors: tensor '${name}' (I64)`), shape, 'int32');
     }
     case 'I16':
       return tf.tensor(Int32Array.from(new Int16Array(buf)), shape, 'int32');
