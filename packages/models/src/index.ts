@@ -28,3 +28,7 @@ export { PickleError, PickleGlobal, PickleObject, unpickle } from './pickle.js';
 export type { PickleCallables, UnpickleOptions } from './pickle.js';
 export { flattenTensors, parseTorchCheckpoint, readTorchCheckpoint, TorchCheckpointError, TorchStorage, TorchTensor } from './torch_checkpoint.js';
 export type { TorchCheckpoint, TorchDtype } from './torch_checkpoint.js';
+export { buildModel, detectArch, inferModelSpec, MissingNumHeadsError, parseModelSpec, presetNumHeads, specOf } from './spec.js';
+export type { InferSpecOptions, ModelSpec, ResNetSpecOptions, ShapeDict, VitSpecOptions, WideResNetSpecOptions } from './spec.js';
+export { loadBackbone, loadWeights, readWeights, SPEC_METADATA_KEY } from './weights.js';
+export type { LoadBackboneOptions, LoadedBackbone, LoadWeightsOptions, StateDict, Weights, WeightsFormat, WeightsLayout } from './weights.js';
