@@ -82,4 +82,28 @@ describe('decodeImage', () => {
     await expect(decodeImage(jpeg, { limitInputPixels: 100, name: 'big.jpg' })).rejects.toThrow(/big\.jpg.*pixel limit/i);
     await expect(decodeImage(join(dir, 'missing.png'))).rejects.toThrow(/missing\.png/);
   });
+
+  it('minDecodedSide: decodes large images at reduced size (shorter side kept), leaves small ones alone', async () => {
+    // A smooth 1600x1200 gradient as JPEG: shrink-on-load (DCT 1/4) then Lanczos gives the full decode's resize.
+    const w = 1600;
+    const h = 1200;
+    const px = Buffer.alloc(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.set([(x * 255) / w, (y * 255) / h, 128], (y * w + x) * 3);
+    const jpeg = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+    const small = await decodeImage(jpeg, { minDecodedSide: 300 });
+    expect([small.height, small.width]).toEqual([300, 400]);
+    const full = await decodeImage(jpeg);
+    expect([full.height, full.width]).toEqual([h, w]);
+    const ref = await sharp(Buffer.from(full.data), { raw: { width: w, height: h, channels: 3 } }).resize(400, 300).raw().toBuffer();
+    let diff = 0;
+    for (let i = 0; i < ref.length; i++) diff += Math.abs((ref[i] as number) - (small.data[i] as number));
+    expect(diff / ref.length).toBeLessThan(2);
+    // Less than a halving to gain: full resolution.
+    expect((await decodeImage(jpeg, { minDecodedSide: 700 })).height).toBe(h);
+    // EXIF orientation 6: upright 1200 wide, 1600 high; the shorter side is the width.
+    const rotated = await sharp(jpeg).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    const r = await decodeImage(rotated, { minDecodedSide: 300 });
+    expect([r.height, r.width]).toEqual([400, 300]);
+    await expect(decodeImage(jpeg, { minDecodedSide: -1 })).rejects.toThrow(/minDecodedSide must be positive/);
+  });
 });

@@ -35,7 +35,7 @@ export {
   shorterSideSize,
 } from './params.js';
 export type { ColorJitterParams } from './params.js';
-export { MultiCrop } from './multicrop.js';
+export { MultiCrop, multiCropDecodeSide } from './multicrop.js';
 export type { MultiCropSpec, ViewShape, ViewSpec, ViewTarget } from './multicrop.js';
 export {
   buildTransform,

@@ -1,8 +1,8 @@
 import { Rng } from '@ssl/tensor';
 import { describe, expect, it } from 'vitest';
 import { createImage } from './image.js';
-import { MultiCrop } from './multicrop.js';
-import { buildTransform, DataAugmentationDINO, DINO_FASHION_MNIST, dinoSpec, pawsSpec } from './presets.js';
+import { MultiCrop, multiCropDecodeSide } from './multicrop.js';
+import { buildTransform, DataAugmentationDINO, DINO_FASHION_MNIST, dinoSpec, evalSpec, pawsSpec } from './presets.js';
 
 function testImage(h: number, w: number, c: 1 | 3, seed = 0) {
   const img = createImage(h, w, c);
@@ -94,5 +94,12 @@ describe('multi-crop', () => {
     expect(() => new MultiCrop({ channels: 1, mean: [0], std: [1], views: [{ size: 4, scale: [0.5, 0.2] }] })).toThrow(/scale/);
     const aug = new DataAugmentationDINO(DINO_FASHION_MNIST);
     expect(() => aug.apply({ data: new Uint8Array(3), height: 2, width: 2, channels: 1 }, new Rng(0))).toThrow(/expected 2x2x1/);
+  });
+
+  it('multiCropDecodeSide: the shorter side that keeps every crop at >= 1 source pixel per output pixel', () => {
+    // DINO's local crops: 96 / sqrt(0.05 * 3/4) = 495.8; the global crops need only 224 / sqrt(0.4 * 3/4) = 409.
+    expect(multiCropDecodeSide(dinoSpec())).toBe(496);
+    expect(multiCropDecodeSide(dinoSpec({ localCropsNumber: 0 }))).toBe(409);
+    expect(multiCropDecodeSide(evalSpec({ size: 224, resize: 256 }))).toBe(256);
   });
 });

@@ -151,3 +151,25 @@ export class MultiCrop {
     return img;
   }
 }
+
+/**
+ * The shorter side at which an image still gives every view of `spec` at least as many source
+ * pixels as output pixels, whatever its aspect: for RandomResizedCrop the smallest crop is
+ * sqrt(scale_min * min(ratio_min, 1 / ratio_max)) of the shorter side (DINO's 96-pixel local crops
+ * at scale 0.05: 496); a Resize + CenterCrop view needs its resize. The `minDecodedSide` of the
+ * fast decode.
+ */
+export function multiCropDecodeSide(spec: MultiCropSpec): number {
+  let side = 0;
+  for (const v of spec.views) {
+    if ((v.count ?? 1) === 0) continue;
+    if (v.center) {
+      side = Math.max(side, v.center.resize);
+      continue;
+    }
+    const [scaleMin] = v.scale ?? [0.08, 1];
+    const [ratioMin, ratioMax] = v.ratio ?? [3 / 4, 4 / 3];
+    side = Math.max(side, Math.ceil(v.size / Math.sqrt(scaleMin * Math.min(ratioMin, 1 / ratioMax))));
+  }
+  return side;
+}

@@ -25,7 +25,15 @@ export interface Dataset {
 
 export type DatasetSpec =
   | { kind: 'fashion-mnist'; root: string; split: 'train' | 'test'; channels?: 1 | 3 }
-  | { kind: 'image-folder'; root: string; channels?: 1 | 3; extensions?: string[] }
+  | {
+      kind: 'image-folder';
+      root: string;
+      channels?: 1 | 3;
+      extensions?: string[];
+      labels?: 'auto' | 'classes' | 'none';
+      cacheFile?: string;
+      minDecodedSide?: number;
+    }
   | { kind: 'subset'; base: DatasetSpec; indices: number[] };
 
 export function checkIndex(index: number, length: number, what: string): void {

@@ -6,6 +6,9 @@ export { defaultFashionMnistDir, FASHION_MNIST_CLASSES, FashionMNIST } from './f
 export type { FashionMnistOptions } from './fashion-mnist.js';
 export { IMG_EXTENSIONS, ImageFolder } from './image-folder.js';
 export type { ImageFolderOptions } from './image-folder.js';
+export type { FolderChange, FolderLabels, IgnoredFiles } from './scan.js';
+export { pngClaiming, writePhotoFolder } from './photo-folder.js';
+export type { PhotoFolder, PhotoFolderLayout, PhotoFolderOptions } from './photo-folder.js';
 export { loadBatch, sampleRng } from './batch.js';
 export type { Batch, BatchResult, SampleFailure, ViewBatch } from './batch.js';
 export { DataLoader, SequentialBatchSampler } from './loader.js';

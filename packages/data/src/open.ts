@@ -8,8 +8,10 @@ export async function openDataset(spec: DatasetSpec): Promise<Dataset> {
   switch (spec?.kind) {
     case 'fashion-mnist':
       return FashionMNIST.load({ root: spec.root, split: spec.split, channels: spec.channels ?? 1 });
-    case 'image-folder':
-      return ImageFolder.create(spec.root, { channels: spec.channels ?? 3, ...(spec.extensions ? { extensions: spec.extensions } : {}) });
+    case 'image-folder': {
+      const { kind: _kind, root, ...options } = spec;
+      return ImageFolder.create(root, options);
+    }
     case 'subset':
       return new Subset(await openDataset(spec.base), spec.indices);
     default:
