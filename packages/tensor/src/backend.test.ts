@@ -22,6 +22,15 @@ describe('initBackend', () => {
     expect(Array.from(y)).toEqual([11]);
   });
 
+  it('takes webgpu only on a real GPU adapter, and says which adapter it saw', async () => {
+    const info = await initBackend({ env: {} });
+    const webgpu = info.attempts.find((a) => a.name === 'webgpu')!;
+    // This machine has no GPU: either no adapter at all, or only CPU Vulkan (a fallback adapter).
+    expect(webgpu.ok).toBe(false);
+    expect(webgpu.reason).toMatch(/Vulkan|fallback adapter|no WebGPU adapter|does not load/);
+    expect(formatBackendReport(info)).toContain(webgpu.reason);
+  });
+
   it('forces a backend through SSL_BACKEND and reports it', async () => {
     const info = await initBackend({ env: { SSL_BACKEND: 'cpu', SSL_THREADS: '1' } });
     expect(info.name).toBe('cpu');
@@ -42,7 +51,7 @@ describe('initBackend', () => {
       /backend 'tensorflow' was forced but cannot load: .*tfjs-node-gpu is installed but does not load/,
     );
     await expect(initBackend({ env: { SSL_BACKEND: 'gpu' } })).rejects.toThrow(
-      /SSL_BACKEND='gpu' is not a backend; expected one of: tensorflow, native, wasm, cpu/,
+      /SSL_BACKEND='gpu' is not a backend; expected one of: tensorflow, webgpu, native, wasm, cpu/,
     );
   });
 

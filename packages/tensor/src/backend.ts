@@ -3,10 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 // The pure-JS kernels: always registered, so `cpu` is the floor every selection can fall to.
 import '@tensorflow/tfjs-backend-cpu';
 
-export type BackendName = 'tensorflow' | 'native' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'native' | 'wasm' | 'cpu';
 
-/** Best first; `initBackend` takes the first that loads unless one is forced. */
-export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'native', 'wasm', 'cpu'];
+/**
+ * Best first; `initBackend` takes the first that loads unless one is forced. `webgpu` is taken
+ * only on a real GPU adapter: Dawn's fallback adapters (CPU Vulkan) are slower than `native`.
+ */
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
 
 export interface BackendAttempt {
   name: BackendName;
@@ -40,7 +43,13 @@ interface NativeBackendModule {
   registerNativeBackend(options?: { threads?: number }): void;
 }
 
-type Loader = (threads: number) => Promise<string>;
+/** The shape `@ssl/backend-webgpu` exposes (dynamic dependency, as for native). */
+interface WebGPUBackendModule {
+  webgpuAdapterStatus(): Promise<{ available: boolean; reason: string; adapter?: { isFallbackAdapter: boolean } }>;
+  registerWebGPUBackend(): Promise<void>;
+}
+
+type Loader = (threads: number, forced: boolean) => Promise<string>;
 
 function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
@@ -101,6 +110,18 @@ async function loadNative(threads: number): Promise<string> {
   return `C++ kernels on OpenBLAS (${status.reason})`;
 }
 
+async function loadWebgpu(_threads: number, forced: boolean): Promise<string> {
+  const mod = await importOptional<WebGPUBackendModule>('@ssl/backend-webgpu', 'GPU training through WebGPU (Dawn)');
+  const status = await mod.webgpuAdapterStatus();
+  if (!status.available) throw new Error(status.reason);
+  if (status.adapter?.isFallbackAdapter && !forced) {
+    throw new Error(`only a fallback adapter: ${status.reason}; SSL_BACKEND=webgpu uses it anyway`);
+  }
+  await mod.registerWebGPUBackend();
+  await activate('webgpu');
+  return `tfjs-backend-webgpu on Dawn, adapter ${status.reason}`;
+}
+
 async function loadWasm(threads: number): Promise<string> {
   const wasm = await importOptional<typeof import('@tensorflow/tfjs-backend-wasm')>(
     '@tensorflow/tfjs-backend-wasm',
@@ -118,6 +139,7 @@ async function loadCpu(): Promise<string> {
 
 const LOADERS: Record<BackendName, Loader> = {
   tensorflow: loadTensorflow,
+  webgpu: loadWebgpu,
   native: loadNative,
   wasm: loadWasm,
   cpu: loadCpu,
@@ -171,7 +193,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       continue;
     }
     try {
-      const reason = await LOADERS[name](threads);
+      const reason = await LOADERS[name](threads, forced === name);
       chosen = { name, ok: true, reason };
       attempts.push(chosen);
     } catch (err) {
