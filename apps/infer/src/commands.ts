@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkArch, resolveArch, type ArchFlags } from './arch.js';
 import { attentionImages, clsMaps, toRgb } from './attention.js';
 import { loadModel, type LoadedModel } from './model.js';
+import { multiScaleEmbedding } from './multiscale.js';
 import { prepareImage, resolvePreprocess, stack, type PreprocessOptions, type Prepared, type ResolvedPreprocess } from './preprocess.js';
 import { startServer } from './server.js';
 
@@ -155,11 +156,21 @@ export function buildCli(): Command {
     .argument('<images...>', 'image files or directories')
     .option('--batch-size <n>', 'images per ONNX Runtime run', int('--batch-size'), 16)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads'))
-    .action(async (images: string[], flags: ModelFlags & PreFlags & { batchSize: number; threads?: number }) => {
+    .option('--multiscale', 'retrieval embeddings: the mean over scales 1, 1/sqrt(2), 1/2, L2-normalised (DINO --multiscale)')
+    .action(async (images: string[], flags: ModelFlags & PreFlags & { batchSize: number; threads?: number; multiscale?: boolean }) => {
       const files = expandImages(images);
       await withModel(
         flags,
         async (model, pre) => {
+          if (flags.multiscale) {
+            const embed = async (p: Prepared): Promise<Float32Array> =>
+              (await model.extractor.run({ input: stack([p]) }, [model.embeddingOutput]))[model.embeddingOutput]!.data;
+            for (const file of files) {
+              const embedding = await multiScaleEmbedding(await prepareImage(file, pre), embed);
+              process.stdout.write(`${JSON.stringify({ file, embedding: Array.from(embedding) })}\n`);
+            }
+            return;
+          }
           for (let i = 0; i < files.length; i += flags.batchSize) {
             const chunk = files.slice(i, i + flags.batchSize);
             const prepared = await Promise.all(chunk.map((f) => prepareImage(f, pre)));
@@ -216,6 +227,7 @@ export function buildCli(): Command {
     .option('--file-limit <bytes>', 'largest uploaded file (413)', int('--file-limit'), 16 * 1024 * 1024)
     .option('--max-pixels <n>', 'largest image in pixels (422)', int('--max-pixels'), 40_000_000)
     .option('--timeout-ms <n>', 'request deadline (503)', int('--timeout-ms'), 30_000)
+    .option('--multiscale', 'embed at scales 1, 1/sqrt(2), 1/2 (mean, L2-normalised) for the index, search and k-NN (DINO retrieval --multiscale); 3x the work')
     .option('--log', 'log requests (JSON)')
     .action(async (flags: ModelFlags & PreFlags & Record<string, unknown>) => {
       const { bytes } = await modelBytes(flags);
@@ -234,6 +246,7 @@ export function buildCli(): Command {
         fileLimit: flags['fileLimit'] as number,
         requestTimeoutMs: flags['timeoutMs'] as number,
         logger: Boolean(flags['log']),
+        multiscale: Boolean(flags['multiscale']),
       });
       process.stderr.write(`ssl-infer: serving on ${server.url} (index ${flags['indexDir']}: ${server.index.size} entries)\n`);
       await new Promise<void>((resolve) => {

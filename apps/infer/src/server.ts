@@ -6,6 +6,7 @@ import { attentionMosaicPng, clsMaps } from './attention.js';
 import { Batcher, QueueFullError, type BatcherOptions } from './batcher.js';
 import { Counter, Gauge, Histogram, Registry } from './metrics.js';
 import { loadModel, type LoadedModel } from './model.js';
+import { multiScaleEmbedding } from './multiscale.js';
 import { prepareImage, resolvePreprocess, type PreprocessOptions, type Prepared, type ResolvedPreprocess } from './preprocess.js';
 import { VectorIndex } from './vector-index.js';
 import { PAGE_HTML } from './page.js';
@@ -39,6 +40,11 @@ export interface ServerOptions {
   knnK?: number;
   knnT?: number;
   logger?: boolean;
+  /**
+   * Embeddings (index, search, k-NN, /v1/embeddings) as the mean over scales 1, 1/sqrt(2), 1/2,
+   * L2-normalised, as DINO's retrieval `--multiscale`; three model runs per image. Default false.
+   */
+  multiscale?: boolean;
 }
 
 export interface InferServer {
@@ -226,6 +232,16 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
         const prepared = await prepare(files);
         reserved = 0;
         const results = await Promise.all(prepared.map((p) => batcher.submitReserved(p, outputs)));
+        if (options.multiscale && outputs.includes(model.embeddingOutput)) {
+          // Scale 1 already ran; the other scales go through the batcher too (same-size images batch together).
+          const runs = new Map<Prepared, Promise<Float32Array>>(prepared.map((p, i) => [p, Promise.resolve(results[i]![model.embeddingOutput]!.data)]));
+          const embed = (p: Prepared): Promise<Float32Array> =>
+            runs.get(p) ?? batcher.submit(p, [model.embeddingOutput]).then((r) => r[model.embeddingOutput]!.data);
+          const combined = await Promise.all(prepared.map((p) => multiScaleEmbedding(p, embed)));
+          combined.forEach((v, i) => {
+            results[i]![model.embeddingOutput] = { data: v, dims: [1, v.length] };
+          });
+        }
         return { prepared, results };
       })();
       const deadline = new Promise<never>((_, reject) => {
@@ -275,6 +291,7 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     embeddingOutput: model.embeddingOutput,
     attention: model.hasAttention,
     patchSize: model.patchSize,
+    multiscale: Boolean(options.multiscale),
     preprocess: { resize: pre.resize, crop: pre.crop, mean: pre.mean, std: pre.std, channels: pre.channels },
     metadata: model.metadata,
   }));

@@ -5,11 +5,13 @@ import { defaultFashionMnistDir, FashionMNIST } from '@ssl/data';
 import { createModel, type VisionTransformer } from '@ssl/models';
 import { initBackend } from '@ssl/tensor';
 import { loadVit } from './model-io.js';
+import { retrievalCommand } from './retrieval-cli.js';
 import { runEvalSuite } from './suite.js';
 
 const HELP = `ssl-eval: evaluate a ViT checkpoint on Fashion-MNIST and bundled photos
 
 usage: ssl-eval (--weights <file.safetensors | checkpoint dir> | --random-init) [options]
+       ssl-eval retrieval ...   image retrieval (revisited Oxford/Paris, or query/database folders); --help
 
   --weights PATH         safetensors weights (teacher.* section by default) or a checkpoint directory
   --section NAME         teacher (default) or student, when the file holds both
@@ -39,6 +41,8 @@ usage: ssl-eval (--weights <file.safetensors | checkpoint dir> | --random-init) 
 `;
 
 async function main(): Promise<void> {
+  const sub = process.argv[2];
+  if (sub === 'retrieval') return retrievalCommand(process.argv.slice(3));
   const { values } = parseArgs({
     options: {
       weights: { type: 'string' },

@@ -29,6 +29,25 @@ export {
 export type { CopyDetectionOptions, RetrievalScore, Whitening, WhiteningOptions } from './copy-detection.js';
 export { featureMap } from './feature-map.js';
 export type { FeatureMap, FeatureMapOptions } from './feature-map.js';
+export {
+  computeMap,
+  interpolateBilinear,
+  interpolateBilinearArray,
+  labelRetrieval,
+  MULTISCALE_SCALES,
+  multiScaleEmbed,
+  rankByCosine,
+  revisitedMap,
+} from './retrieval.js';
+export type { LabelRetrievalScore, MapResult, QueryGroundTruth, RevisitedGnd, RevisitedScore } from './retrieval.js';
+export {
+  labelPropagation,
+  oneHot,
+  resizeLabelsNearest,
+  segmentationLabels,
+  videoSegmenter,
+} from './video-segmentation.js';
+export type { FrameFeatures, LabelPropagationOptions, SoftSegmentation, VideoSegmentationOptions } from './video-segmentation.js';
 export { symmetricEigen } from './linalg.js';
 export { snnClassifier, snnProbabilities } from './snn.js';
 export type { SnnOptions } from './snn.js';
