@@ -6,12 +6,14 @@ import { createModel, type VisionTransformer } from '@ssl/models';
 import { initBackend } from '@ssl/tensor';
 import { loadVit } from './model-io.js';
 import { retrievalCommand } from './retrieval-cli.js';
+import { videoSegCommand } from './video-seg-cli.js';
 import { runEvalSuite } from './suite.js';
 
 const HELP = `ssl-eval: evaluate a ViT checkpoint on Fashion-MNIST and bundled photos
 
 usage: ssl-eval (--weights <file.safetensors | checkpoint dir> | --random-init) [options]
        ssl-eval retrieval ...   image retrieval (revisited Oxford/Paris, or query/database folders); --help
+       ssl-eval video-seg ...   video object segmentation by label propagation on DAVIS-layout folders, J and F; --help
 
   --weights PATH         safetensors weights (teacher.* section by default) or a checkpoint directory
   --section NAME         teacher (default) or student, when the file holds both
@@ -43,6 +45,7 @@ usage: ssl-eval (--weights <file.safetensors | checkpoint dir> | --random-init) 
 async function main(): Promise<void> {
   const sub = process.argv[2];
   if (sub === 'retrieval') return retrievalCommand(process.argv.slice(3));
+  if (sub === 'video-seg') return videoSegCommand(process.argv.slice(3));
   const { values } = parseArgs({
     options: {
       weights: { type: 'string' },

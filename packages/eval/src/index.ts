@@ -48,6 +48,11 @@ export {
   videoSegmenter,
 } from './video-segmentation.js';
 export type { FrameFeatures, LabelPropagationOptions, SoftSegmentation, VideoSegmentationOptions } from './video-segmentation.js';
+export { boundaryF, boundaryMap, davisScore, regionJ } from './davis-metrics.js';
+export type { DavisScore } from './davis-metrics.js';
+export { davisPalette, decodeLabelPng, encodeIndexedPng } from './indexed-png.js';
+export { davisFrameSize, segmentVideo } from './video-seg-cli.js';
+export type { VideoSegResult } from './video-seg-cli.js';
 export { symmetricEigen } from './linalg.js';
 export { snnClassifier, snnProbabilities } from './snn.js';
 export type { SnnOptions } from './snn.js';
