@@ -43,6 +43,17 @@ export function attentionImages(
   }));
 }
 
+/** The tiles of `attentionImages` as PNGs (heat map and mask overlay per head, then the mean), as the CLI writes them. */
+export async function attentionTilesPng(img: ImageU8, maps: AttentionMaps, patchSize: number, threshold: number): Promise<{ tag: string; heat: Buffer; mask: Buffer }[]> {
+  return Promise.all(
+    attentionImages(img, maps, patchSize, threshold).map(async (t) => ({
+      tag: t.tag,
+      heat: await rgbToPng(t.heat, img.height, img.width),
+      mask: await rgbToPng(t.mask, img.height, img.width),
+    })),
+  );
+}
+
 /** One PNG: the heat maps of all heads side by side (then the mean), over a row of mask overlays. */
 export async function attentionMosaicPng(img: ImageU8, maps: AttentionMaps, patchSize: number, threshold: number): Promise<Buffer> {
   const tiles = attentionImages(img, maps, patchSize, threshold);

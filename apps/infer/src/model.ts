@@ -58,3 +58,30 @@ export async function loadModel(model: string | Uint8Array, pre: ResolvedPreproc
     throw err;
   }
 }
+
+/** What the served model is, read from its ONNX metadata (`ssl.*` keys written at export). */
+export interface ModelDescription {
+  /** e.g. `{ family: 'vit', embedDim: 192, depth: 12, numHeads: 3, patchSize: 16, imgSize: 224, inChans: 3 }`. */
+  architecture: Record<string, string | number | boolean | number[]> | null;
+  /** Facts of the training run the weights came from (`ssl.run.*`), when the export recorded them. */
+  run: Record<string, string> | null;
+}
+
+const NUMERIC = new Set(['embed_dim', 'depth', 'num_heads', 'patch_size', 'img_size', 'in_chans', 'num_features']);
+const camel = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+export function describeModel(metadata: Record<string, string>): ModelDescription {
+  const architecture: Record<string, string | number | boolean | number[]> = {};
+  const run: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    if (key.startsWith('ssl.run.')) run[camel(key.slice('ssl.run.'.length))] = value;
+    else if (key === 'ssl.arch') architecture['family'] = value;
+    else if (key === 'ssl.layers') architecture['layers'] = value.split(',').map(Number);
+    else if (key === 'ssl.cifar_stem') architecture['cifarStem'] = value === 'true';
+    else if (key.startsWith('ssl.')) {
+      const k = key.slice('ssl.'.length);
+      architecture[camel(k)] = NUMERIC.has(k) ? Number(value) : value;
+    }
+  }
+  return { architecture: Object.keys(architecture).length ? architecture : null, run: Object.keys(run).length ? run : null };
+}

@@ -151,6 +151,76 @@ describe('server', () => {
     }
   });
 
+  it('returns threshold masks and, on request, the CLI pictures of the attention', async () => {
+    const j = await post(s, '/v1/attention?threshold=0.5&images=1', form([{ name: 'a.png', bytes: imgs[1]! }]));
+    expect(j.status).toBe(200);
+    expect(j.json.threshold).toBe(0.5);
+    // Each mask keeps the patches holding the top half of that head's attention mass (DINO's rule).
+    (j.json.masks as number[][]).forEach((mask, h) => {
+      const m = j.json.maps[h] as number[];
+      const total = m.reduce((a, b) => a + b, 0);
+      const kept = m.reduce((a, v, i) => a + (mask[i] ? v : 0), 0);
+      expect(kept / total).toBeGreaterThan(0.5);
+      const largestDropped = Math.max(...m.filter((_, i) => !mask[i]));
+      expect(Math.min(...m.filter((_, i) => mask[i]))).toBeGreaterThanOrEqual(largestDropped);
+    });
+    expect(j.json.image).toMatch(/^data:image\/png;base64,/);
+    expect((j.json.tiles as { tag: string }[]).map((t) => t.tag)).toEqual(['head0', 'head1', 'head2', 'head3', 'mean']);
+    const heat = Buffer.from((j.json.tiles[0].heat as string).split(',')[1]!, 'base64');
+    expect([heat.readUInt32BE(16), heat.readUInt32BE(20)]).toEqual([32, 32]);
+    const plain = await post(s, '/v1/attention', form([{ name: 'a.png', bytes: imgs[1]! }]));
+    expect(plain.json.tiles).toBeUndefined();
+  });
+
+  it('describes the model, its limits and search defaults', async () => {
+    const info = (await (await fetch(`${s.url}/v1/model`)).json()) as Record<string, any>;
+    expect(info.architecture).toEqual({ family: 'vit', embedDim: 32, depth: 2, numHeads: 4, patchSize: 8, inChans: 3, imgSize: 32 });
+    expect(info.run).toBeNull();
+    expect(info.limits).toEqual({ bodyBytes: 32 * 1024 * 1024, fileBytes: 16 * 1024 * 1024, maxFiles: 32, maxPixels: 40_000_000 });
+    expect(info.search).toEqual({ duplicateThreshold: 0.95, knnK: 20, knnT: 0.07 });
+  });
+
+  it('pages through a few hundred index entries with thumbnails, and re-runs a kept crop to the same embedding', async () => {
+    const a = await start({ indexDir: tmp() });
+    try {
+      const pics = await Promise.all(Array.from({ length: 30 }, (_, i) => testImage(100 + i, 40, 36)));
+      for (let round = 0; round < 10; round++) {
+        const ids = pics.map((_, i) => `e${String(round * 30 + i).padStart(3, '0')}`);
+        const labels = pics.map((_, i) => (i % 3 === 0 ? 'odd' : 'even'));
+        const add = await post(a, '/v1/index', form(pics.map((b, i) => ({ name: `${ids[i]}.png`, bytes: b })), { ids: ids.join(','), labels: labels.join(',') }));
+        expect(add.status).toBe(200);
+      }
+      const page = async (q: string): Promise<any> => (await fetch(`${a.url}/v1/index${q}`)).json();
+      const first = await page('');
+      expect(first).toMatchObject({ size: 300, offset: 0, limit: 48, labels: [{ label: 'even', count: 200 }, { label: 'odd', count: 100 }] });
+      expect(first.entries).toHaveLength(48);
+      expect(first.entries[0]).toMatchObject({ id: 'e000', label: 'odd' });
+      const thumb = Buffer.from((first.entries[0].thumbnail as string).replace(/^data:image\/webp;base64,/, ''), 'base64');
+      expect(thumb.subarray(8, 12).toString()).toBe('WEBP');
+      expect(thumb.length).toBeLessThan(8 * 1024);
+      const last = await page('?offset=288&limit=48');
+      expect(last.entries.map((e: { id: string }) => e.id)).toEqual(Array.from({ length: 12 }, (_, i) => `e${288 + i}`));
+      expect((await fetch(`${a.url}/v1/index?limit=1000`)).status).toBe(400);
+
+      // The kept crop is the model input: posting it back gives the stored embedding (similarity 1).
+      const crop = await fetch(`${a.url}/v1/index/image?id=e031`);
+      expect(crop.headers.get('content-type')).toBe('image/png');
+      const bytes = Buffer.from(await crop.arrayBuffer());
+      const found = await post(a, '/v1/search?k=1', bytes, { 'content-type': 'image/png' });
+      expect(found.json.results[0].neighbors[0].id).toMatch(/^e\d\d1$/); // e031 or an identical copy (same picture in every round)
+      expect(found.json.results[0].neighbors[0].similarity).toBeGreaterThan(0.9999);
+      expect((await fetch(`${a.url}/v1/index/image?id=nope`)).status).toBe(404);
+
+      // Replacing an entry replaces its pictures.
+      await post(a, '/v1/index', form([{ name: 'x.png', bytes: imgs[0]! }], { ids: 'e031' }));
+      const again = Buffer.from(await (await fetch(`${a.url}/v1/index/image?id=e031`)).arrayBuffer());
+      expect(again.equals(bytes)).toBe(false);
+      expect((await page('')).size).toBe(300);
+    } finally {
+      await a.close();
+    }
+  });
+
   it('serves Prometheus metrics', async () => {
     const text = await (await fetch(`${s.url}/metrics`)).text();
     expect(text).toMatch(/# TYPE ssl_infer_requests_total counter/);

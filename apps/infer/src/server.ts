@@ -1,12 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import { featureMap, knnVotes, rankClasses } from '@ssl/eval';
+import { featureMap, knnVotes, rankClasses, rgbToPng, thresholdMasks } from '@ssl/eval';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { attentionMosaicPng, clsMaps } from './attention.js';
+import { attentionMosaicPng, attentionTilesPng, clsMaps, toRgb } from './attention.js';
 import { Batcher, QueueFullError, type BatcherOptions } from './batcher.js';
 import { Counter, Gauge, Histogram, Registry } from './metrics.js';
-import { loadModel, type LoadedModel } from './model.js';
+import { describeModel, loadModel, type LoadedModel } from './model.js';
 import { multiScaleEmbedding } from './multiscale.js';
+import { dataUrl, entryImages } from './pictures.js';
 import { prepareImage, resolvePreprocess, type PreprocessOptions, type Prepared, type ResolvedPreprocess } from './preprocess.js';
 import { VectorIndex } from './vector-index.js';
 import { PAGE_HTML } from './page.js';
@@ -39,6 +40,8 @@ export interface ServerOptions {
   /** k-NN defaults for /v1/classify (DINO: k = 20, T = 0.07). */
   knnK?: number;
   knnT?: number;
+  /** Keep each indexed image's model-input crop and a thumbnail (for browsing and re-running it). Default true. */
+  indexImages?: boolean;
   logger?: boolean;
   /**
    * Embeddings (index, search, k-NN, /v1/embeddings) as the mean over scales 1, 1/sqrt(2), 1/2,
@@ -101,6 +104,7 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
   const dupThreshold = options.duplicateThreshold ?? 0.95;
   const knnK = options.knnK ?? 20;
   const knnT = options.knnT ?? 0.07;
+  const keepIndexImages = options.indexImages ?? true;
 
   // Metrics.
   const registry = new Registry();
@@ -293,6 +297,9 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     patchSize: model.patchSize,
     multiscale: Boolean(options.multiscale),
     preprocess: { resize: pre.resize, crop: pre.crop, mean: pre.mean, std: pre.std, channels: pre.channels },
+    ...describeModel(model.metadata),
+    limits: { bodyBytes: bodyLimit, fileBytes: fileLimit, maxFiles, maxPixels: pre.maxPixels },
+    search: { duplicateThreshold: dupThreshold, knnK, knnT },
     metadata: model.metadata,
   }));
 
@@ -310,6 +317,7 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     const { files, fields } = await readImages(req);
     if (files.length !== 1) throw new HttpError(400, 'one_image', `attention takes one image, got ${files.length}`);
     const threshold = floatField(fields, 'threshold', 0.6, 0, 1);
+    const withImages = fields['images'] === '1' || fields['images'] === 'true';
     const format = fields['format'] ?? 'json';
     if (format !== 'json' && format !== 'png') throw new HttpError(400, 'bad_parameter', `format must be "json" or "png", got "${format}"`);
     const { prepared, results } = await infer(files, ['attention']);
@@ -319,13 +327,26 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     const maps = clsMaps(results[0]!['attention']!, gridH, gridW);
     if (format === 'png') return reply.type('image/png').send(await attentionMosaicPng(p.image, maps, model.patchSize, threshold));
     const n = gridH * gridW;
-    return {
+    const masks = thresholdMasks(maps, threshold);
+    const out: Record<string, unknown> = {
       heads: maps.heads,
       gridH,
       gridW,
       patchSize: model.patchSize,
+      threshold,
       maps: Array.from({ length: maps.heads }, (_, h) => Array.from(maps.maps.subarray(h * n, (h + 1) * n))),
+      masks: Array.from({ length: maps.heads }, (_, h) => Array.from(masks.subarray(h * n, (h + 1) * n))),
     };
+    if (withImages) {
+      // The CLI's pictures: the crop the model saw, then per head (and the mean) heat map and mask overlay.
+      out['image'] = dataUrl('image/png', await rgbToPng(toRgb(p.image), p.height, p.width));
+      out['tiles'] = (await attentionTilesPng(p.image, maps, model.patchSize, threshold)).map((t) => ({
+        tag: t.tag,
+        heat: dataUrl('image/png', t.heat),
+        mask: dataUrl('image/png', t.mask),
+      }));
+    }
+    return out;
   });
 
   app.post('/v1/index', async (req) => {
@@ -339,11 +360,14 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
       throw new HttpError(400, 'bad_parameter', 'ids must be unique, non-empty strings of at most 256 characters');
     }
     if (labels && labels.length !== files.length) throw new HttpError(400, 'bad_parameter', `give one label per image: ${files.length} images, ${labels.length} labels`);
-    const { results } = await infer(files, [model.embeddingOutput]);
+    const { prepared, results } = await infer(files, [model.embeddingOutput]);
+    const pictures = keepIndexImages ? await Promise.all(prepared.map((p) => entryImages(p.image))) : [];
     const items = files.map((_, i) => {
-      const item: { id: string; label?: string; vector: Float32Array } = { id: ids[i] as string, vector: results[i]![model.embeddingOutput]!.data };
+      const item: Parameters<VectorIndex['add']>[0][number] = { id: ids[i] as string, vector: results[i]![model.embeddingOutput]!.data };
       const label = labels?.[i];
       if (label !== undefined && label !== '') item.label = label;
+      const images = pictures[i];
+      if (images) item.images = images;
       return item;
     });
     index.add(items);
@@ -371,6 +395,33 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     };
     mapCache = { key, body };
     return body;
+  });
+
+  // A page of the index for browsing: entries in insertion order with inline thumbnails, label counts.
+  app.get('/v1/index', async (req) => {
+    const q = (req.query as Record<string, string>) ?? {};
+    const offset = intField(q, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intField(q, 'limit', 48, 1, 200);
+    return {
+      size: index.size,
+      offset,
+      limit,
+      labels: index.labelCounts(),
+      entries: index.list(offset, limit).map((e) => {
+        const thumb = e.hasImages ? index.picture(e.id, 'thumbnail') : null;
+        return { id: e.id, label: e.label ?? null, thumbnail: thumb ? dataUrl('image/webp', thumb) : null };
+      }),
+    };
+  });
+
+  // The model-input crop kept for an entry (PNG): posting it back gives the entry's own embedding.
+  app.get('/v1/index/image', async (req, reply) => {
+    const id = ((req.query as Record<string, string>) ?? {})['id'];
+    if (!id) throw new HttpError(400, 'bad_parameter', 'give the entry as ?id=');
+    if (!index.has(id)) throw new HttpError(404, 'not_found', `no index entry "${id}"`);
+    const png = index.picture(id, 'crop');
+    if (!png) throw new HttpError(404, 'no_image', `index entry "${id}" was added without its image (server started with index images off)`);
+    return reply.type('image/png').send(png);
   });
 
   app.post('/v1/search', async (req) => {

@@ -1,10 +1,27 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Index, MetricKind } from 'usearch';
 
 export interface IndexEntry {
   id: string;
   label?: string;
+}
+
+/** Pictures kept with an entry so it can be browsed and re-run: the model's input crop and a small thumbnail. */
+export interface EntryImages {
+  /** The crop fed to the model, losslessly encoded (PNG): re-running it gives the same embedding. */
+  crop: Uint8Array;
+  /** A small preview (WebP). */
+  thumbnail: Uint8Array;
+}
+
+/** One entry as listed: its pictures, when kept, are fetched separately. */
+export interface ListedEntry extends IndexEntry {
+  hasImages: boolean;
+}
+
+interface StoredEntry extends IndexEntry {
+  images?: true;
 }
 
 export interface Neighbor extends IndexEntry {
@@ -17,19 +34,22 @@ interface Meta {
   dimensions: number;
   nextKey: number;
   /** key -> entry */
-  entries: Record<string, IndexEntry>;
+  entries: Record<string, StoredEntry>;
 }
 
 const VECTORS = 'vectors.usearch';
 const META = 'entries.json';
 /** The raw embeddings too (usearch cannot hand vectors back), in the key order of entries.json. */
 const EMBEDDINGS = 'embeddings.f32';
+const CROPS = 'crops';
+const THUMBS = 'thumbs';
 
 /**
  * A persistent cosine-similarity vector index: usearch (HNSW, single-file index, prebuilt N-API
  * binary in the npm package) for the vectors, plus a JSON map from usearch keys to string ids and
  * labels. Both files are written to a temporary name and renamed after every change, so a restart
- * reopens exactly what was acknowledged.
+ * reopens exactly what was acknowledged. Pictures given with an entry sit in `crops/<key>.png` and
+ * `thumbs/<key>.webp`, written before the entry list that names them.
  */
 export class VectorIndex {
   private index: Index;
@@ -37,6 +57,8 @@ export class VectorIndex {
   private readonly byId = new Map<string, bigint>();
   private readonly vectorOf = new Map<bigint, Float32Array>();
   private version = 0;
+  /** Keys in insertion order, rebuilt lazily after a change (for paging). */
+  private order: string[] | null = null;
 
   private constructor(
     readonly dir: string,
@@ -103,30 +125,72 @@ export class VectorIndex {
     return this.byId.has(id);
   }
 
-  /** Adds (or replaces, by id) entries with their embeddings, then persists. */
-  add(items: { id: string; label?: string; vector: Float32Array }[]): void {
+  /** Adds (or replaces, by id) entries with their embeddings (and optionally pictures), then persists. */
+  add(items: { id: string; label?: string; vector: Float32Array; images?: EntryImages }[]): void {
     for (const it of items) {
       if (it.vector.length !== this.meta.dimensions) {
         throw new Error(`index: embedding for "${it.id}" has ${it.vector.length} values, expected ${this.meta.dimensions}`);
       }
     }
+    const replaced: string[] = [];
     for (const it of items) {
       const old = this.byId.get(it.id);
       if (old !== undefined) {
         this.index.remove(old);
+        if (this.meta.entries[String(old)]?.images) replaced.push(String(old));
         delete this.meta.entries[String(old)];
         this.vectorOf.delete(old);
       }
       const key = BigInt(this.meta.nextKey++);
       this.index.add(key, it.vector);
       this.vectorOf.set(key, Float32Array.from(it.vector));
-      const entry: IndexEntry = { id: it.id };
+      const entry: StoredEntry = { id: it.id };
       if (it.label !== undefined) entry.label = it.label;
+      if (it.images) {
+        writeAtomic(this.picturePath(CROPS, String(key)), it.images.crop);
+        writeAtomic(this.picturePath(THUMBS, String(key)), it.images.thumbnail);
+        entry.images = true;
+      }
       this.meta.entries[String(key)] = entry;
       this.byId.set(it.id, key);
     }
     this.version++;
+    this.order = null;
     this.persist();
+    // Only once the new entry list no longer names them.
+    for (const key of replaced) {
+      rmSync(this.picturePath(CROPS, key), { force: true });
+      rmSync(this.picturePath(THUMBS, key), { force: true });
+    }
+  }
+
+  /** Entries in insertion order, `limit` of them from `offset` (a page of the index). */
+  list(offset: number, limit: number): ListedEntry[] {
+    this.order ??= Object.keys(this.meta.entries).sort((a, b) => Number(a) - Number(b));
+    return this.order.slice(offset, offset + limit).map((key) => {
+      const e = this.meta.entries[key] as StoredEntry;
+      const out: ListedEntry = { id: e.id, hasImages: e.images === true };
+      if (e.label !== undefined) out.label = e.label;
+      return out;
+    });
+  }
+
+  /** The entry's thumbnail (WebP) or model-input crop (PNG), or null when it was indexed without pictures. */
+  picture(id: string, kind: 'thumbnail' | 'crop'): Buffer | null {
+    const key = this.byId.get(id);
+    if (key === undefined || !this.meta.entries[String(key)]?.images) return null;
+    return readFileSync(this.picturePath(kind === 'crop' ? CROPS : THUMBS, String(key)));
+  }
+
+  /** Entries per label (unlabelled ones not counted), sorted by label. */
+  labelCounts(): { label: string; count: number }[] {
+    const counts = new Map<string, number>();
+    for (const e of Object.values(this.meta.entries)) if (e.label !== undefined) counts.set(e.label, (counts.get(e.label) ?? 0) + 1);
+    return [...counts.keys()].sort().map((label) => ({ label, count: counts.get(label) as number }));
+  }
+
+  private picturePath(kind: string, key: string): string {
+    return join(this.dir, kind, `${key}.${kind === CROPS ? 'png' : 'webp'}`);
   }
 
   /** The `k` nearest entries by cosine similarity, best first (optionally only labelled ones). */
@@ -146,9 +210,7 @@ export class VectorIndex {
 
   /** All distinct labels, sorted (the classes of the k-NN vote). */
   labels(): string[] {
-    const set = new Set<string>();
-    for (const e of Object.values(this.meta.entries)) if (e.label !== undefined) set.add(e.label);
-    return [...set].sort();
+    return this.labelCounts().map((c) => c.label);
   }
 
   private persist(): void {
@@ -169,4 +231,10 @@ export class VectorIndex {
     writeFileSync(`${mPath}.tmp`, JSON.stringify(this.meta));
     renameSync(`${mPath}.tmp`, mPath);
   }
+}
+
+function writeAtomic(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, bytes);
+  renameSync(`${path}.tmp`, path);
 }
