@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxFeatureExtractor } from '@ssl/onnx';
@@ -210,6 +211,8 @@ describe('server', () => {
       expect(found.json.results[0].neighbors[0].id).toMatch(/^e\d\d1$/); // e031 or an identical copy (same picture in every round)
       expect(found.json.results[0].neighbors[0].similarity).toBeGreaterThan(0.9999);
       expect((await fetch(`${a.url}/v1/index/image?id=nope`)).status).toBe(404);
+      const withThumbs = await post(a, '/v1/search?k=2&thumbnails=1', bytes, { 'content-type': 'image/png' });
+      expect(withThumbs.json.results[0].neighbors[1].thumbnail).toBe(first.entries[1].thumbnail); // e001 and e031 hold the same picture
 
       // Replacing an entry replaces its pictures.
       await post(a, '/v1/index', form([{ name: 'x.png', bytes: imgs[0]! }], { ids: 'e031' }));
@@ -345,5 +348,18 @@ describe('server guards', () => {
     expect(r.json.data[0].embedding).toHaveLength(32);
     await closing;
     await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('shuts down promptly while a browser holds an open socket that carries no request', async () => {
+    const s = await start();
+    const { port } = new URL(s.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const ended = new Promise((r) => socket.once('close', r));
+    const t0 = performance.now();
+    await s.close();
+    await ended;
+    // Not the 72 s keep-alive timeout a browser's pre-connection would otherwise hold it open.
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });

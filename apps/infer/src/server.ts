@@ -428,13 +428,19 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     const { files, fields } = await readImages(req);
     const k = intField(fields, 'k', 5, 1, 1000);
     const threshold = floatField(fields, 'threshold', dupThreshold, -1, 1);
+    const withThumbnails = fields['thumbnails'] === '1' || fields['thumbnails'] === 'true';
     const { results } = await infer(files, [model.embeddingOutput]);
+    const thumbnail = (id: string): { thumbnail?: string | null } => {
+      if (!withThumbnails) return {};
+      const t = index.picture(id, 'thumbnail');
+      return { thumbnail: t ? dataUrl('image/webp', t) : null };
+    };
     return {
       results: files.map((f, i) => {
         const neighbors = index.search(results[i]![model.embeddingOutput]!.data, k);
         return {
           name: f.name,
-          neighbors: neighbors.map((n) => ({ id: n.id, label: n.label ?? null, similarity: n.similarity, duplicate: n.similarity >= threshold })),
+          neighbors: neighbors.map((n) => ({ id: n.id, label: n.label ?? null, similarity: n.similarity, duplicate: n.similarity >= threshold, ...thumbnail(n.id) })),
           duplicate: neighbors.some((n) => n.similarity >= threshold),
         };
       }),
@@ -477,11 +483,27 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
   const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
 
   let closing: Promise<void> | null = null;
+  // Requests being answered, counted on the raw server: a browser holds sockets open that carry no
+  // request (pre-connections), which Node does not count as idle; once nothing is in flight,
+  // shutdown closes them instead of waiting out the keep-alive timeout (72 s).
+  let inFlight = 0;
+  app.server.on('request', (_req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+  });
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       ready = false;
       shuttingDown = true;
-      await app.close(); // stops accepting, waits for in-flight requests
+      const closed = app.close(); // stops accepting, waits for in-flight requests
+      const sweep = setInterval(() => {
+        if (inFlight === 0) app.server.closeAllConnections();
+      }, 20);
+      try {
+        await closed;
+      } finally {
+        clearInterval(sweep);
+      }
       await batcher.drain();
       await model.extractor.close();
     })());
