@@ -17,3 +17,5 @@ export { coinFlipSubset, perClassSubset, readLabelSubset, Subset } from './subse
 export { openDataset } from './open.js';
 export { ClassStratifiedSampler } from './stratified.js';
 export type { ClassStratifiedSamplerOptions } from './stratified.js';
+export { SupportBatches } from './support.js';
+export type { SupportBatchesOptions } from './support.js';

@@ -1,16 +1,11 @@
 import { DINOLoss } from '@ssl/losses';
 import type { Module } from '@ssl/models';
+import { AdamW, DinoLARS, SGD, cancelGradientsLastLayer, clipGradients, cosineScheduler, getParamsGroups, gradsByParamName } from '@ssl/optim';
+import type { Optimizer, OptimizerState } from '@ssl/optim';
 import { tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
-import { AdamW } from './adamw.js';
 import { prefixed, section } from './checkpoint.js';
 import { copyStudentToTeacher, emaUpdate } from './ema.js';
-import { cancelGradientsLastLayer, clipGradients, gradsByParamName } from './gradients.js';
-import { DinoLARS } from './lars.js';
-import type { Optimizer, OptimizerState } from './optimizer.js';
-import { getParamsGroups } from './params.js';
-import { cosineScheduler } from './schedule.js';
-import { SGD } from './sgd.js';
 import { checkEpochs, moduleRngs, NonFiniteLossError, runTrainLoop, viewTensors } from './train-common.js';
 import type { BatchSource, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 

@@ -1,16 +1,3 @@
-export { cosineScheduler, WarmupCosineSchedule } from './schedule.js';
-export type { CosineSchedulerOptions, WarmupCosineScheduleOptions } from './schedule.js';
-export { getParamsGroups, pawsParamGroups } from './params.js';
-export type { NamedParameters, ParamGroup, ParamGroupSpec } from './params.js';
-export { Optimizer } from './optimizer.js';
-export type { NamedGrads, OptimizerState } from './optimizer.js';
-export { AdamW } from './adamw.js';
-export type { AdamWOptions } from './adamw.js';
-export { PawsSGD, SGD } from './sgd.js';
-export type { SGDOptions } from './sgd.js';
-export { DinoLARS, LARS } from './lars.js';
-export type { DinoLARSOptions, LARSOptions } from './lars.js';
-export { cancelGradientsLastLayer, clipGradients, gradsByParamName } from './gradients.js';
 export { copyStudentToTeacher, emaUpdate } from './ema.js';
 export type { ParameterOwner } from './ema.js';
 export {
@@ -42,5 +29,3 @@ export { DINO_DEFAULTS, trainDino } from './dino.js';
 export type { DinoConfig, DinoEpochStats, DinoStepEvent, MultiCropNetwork, TrainDinoOptions, TrainDinoResult } from './dino.js';
 export { PAWS_DEFAULTS, trainPaws } from './paws.js';
 export type { PawsConfig, PawsEpochStats, PawsNetwork, PawsStepEvent, SupportSource, TrainPawsOptions, TrainPawsResult } from './paws.js';
-export { SupportBatches } from './support.js';
-export type { SupportBatchesOptions } from './support.js';

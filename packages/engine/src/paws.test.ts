@@ -2,14 +2,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClassStratifiedSampler, DataLoader, FashionMNIST, fashionMnistFixtureDir, perClassSubset, Subset } from '@ssl/data';
+import { ClassStratifiedSampler, DataLoader, FashionMNIST, fashionMnistFixtureDir, perClassSubset, Subset, SupportBatches } from '@ssl/data';
 import type { Dataset } from '@ssl/data';
 import { BatchNorm, groupByResolution, Linear, Module, PAWSModel, VisionTransformer } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
 import { trainPaws } from './paws.js';
 import type { PawsConfig, PawsNetwork, PawsStepEvent } from './paws.js';
-import { SupportBatches } from './support.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

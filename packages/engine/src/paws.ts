@@ -1,14 +1,10 @@
 import { makeLabelsMatrix, pawsLoss } from '@ssl/losses';
 import type { Module } from '@ssl/models';
+import { AdamW, LARS, WarmupCosineSchedule, getParamsGroups, gradsByParamName, pawsParamGroups } from '@ssl/optim';
+import type { Optimizer, OptimizerState } from '@ssl/optim';
 import { tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
-import { gradsByParamName } from './gradients.js';
-import { AdamW } from './adamw.js';
-import { LARS } from './lars.js';
-import type { Optimizer, OptimizerState } from './optimizer.js';
-import { getParamsGroups, pawsParamGroups } from './params.js';
-import { WarmupCosineSchedule } from './schedule.js';
 import { checkEpochs, moduleRngs, NonFiniteLossError, runTrainLoop, viewTensors } from './train-common.js';
 import type { BatchSource, TrainBatch, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 

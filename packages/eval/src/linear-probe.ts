@@ -1,5 +1,5 @@
 import { randomResizedCropParams } from '@ssl/augment';
-import { SGD } from '@ssl/engine';
+import { SGD } from '@ssl/optim';
 import { Rng, tf, type RngSeed } from '@ssl/tensor';
 import { classRank } from './knn.js';
 import type { Embed, ImageBatchSource } from './features.js';

@@ -1,6 +1,5 @@
-import { tf } from '@ssl/tensor';
+import { linspace, stopGradient, tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
-import { linspace } from './linspace.js';
 
 export interface DINOLossOptions {
   /** Dimension of the DINO head output (K). */
@@ -153,22 +152,4 @@ export class DINOLoss {
   dispose(): void {
     this.centerVar.dispose();
   }
-}
-
-/** Identity forward, zero gradient: the `.detach()` of PyTorch. */
-export function stopGradient<T extends Tensor>(x: T): T {
-  return withoutGradient((t) => tf.clone(t), x) as T;
-}
-
-/**
- * `fn(...inputs)` as one op whose gradient is zero for every input: PyTorch's `with torch.no_grad()`.
- * The ops inside run as a custom kernel, so the tape records none of them (some, like Less, have
- * no gradient in tfjs and would otherwise break backprop even though no gradient is wanted).
- */
-export function withoutGradient(fn: (...xs: Tensor[]) => Tensor, ...inputs: Tensor[]): Tensor {
-  const op = tf.customGrad(((...args: unknown[]) => {
-    const xs = args.slice(0, inputs.length) as Tensor[];
-    return { value: fn(...xs), gradFunc: () => xs.map((x) => tf.zerosLike(x)) };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as (...xs: Tensor[]) => Tensor;
-  return op(...inputs);
 }

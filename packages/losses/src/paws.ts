@@ -1,6 +1,5 @@
-import { tf } from '@ssl/tensor';
+import { tf, withoutGradient } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
-import { withoutGradient } from './dino.js';
 
 export interface PawsLossOptions {
   /** Number of small multi-crop views per unlabelled image (besides the 2 global views). */

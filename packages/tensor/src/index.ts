@@ -21,3 +21,5 @@ export { FUSED_KERNELS, adamwScalars, adamwUpdate, batchNormTrain, gelu, hasFuse
 export type { AdamWStep } from './fused.js';
 export { Rng } from './rng.js';
 export type { RngSeed, RngState } from './rng.js';
+export { linspace } from './linspace.js';
+export { stopGradient, withoutGradient } from './no-grad.js';

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { buildTransform, pawsSpec } from '@ssl/augment';
 import type { TransformSpec } from '@ssl/augment';
-import { ClassStratifiedSampler, DataLoader, Subset, coinFlipSubset, perClassSubset, readLabelSubset } from '@ssl/data';
+import { ClassStratifiedSampler, DataLoader, Subset, SupportBatches, coinFlipSubset, perClassSubset, readLabelSubset } from '@ssl/data';
 import type { Dataset } from '@ssl/data';
-import { SupportBatches, section, trainPaws } from '@ssl/engine';
+import { section, trainPaws } from '@ssl/engine';
 import type { PawsConfig as EnginePawsConfig, PawsStepEvent } from '@ssl/engine';
 import { imageFeatures, knnEvaluate, pickImages, snnClassifier, withEvalBatchNormStats } from '@ssl/eval';
 import type { FeatureModel } from '@ssl/eval';

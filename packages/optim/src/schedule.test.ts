@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cosineScheduler, WarmupCosineSchedule } from './schedule.js';
 
-const fx = JSON.parse(readFileSync(new URL('../fixtures/engine.json', import.meta.url), 'utf8')).schedules;
+const fx = JSON.parse(readFileSync(new URL('../fixtures/optim.json', import.meta.url), 'utf8')).schedules;
 
 /**
  * Largest |a - b| over the schedule's peak |b|. V8's Math.cos (fdlibm) and glibc's cos (numpy)

@@ -1,7 +1,9 @@
 import { buildTransform, MultiCrop } from '@ssl/augment';
 import type { TransformSpec } from '@ssl/augment';
-import { loadBatch } from '@ssl/data';
-import type { Batch, BatchSampler, Dataset } from '@ssl/data';
+import { loadBatch } from './batch.js';
+import type { Batch } from './batch.js';
+import type { Dataset } from './dataset.js';
+import type { BatchSampler } from './loader.js';
 
 export interface SupportBatchesOptions {
   /** The labelled images (e.g. a `Subset` of the training set). */

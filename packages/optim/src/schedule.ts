@@ -1,4 +1,4 @@
-import { linspace } from '@ssl/losses';
+import { linspace } from '@ssl/tensor';
 
 export interface CosineSchedulerOptions {
   /** Epochs of linear warm-up from `startWarmupValue` to `base` (default 0). */

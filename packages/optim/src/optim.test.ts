@@ -15,7 +15,7 @@ interface OptCase {
   grads: Array<Record<string, number[] | null>>;
   after: Array<Record<string, number[]>>;
 }
-const fx = JSON.parse(readFileSync(new URL('../fixtures/engine.json', import.meta.url), 'utf8')).optimizers as Record<string, OptCase>;
+const fx = JSON.parse(readFileSync(new URL('../fixtures/optim.json', import.meta.url), 'utf8')).optimizers as Record<string, OptCase>;
 
 function makeParams(c: OptCase): NamedParameters {
   return c.params.map((p) => [p.name, tf.variable(tf.tensor(p.values, p.shape), true)] as [string, Variable]);

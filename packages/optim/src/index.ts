@@ -1,0 +1,13 @@
+export { cosineScheduler, WarmupCosineSchedule } from './schedule.js';
+export type { CosineSchedulerOptions, WarmupCosineScheduleOptions } from './schedule.js';
+export { getParamsGroups, pawsParamGroups } from './params.js';
+export type { NamedParameters, ParamGroup, ParamGroupSpec } from './params.js';
+export { Optimizer } from './optimizer.js';
+export type { NamedGrads, OptimizerState } from './optimizer.js';
+export { AdamW } from './adamw.js';
+export type { AdamWOptions } from './adamw.js';
+export { PawsSGD, SGD } from './sgd.js';
+export type { SGDOptions } from './sgd.js';
+export { DinoLARS, LARS } from './lars.js';
+export type { DinoLARSOptions, LARSOptions } from './lars.js';
+export { cancelGradientsLastLayer, clipGradients, gradsByParamName } from './gradients.js';
