@@ -8,7 +8,7 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # System packages: OpenBLAS and a C++ toolchain build the native backend; Fashion-MNIST is the
 # default dataset; Chromium renders the trainer's report and runs the web page's end-to-end test.
-SYSTEM_PACKAGES=(libopenblas-dev pkg-config g++ make python3 dataset-fashion-mnist chromium)
+SYSTEM_PACKAGES=(libopenblas-dev pkg-config g++ make python3 dataset-fashion-mnist chromium ffmpeg)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

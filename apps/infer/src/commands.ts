@@ -10,6 +10,7 @@ import { loadModel, type LoadedModel } from './model.js';
 import { multiScaleEmbedding } from './multiscale.js';
 import { prepareImage, resolvePreprocess, stack, type PreprocessOptions, type Prepared, type ResolvedPreprocess } from './preprocess.js';
 import { startServer } from './server.js';
+import { attentionVideo, progressBar } from './video.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif']);
 
@@ -186,12 +187,33 @@ export function buildCli(): Command {
       );
     });
 
-  addPreprocessOptions(addModelOptions(program.command('attention').description('last-block attention maps (PNG per head) and threshold masks'), true))
-    .argument('<images...>', 'image files or directories')
+  addPreprocessOptions(addModelOptions(program.command('attention').description('last-block attention maps (PNG per head) and threshold masks, of images or of a video'), true))
+    .argument('[images...]', 'image files or directories')
     .option('--threshold <t>', 'keep the patches holding this share of the attention mass (DINO: 0.6)', num('--threshold'), 0.6)
-    .requiredOption('--out <dir>', 'output directory (one sub-directory per image)')
-    .action(async (images: string[], flags: ModelFlags & PreFlags & { threshold: number; out: string }) => {
+    .option('--video <file|dir>', 'a video (ffmpeg reads it) or a folder of frames: --out is then a video file (.mp4, .webm, .gif) at the source frame rate, or a folder of PNG frames; --resize sets the shorter side (default: the source size)')
+    .option('--fps <n>', 'output frame rate for a folder of frames (default 30)', num('--fps'))
+    .option('--all-heads', 'video frames show every head (heat maps over mask overlays), not only the head mean')
+    .requiredOption('--out <path>', 'output directory (one sub-directory per image), or with --video a video file or frame folder')
+    .action(async (images: string[], flags: ModelFlags & PreFlags & { threshold: number; out: string; video?: string; fps?: number; allHeads?: boolean }) => {
       if (!(flags.threshold > 0 && flags.threshold <= 1)) throw new Error(`--threshold must be in (0, 1], got ${flags.threshold}`);
+      if (flags.video) {
+        if (images.length > 0) throw new Error('give either images or --video, not both');
+        const video = flags.video;
+        await withModel(flags, async (model, pre) => {
+          const bar = progressBar((s) => process.stderr.write(s));
+          const r = await attentionVideo(model, pre, {
+            input: video,
+            out: flags.out,
+            threshold: flags.threshold,
+            ...(flags.resize !== undefined ? { resize: flags.resize } : {}),
+            ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
+            allHeads: Boolean(flags.allHeads),
+            progress: bar,
+          });
+          process.stderr.write(`\n${video}: ${r.frames} frames at ${Number(r.fps.toFixed(3))} fps -> ${flags.out} (${r.width}x${r.height})\n`);
+        });
+        return;
+      }
       const files = expandImages(images);
       await withModel(flags, async (model, pre) => {
         if (!model.hasAttention || model.patchSize === null) throw new Error('the model has no attention output (export a ViT)');
