@@ -6,6 +6,7 @@ import { OnnxFeatureExtractor, readModelMetadata } from '@ssl/onnx';
 import { tf } from '@ssl/tensor';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from './commands.js';
+import { describeModel } from './model.js';
 import { testImage, tinyVitStateDict } from './fixtures.test-helpers.js';
 import { prepareImage, resolvePreprocess, stack } from './preprocess.js';
 
@@ -61,6 +62,13 @@ describe('ssl-infer CLI', () => {
     writeFileSync(join(ckpt, 'state.json'), JSON.stringify({ epoch: 1, config: { model: { arch: 'vit_tiny', num_heads: 4 } } }));
     await capture(['export', '--checkpoint', ckpt, '--out', join(dir, 'c2.onnx')]);
     expect(readModelMetadata(new Uint8Array(readFileSync(join(dir, 'c2.onnx'))))['ssl.num_heads']).toBe('4');
+    // The run's facts travel in the export, for the server's /v1/model and web page.
+    writeFileSync(join(ckpt, 'state.json'), JSON.stringify({ kind: 'dino', epoch: 14, step: 3280, savedAt: '2026-12-01T10:00:00.000Z', config: { model: { num_heads: 4 } } }));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ method: 'dino', data: { dataset: 'fashion-mnist' }, optimization: { epochs: 14 } }));
+    await capture(['export', '--checkpoint', ckpt, '--out', join(dir, 'c3.onnx')]);
+    const run = describeModel(readModelMetadata(new Uint8Array(readFileSync(join(dir, 'c3.onnx'))))).run;
+    expect(run).toEqual({ method: 'dino', epoch: '14', step: '3280', savedAt: '2026-12-01T10:00:00.000Z', dataset: 'fashion-mnist', epochs: '14' });
+    rmSync(join(dir, 'config.json'));
     await expect(capture(['export', '--weights', weights, '--arch', 'vit_small', '--out', join(dir, 'x.onnx')])).rejects.toThrow(/--embed-dim 384 does not match the weights \(32\)/);
     await expect(capture(['export', '--weights', weights, '--arch', 'resnet50', '--out', join(dir, 'x.onnx')])).rejects.toThrow(/the weights hold a ViT/);
     await expect(capture(['export', '--weights', weights, '--arch', 'vit_huge', '--out', join(dir, 'x.onnx')])).rejects.toThrow(/unknown "vit_huge"/);

@@ -6,7 +6,7 @@ import { backboneStateDict, exportStateDict, loadStateDict, readModelMetadata, t
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkArch, resolveArch, type ArchFlags } from './arch.js';
 import { attentionImages, clsMaps, toRgb } from './attention.js';
-import { loadModel, type LoadedModel } from './model.js';
+import { checkpointRunMetadata, loadModel, type LoadedModel } from './model.js';
 import { multiScaleEmbedding } from './multiscale.js';
 import { prepareImage, resolvePreprocess, stack, type PreprocessOptions, type Prepared, type ResolvedPreprocess } from './preprocess.js';
 import { startServer } from './server.js';
@@ -101,7 +101,7 @@ export async function modelBytes(flags: ModelFlags): Promise<{ bytes: Uint8Array
     const heads = checkpointNumHeads(flags.checkpoint);
     if (heads !== undefined) opts.numHeads = heads;
   }
-  const exported = exportStateDict(sd, opts);
+  const exported = exportStateDict(sd, flags.checkpoint ? { ...opts, meta: { metadata: checkpointRunMetadata(flags.checkpoint) } } : opts);
   return { bytes: exported.bytes, exported };
 }
 

@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { OnnxFeatureExtractor, readModelMetadata, type FeatureExtractorOptions, type FloatTensor } from '@ssl/onnx';
 import type { ResolvedPreprocess } from './preprocess.js';
 
@@ -84,4 +86,33 @@ export function describeModel(metadata: Record<string, string>): ModelDescriptio
     }
   }
   return { architecture: Object.keys(architecture).length ? architecture : null, run: Object.keys(run).length ? run : null };
+}
+
+/**
+ * Facts of the training run behind a checkpoint directory, as `ssl.run.*` ONNX metadata for the
+ * export to carry (the server shows them): from its state.json (method, epoch, step, save time)
+ * and the run's config.json above it (dataset, planned epochs). Missing files give fewer facts.
+ */
+export function checkpointRunMetadata(dir: string): Record<string, string> {
+  const read = (file: string): Record<string, any> | undefined => {
+    if (!existsSync(file)) return undefined;
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
+    } catch {
+      return undefined; // facts are optional; a broken file must not stop an export
+    }
+  };
+  const state = read(join(dir, 'state.json'));
+  const config = read(join(dirname(dir), 'config.json'));
+  const facts: Record<string, unknown> = {
+    method: state?.['kind'] ?? config?.['method'],
+    epoch: state?.['epoch'],
+    step: state?.['step'],
+    saved_at: state?.['savedAt'],
+    dataset: config?.['data']?.['dataset'],
+    epochs: config?.['optimization']?.['epochs'],
+  };
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(facts)) if (typeof v === 'string' || typeof v === 'number') out[`ssl.run.${k}`] = String(v);
+  return out;
 }

@@ -209,7 +209,9 @@ describe('web page in headless Chromium', () => {
   });
 
   it('asks a token-protected server for its token once per tab', async () => {
-    const guarded = await startServer({ model: exportViT(tinyVitStateDict(1, 3, 32, 8), { numHeads: 4 }), port: 0, preprocess: { crop: 32, resize: 36 }, indexDir: join(dir, 'guarded'), intraOpThreads: 1, token: 's3cret' });
+    // A model exported from a training checkpoint: its run facts are in the ONNX metadata.
+    const run = { 'ssl.run.method': 'dino', 'ssl.run.epoch': '14', 'ssl.run.epochs': '14', 'ssl.run.step': '3280', 'ssl.run.dataset': 'fashion-mnist', 'ssl.run.saved_at': '2026-12-01T10:00:00.000Z' };
+    const guarded = await startServer({ model: exportViT(tinyVitStateDict(1, 3, 32, 8), { numHeads: 4 }, { metadata: run }), port: 0, preprocess: { crop: 32, resize: 36 }, indexDir: join(dir, 'guarded'), intraOpThreads: 1, token: 's3cret' });
     try {
       const page = await browser.newPage();
       await page.goto(guarded.url);
@@ -223,6 +225,7 @@ describe('web page in headless Chromium', () => {
       await page.press('#token-input', 'Enter');
       await page.waitForSelector('body[data-ready="true"]');
       expect(await page.locator('#model-line').textContent()).toMatch(/^Vision Transformer/);
+      expect(await page.locator('#model-facts').innerText()).toMatch(/method\s+DINO\s+dataset\s+fashion-mnist\s+epochs\s+14 of 14\s+steps\s+3280\s+saved\s+2026-12-01/);
       // A reload in the same tab keeps it; no second prompt.
       await page.reload();
       await page.waitForSelector('body[data-ready="true"]');
