@@ -13,7 +13,7 @@ export { loadBatch, sampleRng } from './batch.js';
 export type { Batch, BatchResult, SampleFailure, ViewBatch } from './batch.js';
 export { DataLoader, SequentialBatchSampler } from './loader.js';
 export type { BatchSampler, DataLoaderOptions } from './loader.js';
-export { coinFlipSubset, perClassSubset, readLabelSubset, Subset } from './subset.js';
+export { coinFlipSubset, perClassSubset, readLabelSubset, stratifiedSplit, Subset } from './subset.js';
 export { openDataset } from './open.js';
 export { ClassStratifiedSampler } from './stratified.js';
 export type { ClassStratifiedSamplerOptions } from './stratified.js';

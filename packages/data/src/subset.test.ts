@@ -7,7 +7,7 @@ import { FashionMNIST } from './fashion-mnist.js';
 import { fashionMnistFixtureDir } from './fixtures.js';
 import { openDataset } from './open.js';
 import { ClassStratifiedSampler } from './stratified.js';
-import { coinFlipSubset, perClassSubset, readLabelSubset, Subset } from './subset.js';
+import { coinFlipSubset, perClassSubset, readLabelSubset, stratifiedSplit, Subset } from './subset.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'subset-'));
 
@@ -94,5 +94,18 @@ describe('ClassStratifiedSampler', () => {
   it('checks its configuration like the official asserts', () => {
     expect(() => new ClassStratifiedSampler({ targets, batchSize: 2, classesPerBatch: 4 })).toThrow(/not a multiple of classesPerBatch 4/);
     expect(() => new ClassStratifiedSampler({ targets, batchSize: 9, classesPerBatch: 2 })).toThrow(/class 0 has 8 samples on this rank, fewer than batchSize 9/);
+  });
+});
+
+describe('stratifiedSplit', () => {
+  it('holds out round(fraction x class size) of each class (at least one), seeded, disjoint and complete', () => {
+    const targets = Int32Array.from([...Array(20).fill(0), ...Array(7).fill(1), 2, ...Array(3).fill(3)]);
+    const { train, held } = stratifiedSplit(targets, 0.2, 5);
+    const count = (idx: Int32Array, c: number) => Array.from(idx).filter((i) => targets[i] === c).length;
+    expect([0, 1, 2, 3].map((c) => count(held, c))).toEqual([4, 1, 0, 1]);
+    expect([...train, ...held].sort((a, b) => a - b)).toEqual(Array.from({ length: targets.length }, (_, i) => i));
+    expect(stratifiedSplit(targets, 0.2, 5)).toEqual({ train, held });
+    expect(Array.from(stratifiedSplit(targets, 0.2, 6).held)).not.toEqual(Array.from(held));
+    expect(() => stratifiedSplit(targets, 1)).toThrow(/fraction must be in \(0, 1\)/);
   });
 });

@@ -109,3 +109,30 @@ export function coinFlipSubset(length: number, unlabeledFraction: number, seed =
   for (let i = 0; i < length; i++) if (!rng.bernoulli(unlabeledFraction)) out.push(i);
   return Int32Array.from(out);
 }
+
+/**
+ * A seeded, class-stratified hold-out split (as scikit-learn's `train_test_split(stratify=...)`):
+ * round(`fraction` x class size) samples of each class, at least one, held out, the rest kept; a
+ * class of one sample stays whole in `train`. Sorted indices.
+ */
+export function stratifiedSplit(targets: Int32Array, fraction: number, seed = 0): { train: Int32Array; held: Int32Array } {
+  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`stratifiedSplit: fraction must be in (0, 1), got ${fraction}`);
+  const byClass = new Map<number, number[]>();
+  targets.forEach((t, i) => {
+    const list = byClass.get(t);
+    if (list) list.push(i);
+    else byClass.set(t, [i]);
+  });
+  const held: number[] = [];
+  for (const [c, list] of byClass) {
+    if (list.length < 2) continue;
+    const k = Math.min(list.length - 1, Math.max(1, Math.round(fraction * list.length)));
+    const perm = new Rng(seed).fork('held-out', c).permutation(list.length);
+    for (let j = 0; j < k; j++) held.push(list[perm[j] as number] as number);
+  }
+  const isHeld = new Uint8Array(targets.length);
+  for (const i of held) isHeld[i] = 1;
+  const train: number[] = [];
+  for (let i = 0; i < targets.length; i++) if (!isHeld[i]) train.push(i);
+  return { train: Int32Array.from(train), held: Int32Array.from(held.sort((a, b) => a - b)) };
+}
