@@ -30,12 +30,11 @@ export function resolveDataLocation(dataset: 'fashion-mnist' | 'folder', dataPat
         throw new Error(`data_path ${dir} has no Fashion-MNIST IDX files (missing ${missing.map((m) => `${m}[.gz]`).join(', ')}); use --dataset folder for image folders`);
       }
     } else {
-      const classes = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory());
-      if (classes.length === 0) throw new Error(`data_path ${dir} is empty: expected one sub-folder of images per class (ImageFolder layout)`);
+      if (readdirSync(dir).length === 0) throw new Error(`data_path ${dir} is empty: expected images (in any layout) or one sub-folder of images per class`);
     }
     return { dir, origin: 'data_path' };
   }
-  if (dataset === 'folder') throw new Error('--dataset folder needs --data-path DIR (one sub-folder of images per class)');
+  if (dataset === 'folder') throw new Error('--dataset folder needs --data-path DIR (a folder of images, or one sub-folder of images per class)');
   if (FMNIST_FILES.train.every((b) => findIdx(DEBIAN_FASHION_MNIST_DIR, b))) return { dir: DEBIAN_FASHION_MNIST_DIR, origin: 'debian' };
   return { dir: fashionMnistFixtureDir(), origin: 'fixture' };
 }

@@ -3,17 +3,19 @@ import { resolve } from 'node:path';
 import { buildTransform } from '@ssl/augment';
 import type { MultiCrop } from '@ssl/augment';
 import { loadBatch } from '@ssl/data';
-import type { Dataset } from '@ssl/data';
+import type { BatchResult, Dataset, SampleFailure } from '@ssl/data';
 import { rgbToPng } from '@ssl/eval';
 import type { DinoConfig } from '../config/dino.js';
 import { resolveDataLocation } from '../data.js';
 import { dinoTransformSpec, openDatasets } from '../train/run.js';
-import type { RunContext } from '../train/run.js';
+import { folderOptions } from '../train/runner.js';
 
 export interface CropGrid {
   rgb: Uint8Array;
   height: number;
   width: number;
+  /** Files that could not be read (left out of the grid). */
+  skipped: SampleFailure[];
 }
 
 /**
@@ -25,10 +27,23 @@ export async function cropGrid(
   transform: MultiCrop,
   options: { images: number; seed: number; epoch?: number; scale: number; mean: number[]; std: number[] },
 ): Promise<CropGrid> {
-  const n = Math.min(options.images, dataset.length);
-  const idx = Array.from({ length: n }, (_, i) => i);
-  const batch = await loadBatch(dataset, transform, options.seed, options.epoch ?? 0, idx);
-  const originals = await Promise.all(idx.map(async (i) => (await dataset.get(i)).image));
+  // The first `images` samples that can be read: a broken file is skipped, counted, and the next one taken.
+  const want = Math.min(options.images, dataset.length);
+  const skipped: SampleFailure[] = [];
+  const batches: BatchResult[] = [];
+  let kept = 0;
+  for (let next = 0; kept < want && next < dataset.length; ) {
+    const idx = Array.from({ length: Math.min(want - kept, dataset.length - next) }, (_, i) => next + i);
+    next += idx.length;
+    const b = await loadBatch(dataset, transform, options.seed, options.epoch ?? 0, idx);
+    skipped.push(...b.failures);
+    batches.push(b);
+    kept += b.indices.length;
+  }
+  const n = kept;
+  if (n === 0) throw new Error(`show-crops: none of the ${dataset.length} images could be read (first error: ${skipped[0]?.name}: ${skipped[0]?.message})`);
+  const batch = concatBatches(batches);
+  const originals = await Promise.all(Array.from(batch.indices, async (i) => (await dataset.get(i)).image));
   const s = options.scale;
   const gap = 4;
   const cellSizes = [Math.max(...originals.map((o) => Math.max(o.height, o.width))), ...batch.views.map((v) => v.shape[1])];
@@ -72,15 +87,31 @@ export async function cropGrid(
       x0 += w * s + gap;
     }
   }
-  return { rgb, height, width };
+  return { rgb, height, width, skipped };
+}
+
+/** Several batch results as one (views concatenated along the batch axis). */
+function concatBatches(batches: BatchResult[]): Pick<BatchResult, 'views' | 'indices'> {
+  const first = batches[0] as BatchResult;
+  const views = first.views.map((v, k) => {
+    const parts = batches.map((b) => (b.views[k] as typeof v).data);
+    const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) data.set(p, (o += p.length) - p.length);
+    const [, h, w, c] = v.shape;
+    return { data, shape: [data.length / (h * w * c), h, w, c] as [number, number, number, number] };
+  });
+  return { views, indices: Int32Array.from(batches.flatMap((b) => Array.from(b.indices))) };
 }
 
 /** `ssl-train show-crops`: the multi-crop views of the configured DINO pipeline as one PNG. */
 export async function runShowCrops(config: DinoConfig, out: string, images: number, scale: number): Promise<string> {
   const data = resolveDataLocation(config.data.dataset, config.data.data_path);
-  const sets = await openDatasets({ data } as RunContext, config.data.dataset, config.data.val_data_path ?? config.data.data_path, 0);
+  // Only the training images are shown: no evaluation split is needed.
+  const sets = await openDatasets({ data }, config.data.dataset, null, 0, { ...folderOptions(config), valSplit: undefined, labels: 'none' });
   const transform = buildTransform(dinoTransformSpec(config.data, sets));
   const grid = await cropGrid(sets.train, transform, { images, seed: config.runtime.seed, scale, mean: sets.mean, std: sets.std });
+  for (const f of grid.skipped) process.stderr.write(`show-crops: skipped ${f.name}: ${f.message}\n`);
   const path = resolve(out);
   writeFileSync(path, await rgbToPng(grid.rgb, grid.height, grid.width));
   return path;

@@ -21,7 +21,8 @@ export const dataset = {
     .default('fashion-mnist')
     .describe(
       'Ours: fashion-mnist reads the IDX files in data_path (default: /usr/share/datasets/fashion-mnist when present, ' +
-        'else the subset committed in @ssl/data); folder reads class sub-folders of images (torchvision ImageFolder).',
+        'else the subset committed in @ssl/data); folder reads a folder of images in any layout: class sub-folders give labels ' +
+        '(torchvision ImageFolder), a flat or nested folder is unlabelled (see labels).',
     ),
   data_path: z
     .string()
@@ -33,12 +34,45 @@ export const dataset = {
     .nullable()
     .default(null)
     .describe('Ours: labelled evaluation images for k-NN (folder datasets). Fashion-MNIST uses its test split.'),
+  folder_labels: z
+    .enum(['auto', 'classes', 'none'])
+    .default('auto')
+    .describe(
+      'Ours, folder datasets: auto = class sub-folders give labels when the folder holds no images of its own and a sub-folder ' +
+        'holds images directly, else unlabelled; classes / none force either reading (none: nested-by-date folders).',
+    ),
+  val_split: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(0.1)
+    .describe('Ours: with labelled folders and no val_data_path, hold out this share of each class (seeded) for the k-NN evaluation.'),
+  max_skip_ratio: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.05)
+    .describe(
+      'Ours: files that cannot be read are skipped and counted; stop the run when more than this share of the samples seen failed ' +
+        '(checked from the 100th sample, or the whole dataset when smaller).',
+    ),
   train_images: z
     .number()
     .int()
     .min(0)
     .default(0)
     .describe('Ours: train on the first N images only (0 = all). Handy for quick runs and fixed comparisons.'),
+};
+
+/** DINO's opt-in fast decode (its multi-crop sizes say how far an image may shrink). */
+export const fastDecode = {
+  fast_decode: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Ours: decode large photos at reduced size (libjpeg DCT scaling through sharp) to the smallest size at which every crop is still ' +
+        'downsampled; several times faster on multi-megapixel JPEGs. Default: full resolution, as the official pipeline.',
+    ),
 };
 
 export const loggingSchema = z

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cpuDefaultWorkers, dataset, loggingSchema, runtimeSchema, scaleRange } from './common.js';
+import { cpuDefaultWorkers, dataset, fastDecode, loggingSchema, runtimeSchema, scaleRange } from './common.js';
 
 /**
  * `ssl-train dino` configuration. Keys and defaults are those of the official
@@ -131,6 +131,7 @@ export const dinoOptimizationSchema = z
 export const dinoDataSchema = z
   .object({
     ...dataset,
+    ...fastDecode,
     global_crops_scale: scaleRange([0.4, 1]).describe(
       'Scale range of the cropped image before resizing, relative to the origin image, for the large global views. ' +
         'When disabling multi-crop (local_crops_number 0), the authors recommend a wider range such as 0.14 1.',

@@ -46,6 +46,25 @@ export interface ReportData {
   facts: [string, string][];
   /** ln(out_dim): the loss of a uniform (collapsed) output, drawn as a reference. */
   collapseLevel?: number;
+  /** Why the run has no k-NN evaluation (no labels); the k-NN chart and section give way to it. */
+  noKnn?: string;
+  /** Files the run could not read: name, error, where met. */
+  skipped?: SkippedFile[];
+  /** Nearest-neighbour strips (unlabelled runs), as images. */
+  neighbours?: ReportImage[];
+}
+
+export interface SkippedFile {
+  name: string;
+  message: string;
+  where: string;
+}
+
+export interface ParsedLog {
+  steps: StepPoint[];
+  evals: EvalPoint[];
+  noKnn?: string;
+  skipped: SkippedFile[];
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -58,9 +77,11 @@ const pick = (r: Record<string, unknown>, ...keys: string[]): number | undefined
 };
 
 /** Parse log.jsonl lines: step records (loss) and evaluation records (top1). Bad lines are skipped. */
-export function parseLog(text: string): { steps: StepPoint[]; evals: EvalPoint[] } {
+export function parseLog(text: string): ParsedLog {
   const steps: StepPoint[] = [];
   const evals: EvalPoint[] = [];
+  const skipped = new Map<string, SkippedFile>();
+  let noKnn: string | undefined;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     let r: Record<string, unknown>;
@@ -71,6 +92,15 @@ export function parseLog(text: string): { steps: StepPoint[]; evals: EvalPoint[]
     }
     // Per-epoch summaries repeat the steps' numbers; the curves use the steps.
     if (r.type === 'epoch') continue;
+    // A resumed run meets its broken files again: one row per file.
+    if (r.type === 'skip' && typeof r.name === 'string') {
+      if (!skipped.has(r.name)) skipped.set(r.name, { name: r.name, message: String(r.message ?? ''), where: String(r.where ?? '') });
+      continue;
+    }
+    if (r.type === 'no-knn') {
+      noKnn = String(r.reason ?? 'no labels');
+      continue;
+    }
     const epoch = pick(r, 'epoch') ?? 0;
     const step = pick(r, 'step', 'iteration', 'it') ?? 0;
     const top1 = pick(r, 'knn_top1', 'top1');
@@ -104,7 +134,7 @@ export function parseLog(text: string): { steps: StepPoint[]; evals: EvalPoint[]
   // Steps done after the last checkpoint of a killed run are logged again when it resumes: keep the later record.
   const last = new Map<string, number>();
   steps.forEach((s, i) => last.set(`${s.epoch}/${s.step}`, i));
-  return { steps: steps.filter((s, i) => last.get(`${s.epoch}/${s.step}`) === i), evals };
+  return { steps: steps.filter((s, i) => last.get(`${s.epoch}/${s.step}`) === i), evals, skipped: [...skipped.values()], ...(noKnn ? { noKnn } : {}) };
 }
 
 const series = (steps: StepPoint[], key: keyof StepPoint, name: string, extra: Partial<Series> = {}): Series => ({
@@ -155,20 +185,24 @@ export function renderReport(data: ReportData): string {
     { name: 'k-NN top-5', points: evals.filter((e) => Number.isFinite(e.top5)).map((e) => [e.epoch, e.top5] as const), markers: true, color: '#ff7f0e' },
   ];
   const base = evals.find((e) => e.baselineTop1 !== undefined);
-  charts.push(
-    lineChart(evalSeries, {
-      title: 'k-NN accuracy on the test split (%)',
-      xLabel: 'epoch',
-      refLines: base?.baselineTop1 !== undefined ? [{ y: base.baselineTop1, label: `raw pixels top-1 ${base.baselineTop1.toFixed(1)}%` }] : [],
-    }),
-  );
+  if (!data.noKnn) {
+    charts.push(
+      lineChart(evalSeries, {
+        title: 'k-NN accuracy on the test split (%)',
+        xLabel: 'epoch',
+        refLines: base?.baselineTop1 !== undefined ? [{ y: base.baselineTop1, label: `raw pixels top-1 ${base.baselineTop1.toFixed(1)}%` }] : [],
+      }),
+    );
+  }
 
   const last = evals[evals.length - 1];
   const headline = last
     ? `<p class="headline">k-NN (k=${last.k}) top-1 <b>${pct(last.top1)}</b>, top-5 <b>${pct(last.top5)}</b>` +
       (last.baselineTop1 !== undefined ? ` &middot; raw pixels top-1 ${pct(last.baselineTop1)}, top-5 ${pct(last.baselineTop5)}` : '') +
       `</p>`
-    : '<p class="headline muted">no evaluation yet</p>';
+    : data.noKnn
+      ? '<p class="headline muted">no k-NN evaluation: this run has no labelled images</p>'
+      : '<p class="headline muted">no evaluation yet</p>';
   const evalRows = evals
     .map(
       (e) =>
@@ -181,6 +215,16 @@ export function renderReport(data: ReportData): string {
         .map((im) => `<figure><img src="${im.src}" alt="${escapeXml(im.caption)}"/><figcaption>${escapeXml(im.caption)}</figcaption></figure>`)
         .join('')}</div>`
     : '<p class="muted">no attention maps (ViT runs only, written at the end of training)</p>';
+  const figures = (list: ReportImage[]) =>
+    `<div class="imgs">${list.map((im) => `<figure><img src="${im.src}" alt="${escapeXml(im.caption)}"/><figcaption>${escapeXml(im.caption)}</figcaption></figure>`).join('')}</div>`;
+  const neighbours = data.neighbours?.length
+    ? `<h2>Nearest neighbours (teacher features, cosine similarity; no labels needed)</h2>\n<p class="muted">Each row: a training image, then its nearest other training images, closest first.</p>\n${figures(data.neighbours)}`
+    : '';
+  const skipped = data.skipped?.length
+    ? `<h2>Skipped files (${data.skipped.length})</h2>\n<table><tr><th>file</th><th>error</th><th>met in</th></tr>${data.skipped
+        .map((f) => `<tr><td>${escapeXml(f.name)}</td><td>${escapeXml(f.message)}</td><td>${escapeXml(f.where)}</td></tr>`)
+        .join('')}</table>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(data.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -203,10 +247,15 @@ ${headline}
 <table>${facts}</table>
 <h2>Curves</h2>
 <div class="charts">${charts.join('\n')}</div>
-<h2>k-NN evaluations</h2>
-${evals.length ? `<table><tr><th>epoch</th><th>step</th><th>top-1</th><th>top-5</th><th>pixels top-1</th><th>pixels top-5</th><th>train imgs</th><th>test imgs</th></tr>${evalRows}</table>` : '<p class="muted">none yet</p>'}
+${
+  data.noKnn
+    ? `<h2>No k-NN evaluation</h2>\n<p class="muted">${escapeXml(data.noKnn)}</p>`
+    : `<h2>k-NN evaluations</h2>\n${evals.length ? `<table><tr><th>epoch</th><th>step</th><th>top-1</th><th>top-5</th><th>pixels top-1</th><th>pixels top-5</th><th>train imgs</th><th>test imgs</th></tr>${evalRows}</table>` : '<p class="muted">none yet</p>'}`
+}
 <h2>Attention maps (last block, CLS to patches)</h2>
 ${images}
+${neighbours}
+${skipped}
 <h2>Resolved config</h2>
 <pre>${escapeXml(stringifyYaml(data.config))}</pre>
 </body></html>
@@ -242,12 +291,23 @@ export function readReportImages(dir: string): ReportImage[] {
   }));
 }
 
+/** Nearest-neighbour strips a run left in `dir/neighbours`, as data URIs. */
+export function readNeighbourImages(dir: string): ReportImage[] {
+  const folder = join(dir, 'neighbours');
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder)
+    .filter((f) => f.toLowerCase().endsWith('.png'))
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .map((f) => ({ caption: f.replace(/\.png$/i, '').replace(/[_-]+/g, ' '), src: `data:image/png;base64,${readFileSync(join(folder, f)).toString('base64')}` }));
+}
+
 /** Build report.html from what a run left in its output directory (config.json, log.jsonl, attention/). */
 export function writeReport(dir: string, extra: { facts?: [string, string][]; title?: string } = {}): string {
   const configPath = join(dir, 'config.json');
   const config = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>) : {};
   const logPath = join(dir, 'log.jsonl');
-  const { steps, evals } = parseLog(existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+  const { steps, evals, noKnn, skipped } = parseLog(existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+  const neighbours = readNeighbourImages(dir);
   const method = typeof config.method === 'string' ? config.method : 'run';
   const outDim = num((config.model as Record<string, unknown> | undefined)?.out_dim);
   const data: ReportData = {
@@ -258,6 +318,9 @@ export function writeReport(dir: string, extra: { facts?: [string, string][]; ti
     evals,
     images: readReportImages(dir),
     facts: extra.facts ?? [],
+    skipped,
+    ...(noKnn ? { noKnn } : {}),
+    ...(neighbours.length ? { neighbours } : {}),
   };
   if (method === 'dino' && outDim !== undefined) data.collapseLevel = Math.log(outDim);
   const path = join(dir, 'report.html');

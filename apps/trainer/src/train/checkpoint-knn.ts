@@ -9,8 +9,9 @@ import type { Method } from '../config/load.js';
 import { resolveDataLocation } from '../data.js';
 import { DINO } from './dino.js';
 import { PAWS } from './paws.js';
-import { openDatasets } from './run.js';
+import { NO_LABELS, openDatasets } from './run.js';
 import type { RunContext } from './run.js';
+import { folderOptions } from './runner.js';
 import type { EvalSet, TrainConfig, TrainMethod } from './runner.js';
 
 export interface CheckpointKnn {
@@ -37,7 +38,8 @@ export async function checkpointKnn(dir: string, options: { trainImages?: number
   const config = resolveConfig(raw.method === 'paws' ? 'paws' : 'dino', { file: raw as Record<string, unknown> }) as TrainConfig;
   const method = (config.method === 'dino' ? DINO : PAWS) as unknown as TrainMethod<TrainConfig, never>;
   const ctx = { data: resolveDataLocation(config.data.dataset, config.data.data_path) } as RunContext;
-  const sets = await openDatasets(ctx, config.data.dataset, config.data.val_data_path, config.data.train_images);
+  const sets = await openDatasets(ctx, config.data.dataset, config.data.val_data_path, config.data.train_images, folderOptions(config));
+  if (!sets.test) throw new Error(`${dir}: ${NO_LABELS}`);
   const k = options.k ?? config.logging.knn_k;
   const T = options.T ?? config.logging.knn_temperature;
   const ck = await loadCheckpoint(found);
@@ -55,6 +57,7 @@ export async function checkpointKnn(dir: string, options: { trainImages?: number
       });
       // as at the end of the run, so the numbers agree
       if (batchNormImages) recomputeBatchNormStats(net.network as never, batchNormImages);
+      if (!test) throw new Error(`${dir}: ${NO_LABELS}`);
       const model = await knnEvaluate(net.features, memory, test, k, T);
       const pixels = knnClassifier(pixelFeatures(memory), memory.labels, pixelFeatures(test), test.labels, { k, T, numClasses: sets.numClasses });
       return { method: config.method, epoch: ck.state.epoch, model, pixels };

@@ -9,8 +9,9 @@ import type { FeatureModel } from '@ssl/eval';
 import { DINOHead, MultiCropWrapper, createModel, listModels } from '@ssl/models';
 import type { Backbone } from '@ssl/models';
 import { writeResolvedConfig } from '../config/load.js';
+import { writeNeighbourStrips } from './neighbours.js';
 import type { DinoConfig } from '../config/dino.js';
-import { dinoTransformSpec, loadEvalImages } from './run.js';
+import { dinoTransformSpec, loadEvalImages, tooManySkipped } from './run.js';
 import { runTraining } from './runner.js';
 import type { RunSummary, TrainMethod } from './runner.js';
 
@@ -106,6 +107,9 @@ export function checkResumable(outputDir: string, config: DinoConfig): void {
   }
 }
 
+/** Nearest-neighbour strips in the report of a run without labels. */
+const NEIGHBOUR_STRIPS = 4;
+
 /** DINO for the runner: multi-crop loader, student and teacher, the teacher backbone evaluated. */
 export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
   imagesName: 'images',
@@ -113,7 +117,10 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
     const size = config.data.global_crops_size;
     // the k-NN memory: the images the model trains on (or their first knn_train_images)
     const n = options.memoryImages || config.logging.knn_train_images || sets.train.length;
-    return { memory: await loadEvalImages(sets.train, size, sets, n), test: await loadEvalImages(sets.test, size, sets, options.testImages ?? 0) };
+    return {
+      memory: await loadEvalImages(sets.train, size, sets, n, options.skips),
+      test: sets.test ? await loadEvalImages(sets.test, size, sets, options.testImages ?? 0, options.skips) : null,
+    };
   },
   fromCheckpoint(config, channels, tensors) {
     const nets = buildDinoNetworks(config, channels);
@@ -121,10 +128,17 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
     nets.teacher.loadStateDict(section(tensors, 'teacher'), { strict: true });
     return { features: nets.teacher.backbone as unknown as FeatureModel, network: nets.teacher };
   },
-  baselineWhat: (run) => `(${run.memory.count} train, ${run.test.count} test)`,
+  baselineWhat: (run) => `(${run.memory.count} train, ${run.test?.count ?? 0} test)`,
   async prepare(ctx, config, sets) {
     const o = config.optimization;
-    const loader = new DataLoader({ dataset: sets.train, transform: buildTransform(dinoTransformSpec(config.data, sets)), batchSize: o.batch_size_per_gpu, seed: config.runtime.seed });
+    const loader = new DataLoader({
+      dataset: sets.train,
+      transform: buildTransform(dinoTransformSpec(config.data, sets)),
+      batchSize: o.batch_size_per_gpu,
+      seed: config.runtime.seed,
+      maxSkipRatio: config.data.max_skip_ratio,
+      onSkip: (f) => ctx.skips.note(f, 'training batches'),
+    });
     const ipe = loader.length(0);
     if (ipe === 0) throw new Error(`${sets.train.length} training images give no full batch of ${o.batch_size_per_gpu}; lower --batch-size-per-gpu`);
     if (config.runtime.resume) checkResumable(ctx.outputDir, config);
@@ -132,7 +146,7 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
     const nets = buildDinoNetworks(config, sets.channels);
     ctx.facts.set('model', `${config.model.arch} (${nets.embedDim}-d features), head out_dim ${config.model.out_dim}`);
     ctx.facts.set('training images', `${sets.train.length}, ${ipe} steps of ${o.batch_size_per_gpu} per epoch, ${o.epochs} epochs`);
-    const { memory, test } = await DINO.evalImages(config, sets);
+    const { memory, test } = await DINO.evalImages(config, sets, { skips: ctx.skips });
     const { knn_k: k, knn_temperature: T } = config.logging;
     const teacherBackbone = nets.teacher.backbone as unknown as FeatureModel;
     return {
@@ -142,16 +156,26 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
       memory,
       test,
       stepRecord: (e) => ({ wd: e.wd, teacher_temp: e.teacherTemp, momentum: e.momentum, step_seconds: e.seconds }),
-      evaluate: async () => ({ knn: await knnEvaluate(teacherBackbone, memory, test, k, T) }),
+      evaluate: async () => {
+        if (!test) throw new Error('DINO.evaluate: this run has no labelled images');
+        return { knn: await knnEvaluate(teacherBackbone, memory, test, k, T) };
+      },
       async train(options) {
-        const r = await trainDino({ ...options, student: nets.student, teacher: nets.teacher, loader, config: engineDinoConfig(config, ctx.outputDir) });
+        const r = await trainDino({ ...options, student: nets.student, teacher: nets.teacher, loader, config: engineDinoConfig(config, ctx.outputDir) }).catch(
+          (err: Error) => {
+            throw tooManySkipped(err) ? new Error(`${err.message}. Fix or remove those files, or accept more with --max-skip-ratio`) : err;
+          },
+        );
         r.dinoLoss.dispose();
         return r;
       },
       async finish() {
         if (config.model.arch.startsWith('vit') && config.logging.attention_images > 0) {
-          await writeAttentionMaps(nets.teacher.backbone as never, test, config.model.patch_size, join(ctx.outputDir, 'attention'), config.logging.attention_images);
+          // Without labels, the first training images show what the model attends to.
+          await writeAttentionMaps(nets.teacher.backbone as never, test ?? memory, config.model.patch_size, join(ctx.outputDir, 'attention'), config.logging.attention_images);
         }
+        // Without labels there is no k-NN: show which training images the features put together.
+        if (!test) await writeNeighbourStrips(teacherBackbone, memory, join(ctx.outputDir, 'neighbours'), NEIGHBOUR_STRIPS);
       },
     };
   },

@@ -33,7 +33,7 @@ describe('ssl-train paws end to end (fixture data, tiny ViT)', () => {
     expect(steps.every((st) => st.wd === config.optimization.weight_decay)).toBe(true);
     expect(evals[0]?.trainImages).toBe(20); // k-NN memory = the labelled images only
     expect(evals[0]?.testImages).toBe(500);
-    expect(evals[0]?.baselineTop1).toBe(s.baseline.top1);
+    expect(evals[0]?.baselineTop1).toBe(s.baseline?.top1);
     // the official PAWS soft-NN of the encoder output is reported beside the k-NN
     expect(s.snn?.top1).toBeGreaterThanOrEqual(0);
     expect(s.snn?.top1).toBeLessThanOrEqual(s.snn?.top5 as number);

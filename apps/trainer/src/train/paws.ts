@@ -11,6 +11,8 @@ import { PAWSModel, createModel, listModels } from '@ssl/models';
 import { writeResolvedConfig } from '../config/load.js';
 import type { PawsConfig } from '../config/paws.js';
 import { loadEvalImages } from './run.js';
+
+const NO_LABELS_PAWS = 'give a folder of class sub-folders (its held-out split is the test set) or --val-data-path';
 import type { RunDatasets } from './run.js';
 import { runTraining } from './runner.js';
 import type { RunSummary, TrainMethod } from './runner.js';
@@ -109,10 +111,14 @@ export const PAWS: TrainMethod<PawsConfig, PawsStepEvent> = {
   async evalImages(config, sets, options = {}) {
     const size = config.data.crop_size;
     // k-NN memory = the labelled images only; BatchNorm statistics come from all training images
-    const all = await loadEvalImages(sets.train, size, sets);
+    if (!sets.test) throw new Error(`PAWS needs labelled images: ${NO_LABELS_PAWS}`);
+    const all = await loadEvalImages(sets.train, size, sets, 0, options.skips);
     let labelled = await labelledIndices(config, sets.train);
     if (options.memoryImages) labelled = labelled.subarray(0, options.memoryImages);
-    return { memory: pickImages(all, labelled), test: await loadEvalImages(sets.test, size, sets, options.testImages ?? 0), batchNormImages: all };
+    // rows of the images that could be read (a skipped file has no row)
+    const rowOf = new Map(Array.from(all.indices, (index, row) => [index, row]));
+    const rows = Int32Array.from(Array.from(labelled, (i) => rowOf.get(i) ?? -1).filter((r) => r >= 0));
+    return { memory: pickImages(all, rows), test: await loadEvalImages(sets.test, size, sets, options.testImages ?? 0, options.skips), batchNormImages: all };
   },
   fromCheckpoint(config, channels, tensors) {
     const encoder = buildPawsEncoder(config, channels);
@@ -132,6 +138,8 @@ export const PAWS: TrainMethod<PawsConfig, PawsStepEvent> = {
       transform: pawsTransform(config, sets, 2, d.multicrop),
       batchSize: c.unsupervised_batch_size,
       seed: config.runtime.seed,
+      maxSkipRatio: d.max_skip_ratio,
+      onSkip: (f) => ctx.skips.note(f, 'training batches'),
     });
     if (loader.length(0) === 0) throw new Error(`${sets.train.length} images give no full batch of ${c.unsupervised_batch_size}; lower --unsupervised-batch-size`);
     const sampler = new ClassStratifiedSampler({
@@ -151,7 +159,8 @@ export const PAWS: TrainMethod<PawsConfig, PawsStepEvent> = {
     ctx.facts.set('model', `${m.model_name} (${encoder.backbone.numFeatures}-d features), projection ${m.output_dim}${m.use_pred_head ? ' + prediction head' : ''}`);
     ctx.facts.set('labels', `${labelled.length} labelled of ${sets.train.length} training images`);
     // the pixel baseline uses the same labelled images
-    const { memory, test, batchNormImages: allTrain = memory } = await PAWS.evalImages(config, sets);
+    const { memory, test, batchNormImages: allTrain = memory } = await PAWS.evalImages(config, sets, { skips: ctx.skips });
+    if (!test) throw new Error('PAWS needs labelled test images');
     const backbone = encoder.backbone as unknown as FeatureModel;
     return {
       loader,

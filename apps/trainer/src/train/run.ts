@@ -2,8 +2,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join, resolve } from 'node:path';
 import { DINO_FASHION_MNIST, buildTransform, dinoSpec } from '@ssl/augment';
 import type { TransformSpec } from '@ssl/augment';
-import { FashionMNIST, ImageFolder, Subset, loadBatch } from '@ssl/data';
-import type { Dataset } from '@ssl/data';
+import { FashionMNIST, ImageFolder, Subset, loadBatch, stratifiedSplit } from '@ssl/data';
+import type { Dataset, FolderLabels, SampleFailure } from '@ssl/data';
 import { STATE_FILE, resolveCheckpoint } from '@ssl/engine';
 import { formatBackendReport, initBackend, tf } from '@ssl/tensor';
 import type { BackendInfo } from '@ssl/tensor';
@@ -12,6 +12,7 @@ import type { DataLocation } from '../data.js';
 import { Progress, formatDuration } from '../progress.js';
 import { writeReport } from '../report/html.js';
 import type { EvalImages } from '@ssl/eval';
+import { SkippedFiles } from './skips.js';
 
 /** Why a run stopped before its last epoch, if it did. */
 export type StopReason = 'finished' | 'interrupted' | 'time budget';
@@ -132,6 +133,8 @@ export interface RunContext {
   stop: StopSignal;
   /** Facts for report.html (persisted in run.json so `ssl-train report` can rebuild it). */
   facts: Map<string, string>;
+  /** Files that could not be read, on every road of the run. */
+  skips: SkippedFiles;
 }
 
 export async function openRun(options: {
@@ -157,11 +160,15 @@ export async function openRun(options: {
     ['data', `${data.dir} (${data.origin === 'fixture' ? 'committed 2,000-image subset' : data.origin})`],
     ['output', outputDir],
   ]);
-  return { outputDir, backend, data, log: new JsonlLog(outputDir), print, stop: new StopSignal(options.timeBudget, print), facts };
+  const log = new JsonlLog(outputDir);
+  const skips = new SkippedFiles(print, (r) => log.write(r));
+  return { outputDir, backend, data, log, print, stop: new StopSignal(options.timeBudget, print), facts, skips };
 }
 
 /** Rebuild report.html from the run directory with the current facts. */
 export function finishReport(ctx: RunContext): string {
+  const skipped = ctx.skips.summary();
+  if (skipped) ctx.facts.set('skipped files', skipped);
   const facts = [...ctx.facts.entries()];
   writeFileSync(join(ctx.outputDir, 'run.json'), `${JSON.stringify({ facts }, null, 2)}\n`);
   return writeReport(ctx.outputDir, { facts });
@@ -181,19 +188,41 @@ export function firstN(base: Dataset, limit: number): Dataset {
 
 export interface RunDatasets {
   train: Dataset;
-  test: Dataset;
+  /** Labelled evaluation images; null when the run has no labels (k-NN is skipped). */
+  test: Dataset | null;
   channels: 1 | 3;
   mean: number[];
   std: number[];
   numClasses: number;
+  /** Where the labels of the evaluation come from, for the log and the report. */
+  labels: string;
 }
 
-/** Training and evaluation datasets: Fashion-MNIST train/test, or an image folder and its val folder. */
+/** How a folder dataset is read (the `data` keys of both methods). */
+export interface FolderOptions {
+  labels?: FolderLabels;
+  /** Held-out share of each class when the folder has labels and no val folder is given. */
+  valSplit?: number;
+  seed?: number;
+  /** Opt-in reduced-size decode (`@ssl/augment` `minDecodedSide`). */
+  minDecodedSide?: number;
+}
+
+/** Why a run has no k-NN evaluation, said once and written into the report. */
+export const NO_LABELS =
+  'no labelled images (the folder has no class sub-folders and no --val-data-path was given): k-NN evaluation skipped; ' +
+  'the report shows the loss and schedule curves, attention maps and nearest-neighbour strips, which need no labels';
+
+/**
+ * Training and evaluation datasets: Fashion-MNIST train/test, or an image folder in any layout with
+ * its val folder, else a held-out stratified split of its classes, else no labels at all.
+ */
 export async function openDatasets(
-  ctx: RunContext,
+  ctx: Pick<RunContext, 'data'> & Partial<RunContext>,
   dataset: 'fashion-mnist' | 'folder',
   valDataPath: string | null,
   trainImages: number,
+  folder: FolderOptions = {},
 ): Promise<RunDatasets> {
   if (dataset === 'fashion-mnist') {
     const train = await FashionMNIST.load({ root: ctx.data.dir, split: 'train' });
@@ -205,24 +234,59 @@ export async function openDatasets(
       mean: [...(DINO_FASHION_MNIST.mean ?? [0.286])],
       std: [...(DINO_FASHION_MNIST.std ?? [0.353])],
       numClasses: 10,
+      labels: 'the Fashion-MNIST test split',
     };
   }
-  const train = await ImageFolder.create(ctx.data.dir);
-  if (train.length === 0) throw new Error(`data_path ${ctx.data.dir}: no images found in its class folders`);
-  if (valDataPath === null) throw new Error('--dataset folder needs --val-data-path DIR (labelled images for the k-NN evaluation)');
-  const test = await ImageFolder.create(resolve(valDataPath));
-  return {
-    train: firstN(train, trainImages),
-    test,
-    channels: 3,
-    mean: [0.485, 0.456, 0.406],
-    std: [0.229, 0.224, 0.225],
-    numClasses: train.classes?.length ?? 0,
+  const say = ctx.print ?? (() => {});
+  const options = {
+    ...(folder.labels ? { labels: folder.labels } : {}),
+    ...(folder.minDecodedSide ? { minDecodedSide: folder.minDecodedSide } : {}),
   };
+  // The file list is cached beside the checkpoints: a resumed run reads it instead of listing every folder.
+  const all = await ImageFolder.create(ctx.data.dir, { ...options, ...(ctx.outputDir ? { cacheFile: join(ctx.outputDir, 'file-list.json') } : {}) });
+  const ig = all.ignored;
+  const ignored = ig.hidden + ig.other ? `; ignored ${ig.hidden} hidden and ${ig.other} other files (${ig.examples.join(', ')}${ig.hidden + ig.other > ig.examples.length ? ', ...' : ''})` : '';
+  const layout = all.labelled ? `${all.classes.length} class folders` : 'no class folders: unlabelled';
+  const scanned = `${all.length} images, ${layout}${ignored}`;
+  say(`data: ${scanned}${all.fromCache ? ' (file list from the cache in the output directory)' : ''}`);
+  if (all.change) {
+    const c = all.change;
+    say(`data: the folder changed since its file list was cached (${c.added} added, ${c.removed} removed: ${c.examples.join(', ')}); using the new list`);
+    ctx.log?.write({ type: 'data-changed', added: c.added, removed: c.removed, examples: c.examples });
+  }
+  ctx.facts?.set('images', scanned);
+  const common = { channels: 3 as const, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+  if (valDataPath !== null) {
+    const test = await ImageFolder.create(resolve(valDataPath), options);
+    if (!test.labelled) throw new Error(`val_data_path ${test.root}: expected one sub-folder of labelled images per class for the k-NN evaluation`);
+    return { ...common, train: firstN(all, trainImages), test, numClasses: test.classes.length, labels: `the class folders of ${test.root}` };
+  }
+  if (!all.labelled) return { ...common, train: firstN(all, trainImages), test: null, numClasses: 0, labels: 'none' };
+  const fraction = folder.valSplit ?? 0.1;
+  const split = stratifiedSplit(all.targets, fraction, folder.seed ?? 0);
+  if (split.held.length === 0) throw new Error(`data_path ${all.root}: every class has a single image; nothing to hold out for the k-NN evaluation`);
+  const train = new Subset(all, split.train);
+  const labels = `a seeded held-out ${Math.round(fraction * 100)}% of each class (${split.held.length} images, not trained on; --val-split)`;
+  say(`data: k-NN on ${labels}`);
+  return { ...common, train: firstN(train, trainImages), test: new Subset(all, split.held), numClasses: all.classes.length, labels };
 }
 
-/** Evaluation images (center view, normalised like training) of the first `limit` samples. */
-export async function loadEvalImages(ds: Dataset, size: number, sets: RunDatasets, limit = 0): Promise<EvalImages> {
+/** Whether `err` is the loader stopping a run whose files mostly fail to load (its maxSkipRatio). */
+export function tooManySkipped(err: unknown): boolean {
+  return err instanceof Error && /^DataLoader: .* failed to load .*maxSkipRatio/.test(err.message);
+}
+
+/** Evaluation images plus the dataset index of each row and the files that could not be read. */
+export interface LoadedEvalImages extends EvalImages {
+  indices: Int32Array;
+  failures: SampleFailure[];
+}
+
+/**
+ * Evaluation images (center view, normalised like training) of the first `limit` samples. Files
+ * that cannot be read are left out (`indices` says which sample each row is) and noted in `skips`.
+ */
+export async function loadEvalImages(ds: Dataset, size: number, sets: Pick<RunDatasets, 'channels' | 'mean' | 'std'>, limit = 0, skips?: SkippedFiles): Promise<LoadedEvalImages> {
   const count = limit > 0 ? Math.min(limit, ds.length) : ds.length;
   const transform = buildTransform({
     kind: 'eval',
@@ -235,17 +299,21 @@ export async function loadEvalImages(ds: Dataset, size: number, sets: RunDataset
   const px = size * size * sets.channels;
   const data = new Float32Array(count * px);
   const labels = new Int32Array(count);
+  const indices = new Int32Array(count);
+  const failures: SampleFailure[] = [];
   const chunk = 512;
   let n = 0;
   for (let start = 0; start < count; start += chunk) {
     const idx = Array.from({ length: Math.min(chunk, count - start) }, (_, i) => start + i);
     const r = await loadBatch(ds, transform, 0, 0, idx);
-    for (const f of r.failures) throw new Error(`evaluation image ${f.name}: ${f.message}`);
+    for (const f of r.failures) skips?.note(f, 'evaluation images');
+    failures.push(...r.failures);
     data.set((r.views[0] as { data: Float32Array }).data, n * px);
     labels.set(r.labels, n);
+    indices.set(r.indices, n);
     n += r.labels.length;
   }
-  return { data, count, height: size, width: size, channels: sets.channels, labels };
+  return { data: data.subarray(0, n * px), count: n, height: size, width: size, channels: sets.channels, labels: labels.subarray(0, n), indices: indices.subarray(0, n), failures };
 }
 
 /** DataAugmentationDINO with the configured crops, and blur radii from `blur_radius`. */

@@ -1,3 +1,5 @@
+import { multiCropDecodeSide } from '@ssl/augment';
+import type { MultiCropSpec } from '@ssl/augment';
 import type { DataLoader } from '@ssl/data';
 import type { TrainLoopOptions, TrainLoopResult } from '@ssl/engine';
 import { knnClassifier, pixelFeatures } from '@ssl/eval';
@@ -11,13 +13,17 @@ import {
   Throughput,
   announceStop,
   checkpointPosition,
+  dinoTransformSpec,
   evaluateEveryEpochs,
   finishReport,
   formatDuration,
   memoryFacts,
+  NO_LABELS,
   openDatasets,
   openRun,
 } from './run.js';
+import type { FolderOptions } from './run.js';
+import type { SkippedFiles } from './skips.js';
 import type { RunContext, RunDatasets, StopReason } from './run.js';
 
 export type TrainConfig = DinoConfig | PawsConfig;
@@ -47,9 +53,9 @@ export interface PreparedRun<S extends StepEventBase> {
   resume: boolean;
   /** Labelled images of a semi-supervised run (PAWS). */
   labelled?: number;
-  /** k-NN memory and queries (the pixel baseline uses the same images). */
+  /** k-NN memory and queries (the pixel baseline uses the same images); without labels, `test` is null and `memory` serves the pictures. */
   memory: EvalImages;
-  test: EvalImages;
+  test: EvalImages | null;
   /** Method-specific numbers of a step for log.jsonl (beside epoch, step, loss, lr). */
   stepRecord(e: S): Record<string, unknown>;
   /** Evaluate the model as it is now. */
@@ -63,7 +69,7 @@ export interface PreparedRun<S extends StepEventBase> {
 /** Evaluation images of a run: k-NN memory and queries, and where BatchNorm statistics are re-estimated (PAWS). */
 export interface EvalSet {
   memory: EvalImages;
-  test: EvalImages;
+  test: EvalImages | null;
   batchNormImages?: EvalImages;
 }
 
@@ -72,7 +78,7 @@ export interface TrainMethod<C extends TrainConfig, S extends StepEventBase> {
   /** What one training image is, in the throughput line: `images`, `unlabelled images`. */
   imagesName: string;
   /** Evaluation images (center view); `memoryImages` / `testImages` > 0 override how many. */
-  evalImages(config: C, sets: RunDatasets, options?: { memoryImages?: number; testImages?: number }): Promise<EvalSet>;
+  evalImages(config: C, sets: RunDatasets, options?: { memoryImages?: number; testImages?: number; skips?: SkippedFiles }): Promise<EvalSet>;
   /** The evaluated network rebuilt from a checkpoint's tensors: its feature model, and the module holding its BatchNorms. */
   fromCheckpoint(config: C, channels: number, tensors: Record<string, Tensor>): { features: FeatureModel; network: Module };
   /** Check the config against the data and the run directory, build everything; `facts` go into the report. */
@@ -92,10 +98,21 @@ export interface RunSummary {
   snn: { top1: number; top5: number } | null;
   /** Labelled images of a semi-supervised run (PAWS). */
   labelled?: number;
-  baseline: { top1: number; top5: number };
+  /** Raw-pixel k-NN on the same images; null without labels. */
+  baseline: { top1: number; top5: number } | null;
   outputDir: string;
   /** For the CLI: 0, or 130 / 143 when Ctrl-C / SIGTERM stopped the run. */
   exitCode: number;
+}
+
+/** How the run reads a folder dataset: labels, held-out split, and DINO's opt-in fast decode. */
+export function folderOptions(config: TrainConfig): FolderOptions {
+  const d = config.data;
+  const options: FolderOptions = { labels: d.folder_labels, valSplit: d.val_split, seed: config.runtime.seed };
+  if ('fast_decode' in d && d.fast_decode) {
+    options.minDecodedSide = multiCropDecodeSide(dinoTransformSpec(d, { channels: 3, mean: [0, 0, 0], std: [1, 1, 1] }) as MultiCropSpec);
+  }
+  return options;
 }
 
 const pct = (r: { top1: number; top5: number }): string => `top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}%`;
@@ -116,16 +133,23 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
     timeBudget: o.time_budget,
   });
   try {
-    const sets = await openDatasets(ctx, config.data.dataset, config.data.val_data_path, config.data.train_images);
+    const sets = await openDatasets(ctx, config.data.dataset, config.data.val_data_path, config.data.train_images, folderOptions(config));
     const run = await method.prepare(ctx, config, sets);
     const ipe = run.loader.length(0);
     const { memory, test } = run;
-    const baseline = knnClassifier(pixelFeatures(memory), memory.labels, pixelFeatures(test), test.labels, {
-      k: logging.knn_k,
-      T: logging.knn_temperature,
-      numClasses: sets.numClasses,
-    });
-    ctx.print(`pixels k-NN baseline ${method.baselineWhat(run)}: ${pct(baseline)}`);
+    const baseline = test
+      ? knnClassifier(pixelFeatures(memory), memory.labels, pixelFeatures(test), test.labels, {
+          k: logging.knn_k,
+          T: logging.knn_temperature,
+          numClasses: sets.numClasses,
+        })
+      : null;
+    if (baseline) ctx.print(`pixels k-NN baseline ${method.baselineWhat(run)}: ${pct(baseline)}`);
+    else {
+      ctx.print(NO_LABELS);
+      ctx.log.write({ type: 'no-knn', reason: NO_LABELS });
+      ctx.facts.set('k-NN', `skipped: ${NO_LABELS}`);
+    }
     const summary = (s: Partial<RunSummary> & Pick<RunSummary, 'stopReason' | 'exitCode'>): RunSummary => ({
       epochs: 0, steps: 0, seconds: 0, imagesPerSec: 0, knn: null, snn: null, baseline, outputDir: ctx.outputDir,
       ...(run.labelled !== undefined ? { labelled: run.labelled } : {}), ...s,
@@ -145,7 +169,8 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
       const r = await run.evaluate();
       const { knn, snn } = r;
       ctx.log.write({
-        type: 'eval', epoch, step, knn_top1: knn.top1, knn_top5: knn.top5, k: knn.k, baseline_top1: baseline.top1, baseline_top5: baseline.top5,
+        type: 'eval', epoch, step, knn_top1: knn.top1, knn_top5: knn.top5, k: knn.k,
+        ...(baseline ? { baseline_top1: baseline.top1, baseline_top5: baseline.top5 } : {}),
         ...(snn ? { snn_top1: snn.top1, snn_top5: snn.top5 } : {}),
         train_images: knn.trainImages, test_images: knn.testImages, seconds: knn.seconds,
       });
@@ -164,7 +189,7 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
         }
       },
       onEpoch: (s) => ctx.log.write({ type: 'epoch', ...s }),
-      onEpochEnd: evaluateEveryEpochs(logging.eval_freq, async (epoch, step) => (await evaluate(epoch, step)).knn, say),
+      onEpochEnd: evaluateEveryEpochs(test ? logging.eval_freq : 0, async (epoch, step) => (await evaluate(epoch, step)).knn, say),
       shouldStop: () => ctx.stop.check(),
       checkpointEveryMinutes: logging.checkpoint_minutes,
       log: say,
@@ -179,16 +204,22 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
       finishReport(ctx);
       return summary({ ...done, exitCode: ctx.stop.exitCode });
     }
-    const { knn, snn } = await evaluate(r.endEpoch, r.step);
+    const { knn, snn } = baseline ? await evaluate(r.endEpoch, r.step) : { knn: null, snn: undefined };
     await run.finish?.();
     ctx.facts.set('training', `${r.step} steps, ${throughput} (stopped: ${stopReason})`);
-    ctx.facts.set('k-NN', `${pct(knn)} (k=${knn.k}, ${knn.trainImages} train / ${knn.testImages} test images)`);
-    if (snn) ctx.facts.set('soft-NN of the encoder output (official PAWS eval)', pct(snn));
-    ctx.facts.set('pixels k-NN', `${pct(baseline)} (same code, same images)`);
+    if (knn && baseline) {
+      ctx.facts.set('k-NN', `${pct(knn)} (k=${knn.k}, ${knn.trainImages} train / ${knn.testImages} test images; labels: ${sets.labels})`);
+      if (snn) ctx.facts.set('soft-NN of the encoder output (official PAWS eval)', pct(snn));
+      ctx.facts.set('pixels k-NN', `${pct(baseline)} (same code, same images)`);
+    }
     const report = finishReport(ctx);
-    console.log(`k-NN (k=${knn.k}) with ${knn.trainImages} images as memory, on ${knn.testImages} test images: ${pct(knn)}`);
-    if (snn) console.log(`soft-NN (T=0.1) of the encoder output, same memory: ${pct(snn)}`);
-    console.log(`pixels k-NN, same code and images: ${pct(baseline)}`);
+    if (knn && baseline) {
+      console.log(`k-NN (k=${knn.k}) with ${knn.trainImages} images as memory, on ${knn.testImages} test images: ${pct(knn)}`);
+      if (snn) console.log(`soft-NN (T=0.1) of the encoder output, same memory: ${pct(snn)}`);
+      console.log(`pixels k-NN, same code and images: ${pct(baseline)}`);
+    } else console.log('no labels: no k-NN evaluation (see the report for what needs no labels)');
+    const skipped = ctx.skips.summary();
+    if (skipped) console.log(skipped);
     console.log(`training: ${r.step} steps in ${throughput}; report: ${report}`);
     return summary({ ...done, knn, snn: snn ?? null, exitCode: 0 });
   } finally {
