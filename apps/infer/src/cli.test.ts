@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '@ssl/models';
@@ -92,6 +92,38 @@ describe('ssl-infer CLI', () => {
     // The same from the weights, exported on the fly.
     const again = await capture(['embed', '--weights', weights, '--num-heads', '4', join(images, 'a.png')]);
     expect(JSON.parse(again).embedding).toEqual(lines[0]!.embedding);
+  });
+
+  it('embed over a folder skips and counts the files that cannot be read', async () => {
+    const messy = join(dir, 'messy');
+    mkdirSync(join(messy, 'sub'), { recursive: true });
+    copyFileSync(join(images, 'a.png'), join(messy, 'a.png'));
+    copyFileSync(join(images, 'b.png'), join(messy, 'sub', 'b.png'));
+    writeFileSync(join(messy, 'garbage.jpg'), Buffer.from('not a jpeg at all'));
+    writeFileSync(join(messy, 'empty.png'), Buffer.alloc(0));
+    writeFileSync(join(messy, '.DS_Store'), Buffer.alloc(16));
+    writeFileSync(join(messy, 'notes.txt'), 'notes');
+    const said: string[] = [];
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (said.push(String(s)), true));
+    let text: string;
+    try {
+      let out = '';
+      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+      try {
+        await runCli(['node', 'ssl-infer', 'embed', '--model', join(dir, 'm.onnx'), messy]);
+      } finally {
+        spy.mockRestore();
+      }
+      text = out;
+    } finally {
+      err.mockRestore();
+    }
+    const files = text.trim().split('\n').map((l) => (JSON.parse(l) as { file: string }).file);
+    expect(files).toEqual([join(messy, 'a.png'), join(messy, 'sub', 'b.png')]);
+    const stderr = said.join('');
+    expect(stderr).toContain(`skipped ${join(messy, 'empty.png')}`);
+    expect(stderr).toContain(`skipped ${join(messy, 'garbage.jpg')}`);
+    expect(stderr).toContain('embedded 2 of 4 images; 2 could not be read and were skipped');
   });
 
   it('writes attention PNGs per head with threshold masks', async () => {

@@ -117,6 +117,7 @@ export function expandImages(paths: string[]): string[] {
     }
     if (st.isDirectory()) {
       for (const e of readdirSync(p).sort()) {
+        if (e.startsWith('.')) continue; // hidden files (.DS_Store, ._x.jpg) are no images
         const child = join(p, e);
         if (statSync(child).isDirectory() || IMAGE_EXT.has(extname(e).toLowerCase())) walk(child);
       }
@@ -125,6 +126,16 @@ export function expandImages(paths: string[]): string[] {
   paths.forEach(walk);
   if (out.length === 0) throw new Error('no images given');
   return out;
+}
+
+/** The prepared image, or null (named on stderr) when the file cannot be read or decoded. */
+async function prepareOrSkip(file: string, pre: ResolvedPreprocess): Promise<Prepared | null> {
+  try {
+    return await prepareImage(file, pre);
+  } catch (err) {
+    process.stderr.write(`skipped ${file}: ${(err as Error).message}\n`);
+    return null;
+  }
 }
 
 async function withModel<T>(flags: ModelFlags & PreFlags, fn: (m: LoadedModel, pre: ResolvedPreprocess) => Promise<T>, threads?: number): Promise<T> {
@@ -166,15 +177,27 @@ export function buildCli(): Command {
           if (flags.multiscale) {
             const embed = async (p: Prepared): Promise<Float32Array> =>
               (await model.extractor.run({ input: stack([p]) }, [model.embeddingOutput]))[model.embeddingOutput]!.data;
+            let skipped = 0;
             for (const file of files) {
-              const embedding = await multiScaleEmbedding(await prepareImage(file, pre), embed);
+              const p = await prepareOrSkip(file, pre);
+              if (!p) {
+                skipped++;
+                continue;
+              }
+              const embedding = await multiScaleEmbedding(p, embed);
               process.stdout.write(`${JSON.stringify({ file, embedding: Array.from(embedding) })}\n`);
             }
+            if (skipped) process.stderr.write(`embedded ${files.length - skipped} of ${files.length} images; ${skipped} could not be read and were skipped\n`);
             return;
           }
+          let skipped = 0;
           for (let i = 0; i < files.length; i += flags.batchSize) {
-            const chunk = files.slice(i, i + flags.batchSize);
-            const prepared = await Promise.all(chunk.map((f) => prepareImage(f, pre)));
+            // A file that cannot be read is skipped and counted (named on stderr), as in training.
+            const tried = await Promise.all(files.slice(i, i + flags.batchSize).map((f) => prepareOrSkip(f, pre)));
+            skipped += tried.filter((t) => t === null).length;
+            const chunk = files.slice(i, i + flags.batchSize).filter((_, j) => tried[j] !== null);
+            const prepared = tried.filter((t): t is Prepared => t !== null);
+            if (prepared.length === 0) continue;
             const out = await model.extractor.run({ input: stack(prepared) }, [model.embeddingOutput]);
             const emb = out[model.embeddingOutput]!;
             const d = emb.dims[1] as number;
@@ -182,6 +205,7 @@ export function buildCli(): Command {
               process.stdout.write(`${JSON.stringify({ file, embedding: Array.from(emb.data.subarray(j * d, (j + 1) * d)) })}\n`);
             });
           }
+          if (skipped) process.stderr.write(`embedded ${files.length - skipped} of ${files.length} images; ${skipped} could not be read and were skipped\n`);
         },
         flags.threads,
       );
@@ -219,7 +243,8 @@ export function buildCli(): Command {
         if (!model.hasAttention || model.patchSize === null) throw new Error('the model has no attention output (export a ViT)');
         const patch = model.patchSize;
         for (const file of files) {
-          const p: Prepared = await prepareImage(file, pre);
+          const p = await prepareOrSkip(file, pre);
+          if (!p) continue;
           const out = await model.extractor.run({ input: stack([p]) }, ['attention']);
           const att = out['attention']!;
           const maps = clsMaps({ data: att.data, dims: att.dims.slice(1) }, Math.floor(p.height / patch), Math.floor(p.width / patch));
