@@ -1,17 +1,24 @@
 #!/usr/bin/env node
 // DINO multi-crop loader throughput: JPEG photos (2 x 224 + 8 x 96) and Fashion-MNIST (2 x 28 + 8 x 12),
-// ours with 0/1/2 worker threads against torchvision + PIL (DataLoader num_workers 0/1/2) in the same run.
+// ours with 0/1/2 worker threads against torchvision + PIL (DataLoader num_workers 0/1/2) in the same run;
+// and multi-megapixel photos (Debian's plasma-workspace-wallpapers) with 2 workers, full-resolution and
+// fast (reduced-size) decode against torchvision + PIL.
 //   pnpm --filter @ssl/data bench        (after pnpm build; set BENCH_PHOTOS=N for more JPEG files)
+//   BENCH_ONLY=large BENCH_LARGE=48 pnpm --filter @ssl/data bench     (only the large photos, 48 files)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { DINO_FASHION_MNIST } from '@ssl/augment';
+import { DINO_FASHION_MNIST, decodeImage, dinoSpec, MultiCrop, multiCropDecodeSide } from '@ssl/augment';
+import { Rng } from '@ssl/tensor';
 import { DataLoader, FashionMNIST, ImageFolder, defaultFashionMnistDir, photosFixtureDir } from '../dist/index.js';
 
 const N_PHOTOS = Number(process.env.BENCH_PHOTOS ?? 96);
 const N_FMNIST = Number(process.env.BENCH_FMNIST ?? 2000);
+const N_LARGE = Number(process.env.BENCH_LARGE ?? 48);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'photos,large,fmnist').split(','));
+const WALLPAPERS = process.env.BENCH_WALLPAPERS ?? '/usr/share/wallpapers';
 const PY = '/usr/bin/python3';
 
 // An ImageNet-like folder: 500x375 JPEGs (quality 90) cut from the committed photographs.
@@ -24,6 +31,42 @@ for (let i = 0; i < N_PHOTOS; i++) {
   const src = join(photoDir, sources[i % sources.length]);
   // Vary the framing so files differ: rotate the source by multiples of 90 degrees and flop.
   await sharp(src).rotate((i % 4) * 90).flop(i % 2 === 1).resize(500, 375, { fit: 'cover' }).jpeg({ quality: 90 }).toFile(join(cls, `img${i}.jpg`));
+}
+
+/** The largest JPEG of each real-photo wallpaper (2560x1600 and up), repeated to `n` files in one class folder. */
+function largePhotoFolder(n) {
+  const photos = ['Autumn', 'BytheWater', 'ColorfulCups', 'EveningGlow', 'FallenLeaf', 'Path', 'OneStandsOut', 'DarkestHour']
+    .map((name) => join(WALLPAPERS, name, 'contents', 'images'))
+    .filter((dir) => existsSync(dir))
+    .map((dir) => {
+      const jpegs = readdirSync(dir).filter((f) => f.endsWith('.jpg'));
+      const pixels = (f) => f.replace('.jpg', '').split('x').reduce((a, b) => a * Number(b), 1);
+      return jpegs.length ? join(dir, jpegs.sort((a, b) => pixels(b) - pixels(a))[0]) : null;
+    })
+    .filter(Boolean);
+  if (photos.length === 0) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'dino-bench-large-'));
+  mkdirSync(join(dir, 'photos'));
+  for (let i = 0; i < n; i++) symlinkSync(photos[i % photos.length], join(dir, 'photos', `img${i}.jpg`));
+  return { dir, photos };
+}
+
+/** Mean absolute difference (0-255) between the uint8 crops of full and reduced decodes, same draws. */
+async function cropDifference(files, side) {
+  const mc = new MultiCrop(dinoSpec());
+  let sum = 0;
+  let count = 0;
+  for (const [i, file] of files.entries()) {
+    const full = await decodeImage(file);
+    const fast = await decodeImage(file, { minDecodedSide: side });
+    for (let k = 0; k < mc.numViews; k++) {
+      const a = Uint8Array.from(mc.applyView(full, k, new Rng(0).fork(i, k)).data);
+      const b = mc.applyView(fast, k, new Rng(0).fork(i, k)).data;
+      for (let j = 0; j < a.length; j++) sum += Math.abs(a[j] - b[j]);
+      count += a.length;
+    }
+  }
+  return sum / count;
 }
 
 async function timeLoader(dataset, transform, workers) {
@@ -65,26 +108,48 @@ const hasTorch = existsSync(PY) && (() => {
 })();
 
 const rows = [];
-const photos = await ImageFolder.create(root);
 const fmRoot = defaultFashionMnistDir();
 const fm = await FashionMNIST.load({ root: fmRoot });
 const { Subset } = await import('../dist/index.js');
 const fmSub = new Subset(fm, Array.from({ length: Math.min(N_FMNIST, fm.length) }, (_, i) => i));
-for (const workers of [0, 1, 2]) {
-  const ours = await timeLoader(photos, { kind: 'dino' }, workers);
-  const torch = hasTorch ? timeTorch(['photos', root, workers]) : { wall: NaN, perCpu: NaN };
-  rows.push({ pipeline: `photos 500x375 JPEG, 2x224 + 8x96`, workers, ours, torch });
+if (ONLY.has('photos')) {
+  const photos = await ImageFolder.create(root);
+  for (const workers of [0, 1, 2]) {
+    const ours = await timeLoader(photos, { kind: 'dino' }, workers);
+    const torch = hasTorch ? timeTorch(['photos', root, workers]) : { wall: NaN, perCpu: NaN };
+    rows.push({ pipeline: `photos 500x375 JPEG, 2x224 + 8x96`, workers, ours, torch });
+  }
 }
-for (const workers of [0, 1, 2]) {
-  const ours = await timeLoader(fmSub, { kind: 'dino', ...DINO_FASHION_MNIST }, workers);
-  const torch = hasTorch ? timeTorch(['fmnist', fmRoot, workers, fmSub.length]) : { wall: NaN, perCpu: NaN };
-  rows.push({ pipeline: `Fashion-MNIST 28px, 2x28 + 8x12`, workers, ours, torch });
+let largeNote = '';
+if (ONLY.has('large')) {
+  const large = largePhotoFolder(N_LARGE);
+  if (!large) {
+    console.error(`no wallpapers under ${WALLPAPERS}: apt-get install plasma-workspace-wallpapers for the large-photo rows`);
+  } else {
+    const side = multiCropDecodeSide(dinoSpec());
+    const full = await ImageFolder.create(large.dir);
+    const fast = await ImageFolder.create(large.dir, { minDecodedSide: side });
+    const what = `${large.photos.length} real photos 2560x1600 JPEG, 2x224 + 8x96`;
+    const torch = hasTorch ? timeTorch(['photos', large.dir, 2]) : { wall: NaN, perCpu: NaN };
+    rows.push({ pipeline: `${what}, full-resolution decode`, workers: 2, ours: await timeLoader(full, { kind: 'dino' }, 2), torch });
+    rows.push({ pipeline: `${what}, fast decode (shorter side ${side})`, workers: 2, ours: await timeLoader(fast, { kind: 'dino' }, 2), torch });
+    const diff = await cropDifference(large.photos, side);
+    largeNote = `Fast decode: crops differ from the full-resolution ones by ${diff.toFixed(2)} of 255 on average (mean absolute difference of all 10 uint8 crops of each photo, same random draws).`;
+    rmSync(large.dir, { recursive: true, force: true });
+  }
+}
+if (ONLY.has('fmnist')) {
+  for (const workers of [0, 1, 2]) {
+    const ours = await timeLoader(fmSub, { kind: 'dino', ...DINO_FASHION_MNIST }, workers);
+    const torch = hasTorch ? timeTorch(['fmnist', fmRoot, workers, fmSub.length]) : { wall: NaN, perCpu: NaN };
+    rows.push({ pipeline: `Fashion-MNIST 28px, 2x28 + 8x12`, workers, ours, torch });
+  }
 }
 rmSync(root, { recursive: true, force: true });
 
 const f = (x) => (Number.isNaN(x) ? 'n/a' : x.toFixed(1));
 const ratio = (a, b) => (Number.isNaN(b) ? 'n/a' : (a / b).toFixed(2));
-console.log(`\n${N_PHOTOS} JPEG files, ${fmSub.length} Fashion-MNIST images, batch 16; images/s, higher is better.`);
+console.log(`\n${N_PHOTOS} JPEG files, ${N_LARGE} large photo files, ${fmSub.length} Fashion-MNIST images, batch 16; images/s, higher is better.`);
 console.log('workers 0: on the calling thread (torch: num_workers=0, one process, 1 intra-op thread).');
 console.log('per CPU-s: images per second of CPU time used (ours: all threads of the process; torch: only for');
 console.log('workers 0, where its main process does all the work): throughput per core, robust to a busy machine.');
@@ -96,3 +161,4 @@ for (const r of rows) {
     `| ${r.pipeline} | ${r.workers} | ${f(r.ours.wall)} | ${f(r.torch.wall)} | ${ratio(r.ours.wall, r.torch.wall)} | ${f(r.ours.perCpu)} | ${perCore ? f(r.torch.perCpu) : '-'} | ${perCore ? ratio(r.ours.perCpu, r.torch.perCpu) : '-'} |`,
   );
 }
+if (largeNote) console.log(largeNote);
