@@ -275,6 +275,7 @@ export function buildCli(): Command {
     .option('--max-pixels <n>', 'largest image in pixels (422)', int('--max-pixels'), 40_000_000)
     .option('--timeout-ms <n>', 'request deadline (503)', int('--timeout-ms'), 30_000)
     .option('--multiscale', 'embed at scales 1, 1/sqrt(2), 1/2 (mean, L2-normalised) for the index, search and k-NN (DINO retrieval --multiscale); 3x the work')
+    .option('--no-index-images', 'keep no picture of indexed images (by default the model-input crop and a thumbnail, for the web page)')
     .option('--log', 'log requests (JSON)')
     .action(async (flags: ModelFlags & PreFlags & Record<string, unknown>) => {
       const { bytes } = await modelBytes(flags);
@@ -294,8 +295,9 @@ export function buildCli(): Command {
         requestTimeoutMs: flags['timeoutMs'] as number,
         logger: Boolean(flags['log']),
         multiscale: Boolean(flags['multiscale']),
+        indexImages: flags['indexImages'] !== false,
       });
-      process.stderr.write(`ssl-infer: serving on ${server.url} (index ${flags['indexDir']}: ${server.index.size} entries)\n`);
+      process.stderr.write(`ssl-infer: serving on ${server.url} (index ${flags['indexDir']}: ${server.index.size} entries; web page at ${server.url}/)\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
           process.stderr.write(`ssl-infer: ${sig}, finishing in-flight requests\n`);

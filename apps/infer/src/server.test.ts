@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -219,6 +219,22 @@ describe('server', () => {
       const again = Buffer.from(await (await fetch(`${a.url}/v1/index/image?id=e031`)).arrayBuffer());
       expect(again.equals(bytes)).toBe(false);
       expect((await page('')).size).toBe(300);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('keeps no pictures with indexImages off: entries list without thumbnails, no crop to fetch', async () => {
+    const dir = tmp();
+    const a = await start({ indexDir: dir, indexImages: false });
+    try {
+      expect((await post(a, '/v1/index', form([{ name: 'x.png', bytes: imgs[0]! }], { ids: 'x' }))).status).toBe(200);
+      const page = (await (await fetch(`${a.url}/v1/index`)).json()) as { entries: unknown[] };
+      expect(page.entries).toEqual([{ id: 'x', label: null, thumbnail: null }]);
+      const crop = await fetch(`${a.url}/v1/index/image?id=x`);
+      expect(crop.status).toBe(404);
+      expect(((await crop.json()) as { error: { code: string } }).error.code).toBe('no_image');
+      expect(readdirSync(dir).sort()).toEqual(['embeddings.f32', 'entries.json', 'vectors.usearch']);
     } finally {
       await a.close();
     }
