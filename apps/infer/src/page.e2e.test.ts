@@ -167,7 +167,7 @@ describe('web page in headless Chromium', () => {
       await expectNoOverlaps(page);
       await page.screenshot({ path: join(shots, `page-${width}.png`), fullPage: true });
       await page.close();
-    });
+    }, 90_000); // the first load computes the UMAP of 309 entries
   }
 
   it('shows the 413, 415-style and 422 messages in words', async () => {
