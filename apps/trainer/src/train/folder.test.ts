@@ -1,11 +1,15 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writePhotoFolder } from '@ssl/data';
+import { buildTransform } from '@ssl/augment';
+import { ImageFolder, writePhotoFolder } from '@ssl/data';
 import type { PhotoFolder, PhotoFolderLayout } from '@ssl/data';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveConfig } from '../config/load.js';
+import { cropGrid } from '../commands/show-crops.js';
 import { runDino } from './dino.js';
+import { dinoTransformSpec } from './run.js';
+import { folderOptions } from './runner.js';
 import { argv, child, maxWeightDiff, printed, readLog } from './run.test-helpers.js';
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `${name}-`));
@@ -109,5 +113,27 @@ describe('ssl-train dino on a folder of real photos with the debris of a real co
     expect(said).toContain('resumed from');
     expect(await maxWeightDiff(straight, killed)).toBeLessThan(1e-6);
     expect(skippedNames(killed)).toEqual(new Set(folder.broken.map((b) => join(folder.root, b))));
+  });
+});
+
+describe('the other roads through a messy folder', () => {
+  it('show-crops takes the next readable image in place of a broken one, and names it', async () => {
+    const folder = await writePhotoFolder(tmp('photos-crops'), { layout: 'flat', perPhoto: 8, size: 48 });
+    const ds = await ImageFolder.create(folder.root);
+    const config = resolveConfig('dino', { preset: 'fmnist_tiny', flags: { dataset: 'folder' } });
+    const spec = { channels: 3 as const, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
+    // sorted: astronaut-0..7, broken.jpg, chelsea-0..: the 9th file is broken, the 10th row is chelsea-0
+    const grid = await cropGrid(ds, buildTransform(dinoTransformSpec(config.data, spec)), { images: 10, seed: 0, scale: 1, ...spec });
+    expect(grid.skipped.map((f) => f.name)).toEqual([join(folder.root, 'broken.jpg')]);
+    // ten rows of the largest cell (the 48 px originals) with 4 px gutters
+    expect(grid.height).toBe(4 + 10 * (48 + 4));
+  });
+
+  it('--fast-decode decodes at the shorter side DINO\'s crops need (496 for the official crops), off by default', () => {
+    const official = (f: Record<string, unknown>) => folderOptions(resolveConfig('dino', { flags: { dataset: 'folder', ...f } }));
+    expect(official({ fast_decode: true }).minDecodedSide).toBe(496);
+    expect(official({}).minDecodedSide).toBeUndefined();
+    // 28 px global / 12 px local crops at scale 0.05: 12 / sqrt(0.05 * 0.75) = 62
+    expect(folderOptions(resolveConfig('dino', { preset: 'fmnist_tiny', flags: { fast_decode: true } })).minDecodedSide).toBe(62);
   });
 });
