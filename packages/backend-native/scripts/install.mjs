@@ -3,7 +3,7 @@
 // failure the loader reports "not built" with the reason and @ssl/tensor picks another backend.
 // In a source checkout (src/ present) the build step compiles the addon instead.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,4 +15,6 @@ const res = spawnSync(process.execPath, [join(root, 'scripts', 'build-addon.mjs'
 if (res.status !== 0) {
   console.warn(`[backend-native] addon build stopped (${res.error?.message ?? `exit ${res.status ?? res.signal}`}); the backend reports itself unavailable`);
 }
+// The object files are only needed to relink; users keep the .node alone.
+rmSync(join(root, 'build', 'Release', 'obj.target'), { recursive: true, force: true });
 process.exit(0);
