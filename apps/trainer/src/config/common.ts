@@ -102,6 +102,12 @@ export const loggingSchema = z
       .default(0)
       .describe('Ours: use only the first N training images as the k-NN memory (0 = all).'),
     attention_images: z.number().int().min(0).default(4).describe('Ours: validation images whose attention maps go into report.html (ViTs only).'),
+    feature_map_images: z
+      .number()
+      .int()
+      .min(0)
+      .default(500)
+      .describe('Ours: evaluation images in report.html\'s feature-space map (a seeded 2-D UMAP of the final features, coloured by class; 0 = none).'),
     progress: z
       .enum(['auto', 'bar', 'lines', 'none'])
       .default('auto')

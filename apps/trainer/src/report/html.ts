@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
+import { featureMapSvg, readFeatureMapFile, type FeatureMapFile } from './feature-map.js';
 import { escapeXml, lineChart } from './svg.js';
 import type { Series } from './svg.js';
 
@@ -52,6 +53,8 @@ export interface ReportData {
   skipped?: SkippedFile[];
   /** Nearest-neighbour strips (unlabelled runs), as images. */
   neighbours?: ReportImage[];
+  /** 2-D UMAP of the evaluation features (feature-map.json), drawn coloured by class. */
+  featureMap?: FeatureMapFile;
 }
 
 export interface SkippedFile {
@@ -220,6 +223,10 @@ export function renderReport(data: ReportData): string {
   const neighbours = data.neighbours?.length
     ? `<h2>Nearest neighbours (teacher features, cosine similarity; no labels needed)</h2>\n<p class="muted">Each row: a training image, then its nearest other training images, closest first.</p>\n${figures(data.neighbours)}`
     : '';
+  const fm = data.featureMap;
+  const featureMapSection = fm
+    ? `<h2>Feature space map</h2>\n<p class="muted">UMAP (cosine, seed ${fm.seed}) of the final features of ${fm.points.length} evaluation images, coloured by class: classes that the features tell apart form their own regions, similar classes land near one another. Hover a point for its class.</p>\n${featureMapSvg(fm)}`
+    : '';
   const skipped = data.skipped?.length
     ? `<h2>Skipped files (${data.skipped.length})</h2>\n<table><tr><th>file</th><th>error</th><th>met in</th></tr>${data.skipped
         .map((f) => `<tr><td>${escapeXml(f.name)}</td><td>${escapeXml(f.message)}</td><td>${escapeXml(f.where)}</td></tr>`)
@@ -254,6 +261,7 @@ ${
 }
 <h2>Attention maps (last block, CLS to patches)</h2>
 ${images}
+${featureMapSection}
 ${neighbours}
 ${skipped}
 <h2>Resolved config</h2>
@@ -308,6 +316,7 @@ export function writeReport(dir: string, extra: { facts?: [string, string][]; ti
   const logPath = join(dir, 'log.jsonl');
   const { steps, evals, noKnn, skipped } = parseLog(existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
   const neighbours = readNeighbourImages(dir);
+  const featureMap = readFeatureMapFile(dir);
   const method = typeof config.method === 'string' ? config.method : 'run';
   const outDim = num((config.model as Record<string, unknown> | undefined)?.out_dim);
   const data: ReportData = {
@@ -321,6 +330,7 @@ export function writeReport(dir: string, extra: { facts?: [string, string][]; ti
     skipped,
     ...(noKnn ? { noKnn } : {}),
     ...(neighbours.length ? { neighbours } : {}),
+    ...(featureMap ? { featureMap } : {}),
   };
   if (method === 'dino' && outDim !== undefined) data.collapseLevel = Math.log(outDim);
   const path = join(dir, 'report.html');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { writeFeatureMapFile } from './feature-map.js';
 import { parseLog, renderReport, writeReport } from './html.js';
 import { lineChart, niceTicks } from './svg.js';
 
@@ -27,6 +28,11 @@ function fakeRun(dir: string): void {
     if (s % 40 === 39) lines.push(JSON.stringify({ type: 'eval', epoch: epoch + 1, step: s, knn_top1: 60 + epoch * 5, knn_top5: 94 + epoch, k: 20, baseline_top1: 82.2, baseline_top5: 98.1, train_images: 10000, test_images: 10000 }));
   }
   lines.push('{"type":"step","epoch":3,"st'); // a line cut by kill -9
+  // 3 classes x 20 images whose features point in three directions (plus a little noise)
+  const rows = 60;
+  const data = new Float32Array(rows * 8).map((_, i) => (Math.floor(i / 8) % 3 === (i % 8) % 3 ? 1 : 0) + 0.05 * Math.sin(i * 12.9898));
+  const labels = Int32Array.from({ length: rows }, (_, i) => i % 3);
+  writeFeatureMapFile(dir, { data, rows, cols: 8 }, labels, ['T-shirt/top', 'Trouser', 'Pullover'], 0);
   writeFileSync(join(dir, 'log.jsonl'), `${lines.join('\n')}\n`);
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ method: 'dino', preset: 'fmnist_small', model: { arch: 'vit_tiny', out_dim: 1024 }, optimization: { lr: 0.002 } }));
   mkdirSync(join(dir, 'attention'));
@@ -84,7 +90,13 @@ describe('report', () => {
         if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url());
       });
       await page.goto(`file://${path}`);
-      expect(await page.locator('svg').count()).toBe(7);
+      expect(await page.locator('svg').count()).toBe(8);
+      // the feature map: one dot per image plus one legend dot per class, coloured by class, named on hover
+      expect(await page.locator('svg.feature-map circle').count()).toBe(63);
+      expect(await page.locator('svg.feature-map circle title').first().textContent()).toBe('T-shirt/top');
+      expect(await page.locator('svg.feature-map text').allTextContents()).toEqual(['T-shirt/top (20)', 'Trouser (20)', 'Pullover (20)']);
+      const mapBox = await page.locator('svg.feature-map').boundingBox();
+      expect(mapBox?.width).toBeGreaterThan(500);
       expect(await page.locator('svg path').count()).toBeGreaterThan(8);
       expect(await page.locator('.headline').innerText()).toContain('top-1 70.00%');
       // Images decoded: naturalWidth > 0 only when the data URI is a valid PNG.

@@ -16,6 +16,7 @@ const tinyFlags = (out: string, extra: Record<string, unknown> = {}) => ({
   log_every: 1,
   progress: 'none',
   attention_images: 1,
+  feature_map_images: 100,
   ...extra,
 });
 
@@ -47,6 +48,13 @@ describe('ssl-train dino end to end (fixture data, tiny ViT)', () => {
     expect(html).toContain('data:image/png;base64,');
     expect(existsSync(join(out, 'config.yaml'))).toBe(true);
     expect(readdirSync(join(out, 'attention')).some((f) => f.startsWith('img0-attn-mean'))).toBe(true);
+    // the feature-space map: the first 100 test images, coloured by their Fashion-MNIST class
+    const map = JSON.parse(readFileSync(join(out, 'feature-map.json'), 'utf8')) as { seed: number; classes: string[]; points: { x: number; y: number; label: number }[] };
+    expect(map.points).toHaveLength(100);
+    expect(map.classes[0]).toBe('T-shirt/top');
+    expect(new Set(map.points.map((p) => p.label)).size).toBeGreaterThan(5);
+    expect(html).toContain('Feature space map');
+    expect(html.match(/<circle /g)?.length).toBeGreaterThan(100);
   });
 
   it('evaluates every --eval-freq epochs, and a time budget ends the run with a checkpoint at that step, then evaluates', async () => {

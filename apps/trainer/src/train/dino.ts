@@ -4,7 +4,7 @@ import { buildTransform } from '@ssl/augment';
 import { DataLoader } from '@ssl/data';
 import { section, trainDino } from '@ssl/engine';
 import type { DinoConfig as EngineDinoConfig, DinoStepEvent } from '@ssl/engine';
-import { knnEvaluate, writeAttentionMaps } from '@ssl/eval';
+import { imageFeatures, knnEvaluate, writeAttentionMaps } from '@ssl/eval';
 import type { FeatureModel } from '@ssl/eval';
 import { DINOHead, MultiCropWrapper, createModel, listModels } from '@ssl/models';
 import type { Backbone } from '@ssl/models';
@@ -169,6 +169,7 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
         r.dinoLoss.dispose();
         return r;
       },
+      mapFeatures: (images) => imageFeatures(teacherBackbone, images),
       async finish() {
         if (config.model.arch.startsWith('vit') && config.logging.attention_images > 0) {
           // Without labels, the first training images show what the model attends to.

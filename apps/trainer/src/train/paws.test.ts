@@ -43,6 +43,7 @@ describe('ssl-train paws end to end (fixture data, tiny ViT)', () => {
     const again = await checkpointKnn(out);
     expect([again.model.top1, again.model.top5]).toEqual([s.knn?.top1, s.knn?.top5]);
     expect(existsSync(join(out, 'report.html'))).toBe(true);
+    expect(existsSync(join(out, 'feature-map.json'))).toBe(true);
     expect(existsSync(join(out, 'checkpoint', 'state.json'))).toBe(true);
   });
 });

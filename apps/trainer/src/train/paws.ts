@@ -180,6 +180,7 @@ export const PAWS: TrainMethod<PawsConfig, PawsStepEvent> = {
           const [a, b] = [await imageFeatures(encoder as never, memory), await imageFeatures(encoder as never, test)];
           return { knn, snn: snnClassifier(a, memory.labels, b, test.labels, { T: 0.1, numClasses }) };
         }),
+      mapFeatures: (images) => withEvalBatchNormStats(encoder, allTrain, () => imageFeatures(backbone, images)),
       train: (options) => trainPaws({ ...options, encoder, loader, support, config: enginePawsConfig(config, ctx.outputDir) }),
     };
   },

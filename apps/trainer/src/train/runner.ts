@@ -2,8 +2,8 @@ import { multiCropDecodeSide } from '@ssl/augment';
 import type { MultiCropSpec } from '@ssl/augment';
 import type { DataLoader } from '@ssl/data';
 import type { TrainLoopOptions, TrainLoopResult } from '@ssl/engine';
-import { knnClassifier, pixelFeatures } from '@ssl/eval';
-import type { EvalImages, FeatureModel, KnnEval } from '@ssl/eval';
+import { knnClassifier, pickImages, pixelFeatures } from '@ssl/eval';
+import type { EvalImages, FeatureModel, KnnEval, Matrix } from '@ssl/eval';
 import type { Module } from '@ssl/models';
 import type { Tensor } from '@ssl/tensor';
 import type { DinoConfig } from '../config/dino.js';
@@ -22,6 +22,7 @@ import {
   openDatasets,
   openRun,
 } from './run.js';
+import { writeFeatureMapFile } from '../report/feature-map.js';
 import type { FolderOptions } from './run.js';
 import type { SkippedFiles } from './skips.js';
 import type { RunContext, RunDatasets, StopReason } from './run.js';
@@ -64,6 +65,8 @@ export interface PreparedRun<S extends StepEventBase> {
   train(options: TrainLoopOptions<S, object>): Promise<TrainLoopResult<unknown>>;
   /** After the final evaluation (DINO: attention maps). */
   finish?(): Promise<void>;
+  /** Final features of evaluation images for the report's feature-space map (L2-normalised rows). */
+  mapFeatures?(images: EvalImages): Promise<Matrix>;
 }
 
 /** Evaluation images of a run: k-NN memory and queries, and where BatchNorm statistics are re-estimated (PAWS). */
@@ -206,6 +209,12 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
     }
     const { knn, snn } = baseline ? await evaluate(r.endEpoch, r.step) : { knn: null, snn: undefined };
     await run.finish?.();
+    const mapImages = test ?? memory;
+    if (run.mapFeatures && logging.feature_map_images > 0 && mapImages.count > 0) {
+      const n = Math.min(logging.feature_map_images, mapImages.count);
+      const shown = pickImages(mapImages, Array.from({ length: n }, (_, i) => i));
+      writeFeatureMapFile(ctx.outputDir, await run.mapFeatures(shown), shown.labels, (sets.test ?? sets.train).classes, config.runtime.seed);
+    }
     ctx.facts.set('training', `${r.step} steps, ${throughput} (stopped: ${stopReason})`);
     if (knn && baseline) {
       ctx.facts.set('k-NN', `${pct(knn)} (k=${knn.k}, ${knn.trainImages} train / ${knn.testImages} test images; labels: ${sets.labels})`);
