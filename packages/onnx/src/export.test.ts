@@ -3,21 +3,25 @@ import { describe, expect, it } from 'vitest';
 import { maxAbsDiff, readFixture } from './fixtures.test-helpers.js';
 import { readModelMetadata } from './graph.js';
 import { exportStateDict } from './export.js';
-import type { StateDict } from './state.js';
+import { serializeSafetensors } from '@ssl/models';
+import { tf } from '@ssl/tensor';
+import { exportWeights } from './load.js';
 
-describe('exportStateDict', () => {
-  it('finds the teacher backbone in a DINO checkpoint and exports it', async () => {
+describe('exportWeights / exportStateDict', () => {
+  it('finds the teacher backbone in a DINO checkpoint (through @ssl/models loadWeights) and exports it', async () => {
     const vit = readFixture('vit_tiny.safetensors');
     const io = readFixture('vit_tiny_io.safetensors');
-    const ckpt: StateDict = {};
+    const ckpt: Record<string, tf.Tensor> = {};
     // The student is perturbed: exporting it instead of the teacher would fail the comparison.
     for (const [k, v] of Object.entries(vit)) {
-      ckpt[`teacher.backbone.${k}`] = v;
-      ckpt[`student.backbone.${k}`] = { data: v.data.map((x) => x + 0.5), shape: v.shape };
+      ckpt[`teacher.backbone.${k}`] = tf.tensor(v.data, v.shape);
+      ckpt[`student.backbone.${k}`] = tf.tensor(v.data.map((x) => x + 0.5), v.shape);
     }
-    ckpt['teacher.head.last_layer.weight_v'] = { data: new Float32Array(4), shape: [2, 2] };
-    const res = exportStateDict(ckpt, { numHeads: 4 });
-    expect(res).toMatchObject({ arch: 'vit', prefix: 'teacher.backbone.' });
+    ckpt['teacher.head.last_layer.weight_v'] = tf.zeros([2, 2]);
+    const res = await exportWeights(serializeSafetensors(ckpt), { numHeads: 4 });
+    tf.dispose(Object.values(ckpt));
+    expect(res).toMatchObject({ arch: 'vit', weights: { key: 'teacher' } });
+    expect(res.weights.notes.join('; ')).toMatch(/took 'teacher' \(\d+ of \d+ tensors\); stripped 'backbone.' from \d+ keys/);
     expect(readModelMetadata(res.bytes)).toMatchObject({ 'ssl.arch': 'vit', 'ssl.num_heads': '4', 'ssl.img_size': '16' });
     const session = await ort.InferenceSession.create(res.bytes);
     const x = io['b1_16x16.input']!;
@@ -26,7 +30,7 @@ describe('exportStateDict', () => {
   });
 
   it('asks for the head count when the width is no DINO preset', () => {
-    expect(() => exportStateDict(readFixture('vit_tiny.safetensors'))).toThrow(/width 32 is no DINO preset .* give numHeads/);
+    expect(() => exportStateDict(readFixture('vit_tiny.safetensors'))).toThrow(/a ViT of width 32, which is no official preset .*\(--num-heads\)/);
   });
 
   it('detects a ResNet and names what it found when nothing matches', () => {

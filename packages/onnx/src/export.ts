@@ -1,11 +1,17 @@
+import { detectArch, inferModelSpec, type ModelSpec, type VitSpecOptions } from '@ssl/models';
 import type { ModelMeta } from './graph.js';
 import { exportResNet, type ResNetExportConfig } from './resnet.js';
-import { backboneStateDict, type StateDict } from './state.js';
-import { defaultNumHeads, exportViT, inferViTShape, type ViTExportConfig } from './vit.js';
+import type { StateDict } from './state.js';
+import { exportViT, type ViTExportConfig } from './vit.js';
 
 export interface ExportOptions {
-  /** ViT heads; defaults to the DINO preset for the width (192: 3, 384: 6, 768: 12); required for other widths. */
+  /**
+   * ViT heads, which the weights cannot tell. Default: what the file records (`recorded`), else the
+   * official preset of the width (192: 3, 384: 6, 768: 12); otherwise an error asks for --num-heads.
+   */
   numHeads?: number;
+  /** What the weights' file records about a ViT (from `readWeights` of @ssl/models). */
+  recorded?: Partial<VitSpecOptions>;
   layerNormEps?: ViTExportConfig['layerNormEps'];
   bnEps?: ResNetExportConfig['bnEps'];
   meta?: ModelMeta;
@@ -13,32 +19,36 @@ export interface ExportOptions {
 
 export interface ExportResult {
   arch: 'vit' | 'resnet';
-  /** The prefix the backbone was found under (e.g. `teacher.backbone.`). */
-  prefix: string;
+  /** The model spec exported (from @ssl/models' `inferModelSpec`). */
+  spec: ModelSpec;
   bytes: Uint8Array;
 }
 
 /**
- * Exports the backbone found in a state dict (a bare backbone, or a DINO/PAWS checkpoint where
- * the teacher is preferred) as ONNX; the architecture is read from the official names.
+ * Exports a backbone state dict under the official names (as `loadWeights` of @ssl/models returns
+ * it: sections chosen and prefixes stripped there) as ONNX; the architecture is read from the
+ * weights by @ssl/models' `inferModelSpec`.
  */
 export function exportStateDict(sd: StateDict, options: ExportOptions = {}): ExportResult {
-  if (Object.keys(sd).some((k) => k.endsWith('patch_embed.proj.weight'))) {
-    const { prefix, state } = backboneStateDict(sd, 'patch_embed.proj.weight');
-    const width = inferViTShape(state).embedDim;
-    const numHeads = options.numHeads ?? defaultNumHeads(width);
-    if (numHeads === undefined) {
-      throw new Error(`ViT export: width ${width} is no DINO preset (192, 384, 768) and the weights do not tell the number of heads; give numHeads (--num-heads)`);
-    }
-    const cfg: ViTExportConfig = { numHeads };
-    if (options.layerNormEps !== undefined) cfg.layerNormEps = options.layerNormEps;
-    return { arch: 'vit', prefix, bytes: exportViT(state, cfg, options.meta) };
+  const arch = detectArch(sd);
+  if (arch === null) {
+    const sample = Object.keys(sd).slice(0, 5).join(', ');
+    throw new Error(`exportStateDict: found neither a ViT ("patch_embed.proj.weight") nor a ResNet ("conv1.weight") in the state dict; keys start with: ${sample}`);
   }
-  if (Object.keys(sd).some((k) => k.endsWith('conv1.weight') && !k.includes('layer'))) {
-    const { prefix, state } = backboneStateDict(sd, 'conv1.weight');
+  const spec = inferModelSpec(sd, {
+    ...(options.numHeads !== undefined ? { numHeads: options.numHeads } : {}),
+    ...(options.recorded ? { recorded: options.recorded } : {}),
+  });
+  if (spec.arch === 'vit') {
+    const cfg: ViTExportConfig = { numHeads: spec.options.numHeads };
+    const eps = options.layerNormEps ?? spec.options.normEps;
+    if (eps !== undefined) cfg.layerNormEps = eps;
+    return { arch: 'vit', spec, bytes: exportViT(sd, cfg, options.meta) };
+  }
+  if (spec.arch === 'resnet') {
     const cfg: ResNetExportConfig = {};
     if (options.bnEps !== undefined) cfg.bnEps = options.bnEps;
-    return { arch: 'resnet', prefix, bytes: exportResNet(state, cfg, options.meta) };
+    return { arch: 'resnet', spec, bytes: exportResNet(sd, cfg, options.meta) };
   }
-  throw new Error('exportStateDict: found neither a ViT ("patch_embed.proj.weight") nor a ResNet ("conv1.weight") in the state dict');
+  throw new Error(`exportStateDict: ${spec.arch} export to ONNX is not supported (ViT and torchvision ResNets are)`);
 }

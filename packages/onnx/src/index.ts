@@ -1,9 +1,8 @@
 export { encodeModel, GraphBuilder, IR_VERSION, OPSET, readModelMetadata } from './graph.js';
 export type { Attr, Dim, ModelMeta } from './graph.js';
-export { backboneStateDict } from './state.js';
 export type { StateDict, TensorData } from './state.js';
-export { buildViTGraph, defaultNumHeads, exportViT, inferViTShape } from './vit.js';
-export type { ViTExportConfig, ViTShape } from './vit.js';
+export { buildViTGraph, exportViT } from './vit.js';
+export type { ViTExportConfig } from './vit.js';
 export { buildResNetGraph, exportResNet, inferResNetShape } from './resnet.js';
 export type { ResNetExportConfig, ResNetShape } from './resnet.js';
 export { exportStateDict } from './export.js';
@@ -11,3 +10,4 @@ export type { ExportOptions, ExportResult } from './export.js';
 export { OnnxFeatureExtractor } from './extractor.js';
 export type { FeatureExtractorOptions, FloatTensor, SessionInfo } from './extractor.js';
 export { exportModule, exportWeights, loadStateDict, stateDictFromTensors } from './load.js';
+export type { LoadedStateDict } from './load.js';

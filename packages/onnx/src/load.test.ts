@@ -20,11 +20,13 @@ describe('loadStateDict', () => {
     const before = tf.memory().numTensors;
     const loaded = await loadStateDict(dir);
     expect(tf.memory().numTensors).toBe(before);
-    expect(Object.keys(loaded)).not.toContain('teacher.bn1.num_batches_tracked');
-    expect(loaded['teacher.conv1.weight']!.shape).toEqual(sd['conv1.weight']!.shape);
-    expect(Array.from(loaded['teacher.layer1.0.bn1.running_var']!.data)).toEqual(Array.from(sd['layer1.0.bn1.running_var']!.data));
+    expect(loaded).toMatchObject({ key: 'teacher', layout: 'checkpoint' });
+    expect(Object.keys(loaded.state)).not.toContain('bn1.num_batches_tracked');
+    expect(loaded.state['conv1.weight']!.shape).toEqual(sd['conv1.weight']!.shape);
+    expect(Array.from(loaded.state['layer1.0.bn1.running_var']!.data)).toEqual(Array.from(sd['layer1.0.bn1.running_var']!.data));
     const res = await exportWeights(dir);
-    expect(res).toMatchObject({ arch: 'resnet', prefix: 'teacher.' });
+    expect(res).toMatchObject({ arch: 'resnet', spec: { arch: 'resnet', options: { block: 'basic', layers: [2, 1, 1, 1] } } });
+    expect(res.weights.key).toBe('teacher');
     expect(Object.keys(stateDictFromTensors(tensors))).toHaveLength(Object.keys(sd).length);
     tf.dispose(Object.values(tensors));
   });

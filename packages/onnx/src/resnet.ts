@@ -1,4 +1,5 @@
 import { DType, encodeModel, GraphBuilder, type ModelMeta } from './graph.js';
+import { inferModelSpec, type ResNetSpecOptions } from '@ssl/models';
 import { take, type StateDict } from './state.js';
 
 export interface ResNetExportConfig {
@@ -6,37 +7,22 @@ export interface ResNetExportConfig {
   bnEps?: number;
 }
 
-/** What the state dict tells about a torchvision-layout ResNet. */
-export interface ResNetShape {
-  block: 'basic' | 'bottleneck';
-  /** Blocks per stage, e.g. [3, 4, 6, 3] for ResNet-50. */
-  layers: number[];
+/** The export's view of a ResNet: the model spec of @ssl/models, its feature width, and the `fc` classes if any. */
+export interface ResNetShape extends ResNetSpecOptions {
   /** Channels of the pooled feature. */
   numFeatures: number;
   /** Classes of `fc` when the state dict has one (DINO backbones replace it by Identity). */
   numClasses: number | null;
-  inChans: number;
-  /** CIFAR stem (PAWS, ours: 3x3 stride-1 conv1, no max-pool) instead of torchvision's 7x7/2 + max-pool. */
-  cifarStem: boolean;
 }
 
+/** Reads the spec with `inferModelSpec` (the one place that reads shapes off the official names). */
 export function inferResNetShape(sd: StateDict): ResNetShape {
-  const conv1 = take(sd, 'conv1.weight');
-  if (conv1.shape.length !== 4) throw new Error(`state dict: "conv1.weight" has shape [${conv1.shape.join(', ')}], expected OIHW`);
-  const layers: number[] = [];
-  for (let s = 1; `layer${s}.0.conv1.weight` in sd; s++) {
-    let n = 0;
-    while (`layer${s}.${n}.conv1.weight` in sd) n++;
-    layers.push(n);
-  }
-  if (layers.length === 0) throw new Error('state dict: no "layer1.0.conv1.weight": not a torchvision ResNet');
-  const block = 'layer1.0.conv3.weight' in sd ? 'bottleneck' : 'basic';
-  const last = `layer${layers.length}.${(layers.at(-1) as number) - 1}.${block === 'bottleneck' ? 'conv3' : 'conv2'}.weight`;
-  const numFeatures = take(sd, last).shape[0] as number;
+  const spec = inferModelSpec(sd);
+  if (spec.arch !== 'resnet') throw new Error(`ResNet export: the state dict holds a ${spec.arch === 'vit' ? 'ViT' : 'Wide ResNet (not exportable yet)'}, not a torchvision ResNet`);
+  const o = spec.options;
+  const last = `layer4.${o.layers[3] - 1}.${o.block === 'bottleneck' ? 'conv3' : 'conv2'}.weight`;
   const fc = sd['fc.weight'];
-  // torchvision's stem conv is always 7x7; a 3x3 conv1 is the CIFAR stem.
-  const cifarStem = conv1.shape[2] === 3;
-  return { block, layers, numFeatures, numClasses: fc ? (fc.shape[0] as number) : null, inChans: conv1.shape[1] as number, cifarStem };
+  return { ...o, numFeatures: take(sd, last).shape[0] as number, numClasses: fc ? (fc.shape[0] as number) : null };
 }
 
 /**

@@ -20,35 +20,3 @@ export function take(sd: StateDict, name: string, shape?: (number | null)[]): Te
   }
   return t;
 }
-
-/**
- * Prefixes under which a backbone sits in the checkpoints we know: ours (`teacher.`/`student.`
- * with or without `backbone.`), official DINO training checkpoints (`teacher.backbone.` after
- * stripping `module.`), and plain backbones.
- */
-const BACKBONE_PREFIXES = [
-  'teacher.backbone.',
-  'teacher.',
-  'module.backbone.',
-  'backbone.',
-  'module.',
-  'student.backbone.',
-  'student.',
-  '',
-];
-
-/**
- * Returns the backbone's state dict with its prefix removed. The teacher is preferred because
- * DINO's released weights are the teacher's. `marker` is a key that identifies the backbone
- * (e.g. `patch_embed.proj.weight` for a ViT, `conv1.weight` for a ResNet).
- */
-export function backboneStateDict(sd: StateDict, marker: string): { prefix: string; state: StateDict } {
-  for (const prefix of BACKBONE_PREFIXES) {
-    if (!(prefix + marker in sd)) continue;
-    const state: StateDict = {};
-    for (const [k, v] of Object.entries(sd)) if (k.startsWith(prefix)) state[k.slice(prefix.length)] = v;
-    return { prefix, state };
-  }
-  const sample = Object.keys(sd).slice(0, 5).join(', ');
-  throw new Error(`state dict: no "${marker}" under any known prefix (${BACKBONE_PREFIXES.filter(Boolean).join(', ')}); keys start with: ${sample}`);
-}

@@ -1,15 +1,20 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { maxAbsDiff, readFixture } from './fixtures.test-helpers.js';
-import { exportViT, inferViTShape } from './vit.js';
+import { readModelMetadata } from './graph.js';
+import { exportViT } from './vit.js';
 
 // Reference: fixtures/make_fixtures.py (PyTorch, official DINO ViT structure).
 const sd = readFixture('vit_tiny.safetensors');
 const io = readFixture('vit_tiny_io.safetensors');
 
 describe('exportViT', () => {
-  it('reads the architecture from the official names', () => {
-    expect(inferViTShape(sd)).toEqual({ embedDim: 32, depth: 2, patchSize: 4, inChans: 3, gridSize: 4, mlpHidden: 128 });
+  it('reads the architecture from the official names (the model spec of @ssl/models) into the metadata', () => {
+    const meta = readModelMetadata(exportViT(sd, { numHeads: 4 }));
+    expect(JSON.parse(meta['ssl.model'] as string)).toEqual({
+      arch: 'vit',
+      options: { embedDim: 32, depth: 2, numHeads: 4, patchSize: 4, inChans: 3, imgSize: 16, mlpRatio: 4, qkvBias: true },
+    });
   });
 
   it('matches PyTorch for every batch and image size, with one dynamic model', async () => {
@@ -28,7 +33,7 @@ describe('exportViT', () => {
   });
 
   it('rejects heads that do not divide the width, and foreign state dicts', () => {
-    expect(() => exportViT(sd, { numHeads: 5 })).toThrow(/numHeads 5 must divide embedDim 32/);
-    expect(() => exportViT({ 'conv1.weight': sd['pos_embed']! }, { numHeads: 4 })).toThrow(/missing "patch_embed.proj.weight"/);
+    expect(() => exportViT(sd, { numHeads: 5 })).toThrow(/5 heads do not divide the width 32/);
+    expect(() => exportViT({ 'conv1.weight': sd['pos_embed']! }, { numHeads: 4 })).toThrow(/no ViT \(patch_embed.proj.weight, cls_token\)/);
   });
 });

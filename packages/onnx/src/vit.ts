@@ -1,4 +1,5 @@
 import { DType, encodeModel, GraphBuilder, type ModelMeta } from './graph.js';
+import { inferModelSpec, type VitSpecOptions } from '@ssl/models';
 import { take, type StateDict } from './state.js';
 
 /** ViT hyper-parameters that the weights alone do not fix. */
@@ -8,42 +9,14 @@ export interface ViTExportConfig {
   layerNormEps?: number;
 }
 
-/** What the state dict tells about a DINO ViT backbone. */
-export interface ViTShape {
-  embedDim: number;
-  depth: number;
-  patchSize: number;
-  inChans: number;
-  /** Patches per side of the pretraining grid (sqrt of pos_embed's patch count). */
-  gridSize: number;
-  mlpHidden: number;
-}
-
-/** Reads embedDim/depth/patchSize/inChans/grid from the official parameter names and shapes. */
-export function inferViTShape(sd: StateDict): ViTShape {
-  const w = take(sd, 'patch_embed.proj.weight');
-  if (w.shape.length !== 4 || w.shape[2] !== w.shape[3]) {
-    throw new Error(`state dict: "patch_embed.proj.weight" has shape [${w.shape.join(', ')}], expected [D, C, p, p]`);
-  }
-  const [embedDim, inChans, patchSize] = w.shape as [number, number, number, number];
-  let depth = 0;
-  while (`blocks.${depth}.attn.qkv.weight` in sd) depth++;
-  if (depth === 0) throw new Error('state dict: no "blocks.0.attn.qkv.weight": not a ViT backbone');
-  const pos = take(sd, 'pos_embed', [1, null, embedDim]);
-  const n = (pos.shape[1] as number) - 1;
-  const gridSize = Math.round(Math.sqrt(n));
-  if (gridSize * gridSize !== n) throw new Error(`state dict: pos_embed has ${n} patch positions, not a square grid`);
-  const fc1 = take(sd, 'blocks.0.mlp.fc1.weight', [null, embedDim]);
-  return { embedDim, depth, patchSize, inChans, gridSize, mlpHidden: fc1.shape[0] as number };
-}
-
 /**
- * Heads of the DINO presets (vit_tiny/small/base) by width, or undefined for another width: the
- * weights do not fix the head count, and guessing would silently give a different model.
+ * The ViT spec of a state dict (`inferModelSpec` of @ssl/models: the one place that reads shapes
+ * off the official names), with the head count and LayerNorm eps of `config`.
  */
-export function defaultNumHeads(embedDim: number): number | undefined {
-  const presets: Record<number, number> = { 192: 3, 384: 6, 768: 12 };
-  return presets[embedDim];
+function vitSpec(sd: StateDict, config: ViTExportConfig): VitSpecOptions {
+  const spec = inferModelSpec(sd, { numHeads: config.numHeads });
+  if (spec.arch !== 'vit') throw new Error(`ViT export: the state dict holds a ${spec.arch}, not a ViT`);
+  return { ...spec.options, ...(config.layerNormEps !== undefined ? { normEps: config.layerNormEps } : {}) };
 }
 
 /**
@@ -60,14 +33,13 @@ export function defaultNumHeads(embedDim: number): number | undefined {
  * inside the graph from the input shape, so any image size works with one model.
  */
 export function buildViTGraph(sd: StateDict, config: ViTExportConfig): GraphBuilder {
-  const s = inferViTShape(sd);
-  const D = s.embedDim;
   const heads = config.numHeads;
-  if (!Number.isInteger(heads) || heads < 1 || D % heads !== 0) {
-    throw new Error(`ViT export: numHeads ${heads} must divide embedDim ${D}`);
-  }
+  if (!Number.isInteger(heads) || heads < 1) throw new Error(`ViT export: numHeads must be a positive integer, got ${heads}`);
+  const spec = vitSpec(sd, config);
+  const s = { ...spec, gridSize: spec.imgSize / spec.patchSize, mlpHidden: Math.round(spec.mlpRatio * spec.embedDim) };
+  const D = s.embedDim;
   const hd = D / heads;
-  const eps = config.layerNormEps ?? 1e-6;
+  const eps = spec.normEps ?? 1e-6;
   const p = s.patchSize;
   const N = s.gridSize * s.gridSize;
   const g = new GraphBuilder();
@@ -189,7 +161,7 @@ export function buildViTGraph(sd: StateDict, config: ViTExportConfig): GraphBuil
 
 /** Serialises a DINO ViT backbone as ONNX bytes (see `buildViTGraph` for inputs/outputs). */
 export function exportViT(sd: StateDict, config: ViTExportConfig, meta: ModelMeta = {}): Uint8Array {
-  const s = inferViTShape(sd);
+  const s = vitSpec(sd, config);
   const g = buildViTGraph(sd, config);
   return encodeModel(g.toGraph('vision_transformer'), {
     ...meta,
@@ -200,7 +172,8 @@ export function exportViT(sd: StateDict, config: ViTExportConfig, meta: ModelMet
       'ssl.num_heads': String(config.numHeads),
       'ssl.patch_size': String(s.patchSize),
       'ssl.in_chans': String(s.inChans),
-      'ssl.img_size': String(s.gridSize * s.patchSize),
+      'ssl.img_size': String(s.imgSize),
+      'ssl.model': JSON.stringify({ arch: 'vit', options: s }),
       ...meta.metadata,
     },
   });
