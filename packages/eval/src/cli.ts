@@ -4,21 +4,18 @@ import { FASHION_MNIST_MEAN, FASHION_MNIST_STD } from '@ssl/augment';
 import { defaultFashionMnistDir, FashionMNIST } from '@ssl/data';
 import { createModel, type VisionTransformer } from '@ssl/models';
 import { initBackend } from '@ssl/tensor';
-import { loadVit } from './model-io.js';
+import { vitFromWeights, WEIGHTS_HELP, weightsFlag } from './cli-common.js';
 import { retrievalCommand } from './retrieval-cli.js';
 import { videoSegCommand } from './video-seg-cli.js';
 import { runEvalSuite } from './suite.js';
 
 const HELP = `ssl-eval: evaluate a ViT checkpoint on Fashion-MNIST and bundled photos
 
-usage: ssl-eval (--weights <file.safetensors | checkpoint dir> | --random-init) [options]
+usage: ssl-eval (--weights <file.pth | file.safetensors | checkpoint dir> | --random-init) [options]
        ssl-eval retrieval ...   image retrieval (revisited Oxford/Paris, or query/database folders); --help
        ssl-eval video-seg ...   video object segmentation by label propagation on DAVIS-layout folders, J and F; --help
 
-  --weights PATH         safetensors weights (teacher.* section by default) or a checkpoint directory
-  --section NAME         teacher (default) or student, when the file holds both
-  --num-heads N          attention heads (not stored in a state dict; default by width: 192->3, 384->6)
-  --random-init          a randomly initialised ViT instead (see --arch, --patch-size, --depth, --seed)
+${WEIGHTS_HELP}  --random-init          a randomly initialised ViT instead (see --arch, --patch-size, --depth, --seed)
   --arch NAME            vit_tiny | vit_small | vit_base (random init; default vit_tiny)
   --embed-dim N          random init; default 96 (with the defaults below: ssl-train's Fashion-MNIST ViT)
   --patch-size N         random init; default 4
@@ -49,7 +46,10 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       weights: { type: 'string' },
-      section: { type: 'string' },
+      'pretrained-weights': { type: 'string' },
+      pretrained_weights: { type: 'string' },
+      'checkpoint-key': { type: 'string' },
+      checkpoint_key: { type: 'string' },
       'num-heads': { type: 'string' },
       'random-init': { type: 'boolean' },
       arch: { type: 'string', default: 'vit_tiny' },
@@ -76,7 +76,8 @@ async function main(): Promise<void> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help || (!values.weights && !values['random-init'])) {
+  const weights = weightsFlag(values);
+  if (values.help || (!weights && !values['random-init'])) {
     process.stdout.write(HELP);
     if (!values.help) process.exitCode = 2;
     return;
@@ -98,14 +99,8 @@ async function main(): Promise<void> {
 
   let model: VisionTransformer;
   let desc: string;
-  if (values.weights) {
-    const loaded = await loadVit(values.weights, {
-      ...(values.section ? { section: values.section } : {}),
-      ...(values['num-heads'] ? { numHeads: int('num-heads') } : {}),
-    });
-    model = loaded.model;
-    const oo = loaded.options;
-    desc = `${loaded.file}: ViT dim ${oo.embedDim}, depth ${oo.depth}, heads ${oo.numHeads}, patch ${oo.patchSize}, ${oo.inChans} channel(s)`;
+  if (weights) {
+    ({ model, desc } = await vitFromWeights(values, log));
   } else {
     model = createModel(values.arch as string, {
       patchSize: int('patch-size'), depth: int('depth'), embedDim: int('embed-dim'),

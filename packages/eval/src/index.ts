@@ -60,7 +60,6 @@ export { datasetBatchSource, extractFeatures, linearProbeFeatures, tensorBatchSo
 export type { Embed, ImageBatchSource, IntermediateLayersModel } from './features.js';
 export { evaluateLinearProbe, resizedCropFlip, trainLinearProbe } from './linear-probe.js';
 export type { LinearProbe, LinearProbeOptions } from './linear-probe.js';
-export { checkpointNumHeads, loadVit, vitOptionsFromStateDict } from './model-io.js';
 export { bundledPhotosDir, runEvalSuite } from './suite.js';
 export type { EvalSuiteOptions, EvalSuiteResult, EvalViT } from './suite.js';
 export {

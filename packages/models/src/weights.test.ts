@@ -138,8 +138,13 @@ describe('loadWeights', () => {
     const want = vit.forward(x);
     const got = featuresOf(b.model, x);
     expect(maxAbsDiff(got, want)).toBe(0);
+    // ssl-train: the engine's state.json holds the loop's config; the model's is in the run directory's config.json.
+    writeFileSync(join(ck, 'state.json'), JSON.stringify({ config: { outDim: 256, teacherTemp: 0.04 } }));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model: { arch: 'vit_tiny', num_heads: 2 } }));
+    const c = await loadBackbone(join(ck));
+    expect(c.spec).toEqual(spec);
     tf.dispose([x, want, got, ...Object.values(sd)]);
-    [vit, a.model, b.model].forEach((m) => m.dispose());
+    [vit, a.model, b.model, c.model].forEach((m) => m.dispose());
   });
 
   it('says what is wrong with a file that is neither format', async () => {
