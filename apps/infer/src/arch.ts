@@ -1,5 +1,4 @@
-import { RESNET_PRESETS, VIT_PRESETS } from '@ssl/models';
-import { inferResNetShape, inferViTShape, type StateDict } from '@ssl/onnx';
+import { RESNET_PRESETS, VIT_PRESETS, type ModelSpec } from '@ssl/models';
 
 /** Architecture flags: a preset name plus optional custom dimensions that override it. */
 export interface ArchFlags {
@@ -58,13 +57,15 @@ export function resolveArch(flags: ArchFlags): ViTArch | ResNetArch | null {
 }
 
 /**
- * Checks the weights against the requested architecture (a wrong --arch is a clear error, not a
- * silently different model) and returns the ViT head count to export with.
+ * Checks the model spec read off the weights (@ssl/models' `inferModelSpec`) against the requested
+ * architecture: a wrong --arch is a clear error, not a silently different model.
  */
-export function checkArch(arch: ViTArch | ResNetArch | null, sd: StateDict): { numHeads?: number } {
-  if (!arch) return {};
+export function checkArch(arch: ViTArch | ResNetArch | null, spec: ModelSpec): void {
+  if (!arch) return;
+  const held = spec.arch === 'vit' ? 'ViT' : spec.arch === 'resnet' ? 'ResNet' : 'Wide ResNet';
   if (arch.kind === 'resnet') {
-    const s = inferResNetShape(sd);
+    if (spec.arch !== 'resnet') throw new Error(`--arch: the weights hold a ${held}, not a ResNet`);
+    const s = spec.options;
     if (arch.layers && arch.layers.join(',') !== s.layers.join(',')) {
       throw new Error(`weights are a ResNet with blocks [${s.layers.join(', ')}], not [${arch.layers.join(', ')}] as the --arch preset says`);
     }
@@ -72,9 +73,10 @@ export function checkArch(arch: ViTArch | ResNetArch | null, sd: StateDict): { n
     if (arch.cifarStem !== undefined && arch.cifarStem !== s.cifarStem) {
       throw new Error(`weights have the ${s.cifarStem ? 'CIFAR (3x3)' : 'torchvision (7x7)'} stem, the --arch preset says otherwise`);
     }
-    return {};
+    return;
   }
-  const s = inferViTShape(sd);
+  if (spec.arch !== 'vit') throw new Error(`--arch: the weights hold a ${held}, not a ViT`);
+  const s = spec.options;
   const pairs: [string, number | undefined, number][] = [
     ['embed-dim', arch.embedDim, s.embedDim],
     ['depth', arch.depth, s.depth],
@@ -84,7 +86,4 @@ export function checkArch(arch: ViTArch | ResNetArch | null, sd: StateDict): { n
   for (const [flag, want, got] of pairs) {
     if (want !== undefined && want !== got) throw new Error(`--${flag} ${want} does not match the weights (${got})`);
   }
-  const out: { numHeads?: number } = {};
-  if (arch.numHeads !== undefined) out.numHeads = arch.numHeads;
-  return out;
 }

@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeSafetensors } from '@ssl/models';
 import { OnnxFeatureExtractor, readModelMetadata } from '@ssl/onnx';
 import { tf } from '@ssl/tensor';
@@ -56,7 +57,7 @@ describe('ssl-infer CLI', () => {
     const meta = readModelMetadata(new Uint8Array(readFileSync(out)));
     expect(meta).toMatchObject({ 'ssl.arch': 'vit', 'ssl.num_heads': '4', 'ssl.patch_size': '8', 'ssl.embed_dim': '32', 'ssl.img_size': '32' });
     // Width 32 is no preset: the head count comes from the flag, or from the checkpoint's state.json.
-    await expect(capture(['export', '--checkpoint', ckpt, '--out', join(dir, 'c.onnx')])).rejects.toThrow(/give numHeads \(--num-heads\)/);
+    await expect(capture(['export', '--checkpoint', ckpt, '--out', join(dir, 'c.onnx')])).rejects.toThrow(/give it \(--num-heads\)/);
     await capture(['export', '--checkpoint', ckpt, '--embed-dim', '32', '--num-heads', '4', '--out', join(dir, 'c.onnx')]);
     expect(existsSync(join(dir, 'c.onnx'))).toBe(true);
     writeFileSync(join(ckpt, 'state.json'), JSON.stringify({ epoch: 1, config: { model: { arch: 'vit_tiny', num_heads: 4 } } }));
@@ -134,5 +135,20 @@ describe('ssl-infer CLI', () => {
       ['img.png', ...['head0', 'head1', 'head2', 'head3', 'mean'].flatMap((h) => [`attn-${h}.png`, `mask_th0.6_${h}.png`])].sort(),
     );
     await expect(capture(['attention', '--model', join(dir, 'm.onnx'), '--threshold', '2', '--out', out, images])).rejects.toThrow(/--threshold must be in/);
+  });
+
+  it('embeds a real photo with a bare .pth and no architecture flags as PyTorch does (fixtures/make_pth_embedding.py)', async () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const ref = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/pth_embedding.json', import.meta.url)), 'utf8')) as {
+      weights: string;
+      photo: string;
+      embedding: number[];
+    };
+    const text = await capture(['embed', '--weights', join(root, ref.weights), join(root, ref.photo)]);
+    const got = (JSON.parse(text) as { embedding: number[] }).embedding;
+    expect(got).toHaveLength(192);
+    const diff = Math.max(...got.map((v, i) => Math.abs(v - (ref.embedding[i] as number))));
+    console.log(`bare .pth embedding vs PyTorch: max |diff| ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThan(1e-4);
   });
 });

@@ -1,8 +1,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { checkpointNumHeads, rgbToPng } from '@ssl/eval';
-import { backboneStateDict, exportStateDict, loadStateDict, readModelMetadata, type ExportResult } from '@ssl/onnx';
+import { rgbToPng } from '@ssl/eval';
+import { inferModelSpec } from '@ssl/models';
+import { exportStateDict, loadStateDict, readModelMetadata, type ExportResult, type LoadedStateDict } from '@ssl/onnx';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkArch, resolveArch, type ArchFlags } from './arch.js';
 import { attentionImages, clsMaps, toRgb } from './attention.js';
@@ -34,6 +35,7 @@ interface ModelFlags extends ArchFlags {
   model?: string;
   weights?: string;
   checkpoint?: string;
+  checkpointKey?: string;
 }
 
 interface PreFlags {
@@ -46,12 +48,13 @@ interface PreFlags {
 function addModelOptions(cmd: Command, withOnnx: boolean): Command {
   if (withOnnx) cmd.option('--model <file>', 'an exported .onnx model');
   return cmd
-    .option('--weights <file>', 'a .safetensors state dict (official names; checkpoints with teacher./student. prefixes too)')
+    .option('--weights <file>', 'weights with the architecture read off them: an official .pth (dino_*_pretrain.pth, a main_dino.py or PAWS checkpoint), .safetensors (Hugging Face facebook/dino-* too) or a checkpoint directory')
     .option('--checkpoint <dir>', 'a training checkpoint directory (DIR/checkpoint.safetensors); the teacher is exported')
-    .option('--arch <name>', 'preset: vit_tiny, vit_small, vit_base, vit, resnet18/34/50/101, resnet18/34/50_cifar, resnet')
+    .option('--checkpoint-key <key>', 'section of a checkpoint holding several networks, as the official --checkpoint_key (default teacher; PAWS: encoder)')
+    .option('--arch <name>', 'check the weights against a preset: vit_tiny, vit_small, vit_base, vit, resnet18/34/50/101, resnet18/34/50_cifar, resnet')
     .option('--embed-dim <n>', 'ViT width (overrides the preset)', int('--embed-dim'))
     .option('--depth <n>', 'ViT blocks', int('--depth'))
-    .option('--num-heads <n>', 'ViT attention heads (the weights cannot tell; default from the preset or width / 64)', int('--num-heads'))
+    .option('--num-heads <n>', 'ViT attention heads where the file does not record them (default: the official preset of the width, 192: 3, 384: 6, 768: 12)', int('--num-heads'))
     .option('--patch-size <n>', 'ViT patch size', int('--patch-size'))
     .option('--in-chans <n>', 'input channels (1 for grayscale models such as Fashion-MNIST)', int('--in-chans'));
 }
@@ -86,23 +89,31 @@ export function preprocessFrom(flags: PreFlags & ArchFlags, modelBytes?: Uint8Ar
   return resolvePreprocess(o);
 }
 
-/** The ONNX bytes of `--model`, or an export of `--weights` / `--checkpoint` checked against the arch flags. */
-export async function modelBytes(flags: ModelFlags): Promise<{ bytes: Uint8Array; exported?: ExportResult }> {
+/**
+ * The ONNX bytes of `--model`, or an export of `--weights` / `--checkpoint`: any file @ssl/models
+ * reads, the architecture inferred from it (`inferModelSpec`) and checked against the arch flags.
+ */
+export async function modelBytes(flags: ModelFlags): Promise<{ bytes: Uint8Array; exported?: ExportResult; weights?: LoadedStateDict }> {
   const sources = [flags.model, flags.weights, flags.checkpoint].filter((s) => s !== undefined);
-  if (sources.length !== 1) throw new Error('give exactly one of --model FILE.onnx, --weights FILE.safetensors, --checkpoint DIR');
+  if (sources.length !== 1) throw new Error('give exactly one of --model FILE.onnx, --weights FILE (.pth, .safetensors), --checkpoint DIR');
   if (flags.model) return { bytes: new Uint8Array(await readFile(flags.model)) };
-  const sd = await loadStateDict((flags.weights ?? flags.checkpoint) as string);
+  const weights = await loadStateDict((flags.weights ?? flags.checkpoint) as string, flags.checkpointKey !== undefined ? { key: flags.checkpointKey } : {});
   const arch = resolveArch(flags);
-  const isVit = Object.keys(sd).some((k) => k.endsWith('patch_embed.proj.weight'));
-  if (arch && (arch.kind === 'vit') !== isVit) throw new Error(`--arch ${flags.arch}: the weights hold a ${isVit ? 'ViT' : 'ResNet'}`);
-  const { state } = backboneStateDict(sd, isVit ? 'patch_embed.proj.weight' : 'conv1.weight');
-  const opts = checkArch(arch, state);
-  if (isVit && opts.numHeads === undefined && flags.checkpoint) {
-    const heads = checkpointNumHeads(flags.checkpoint);
-    if (heads !== undefined) opts.numHeads = heads;
-  }
-  const exported = exportStateDict(sd, flags.checkpoint ? { ...opts, meta: { metadata: checkpointRunMetadata(flags.checkpoint) } } : opts);
-  return { bytes: exported.bytes, exported };
+  // The flags are checked against the shapes first (a placeholder head count changes none of them),
+  // so a wrong --arch is named as such rather than as a head count that does not divide the width.
+  checkArch(arch, inferModelSpec(weights.state, { numHeads: 1, name: weights.source }));
+  const numHeads = arch?.kind === 'vit' ? arch.numHeads : undefined;
+  const spec = inferModelSpec(weights.state, {
+    ...(numHeads !== undefined ? { numHeads } : {}),
+    ...(weights.recorded ? { recorded: weights.recorded } : {}),
+    name: weights.source,
+  });
+  const exported = exportStateDict(weights.state, {
+    ...(spec.arch === 'vit' ? { numHeads: spec.options.numHeads } : {}),
+    ...(weights.recorded ? { recorded: weights.recorded } : {}),
+    ...(flags.checkpoint ? { meta: { metadata: checkpointRunMetadata(flags.checkpoint) } } : {}),
+  });
+  return { bytes: exported.bytes, exported, weights };
 }
 
 /** Files given, with directories expanded (recursively) to the images inside, sorted. */
@@ -159,9 +170,10 @@ export function buildCli(): Command {
   addModelOptions(program.command('export').description('export weights or a checkpoint to ONNX'), false)
     .requiredOption('--out <file>', 'where to write the .onnx model')
     .action(async (flags: ModelFlags & { out: string }) => {
-      const { bytes, exported } = await modelBytes(flags);
+      const { bytes, exported, weights } = await modelBytes(flags);
       await writeFile(flags.out, bytes);
-      process.stderr.write(`wrote ${flags.out} (${exported?.arch}, backbone prefix "${exported?.prefix}", ${(bytes.length / 1e6).toFixed(1)} MB)\n`);
+      const how = weights ? `${weights.layout}${weights.key ? ` '${weights.key}'` : ''}; ${weights.notes.join('; ')}` : '';
+      process.stderr.write(`wrote ${flags.out} (${JSON.stringify(exported?.spec)}; from ${how}; ${(bytes.length / 1e6).toFixed(1)} MB)\n`);
     });
 
   addPreprocessOptions(addModelOptions(program.command('embed').description('one JSON line {"file","embedding"} per image'), true))
