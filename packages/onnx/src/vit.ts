@@ -173,7 +173,6 @@ export function exportViT(sd: StateDict, config: ViTExportConfig, meta: ModelMet
       'ssl.patch_size': String(s.patchSize),
       'ssl.in_chans': String(s.inChans),
       'ssl.img_size': String(s.imgSize),
-      'ssl.model': JSON.stringify({ arch: 'vit', options: s }),
       ...meta.metadata,
     },
   });
