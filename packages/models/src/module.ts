@@ -57,8 +57,18 @@ function torchShape(shape: number[], layout: TorchLayout): number[] {
   return [cout, cin, kh, kw];
 }
 
-const SECTIONS = ['teacher', 'student'];
-const PREFIXES = ['module.', 'backbone.'];
+/**
+ * Sections of checkpoints that hold several networks, in the order one is chosen when none is
+ * named: DINO releases the teacher; PAWS saves `encoder`; others `model`/`state_dict`.
+ */
+export const CHECKPOINT_SECTIONS = ['teacher', 'encoder', 'target_encoder', 'model', 'state_dict', 'student'] as const;
+/** Wrappers in front of keys: DDP's `module.`, DINO's MultiCropWrapper `backbone.`, torch.compile's `_orig_mod.`. */
+export const WRAPPER_PREFIXES = ['module.', 'backbone.', '_orig_mod.'] as const;
+
+/** The wrapper prefix at the front of `key`, if any. */
+export function wrapperPrefix(key: string): string | undefined {
+  return WRAPPER_PREFIXES.find((p) => key.startsWith(p));
+}
 
 /**
  * Map checkpoint keys onto the expected ones: pick a teacher/student section, then strip leading
@@ -73,7 +83,7 @@ export function adaptStateDictKeys(
   let cur = keys.map((k) => [k, k] as [string, string]); // [new key, original key]
   let chosen = section;
   if (chosen === undefined && !cur.some(([k]) => expected.has(k))) {
-    const present = SECTIONS.filter((s) => keys.some((k) => k.startsWith(`${s}.`)));
+    const present = CHECKPOINT_SECTIONS.filter((s) => keys.some((k) => k.startsWith(`${s}.`)));
     chosen = present[0];
   }
   if (chosen !== undefined) {
@@ -91,13 +101,13 @@ export function adaptStateDictKeys(
   const counts = new Map<string, number>();
   cur = cur.map(([k, o]) => {
     const chain = [k];
-    for (let c = k, p = PREFIXES.find((x) => c.startsWith(x)); p; p = PREFIXES.find((x) => c.startsWith(x))) {
+    for (let c = k, p = wrapperPrefix(c); p; p = wrapperPrefix(c)) {
       c = c.slice(p.length);
       chain.push(c);
     }
     const pick = chain.find((c) => expected.has(c)) ?? (chain[chain.length - 1] as string);
     for (let i = 0, c = k; c !== pick; i++) {
-      const p = PREFIXES.find((x) => c.startsWith(x)) as string;
+      const p = wrapperPrefix(c) as string;
       counts.set(p, (counts.get(p) ?? 0) + 1);
       c = c.slice(p.length);
     }

@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
 import type { Backbone } from './backbone.js';
+import { CHECKPOINT_SECTIONS, wrapperPrefix } from './module.js';
 import { isPickleDict, PickleObject } from './pickle.js';
 import { VIT_PRESETS } from './registry.js';
 import { parseSafetensorsWithMetadata } from './safetensors.js';
@@ -62,10 +63,7 @@ export interface Weights {
   recorded?: Partial<VitSpecOptions>;
 }
 
-/** Sections in the order they are chosen when no key is given (DINO releases the teacher). */
-const SECTION_ORDER = ['teacher', 'encoder', 'target_encoder', 'model', 'state_dict', 'student'];
-/** Wrappers stripped from key fronts: DDP, DINO's MultiCropWrapper, torch.compile. */
-const STRIP = ['module.', 'backbone.', '_orig_mod.'];
+const SECTION_ORDER: readonly string[] = CHECKPOINT_SECTIONS;
 /** A key only Hugging Face ViT checkpoints have (their `encoder.` is no PAWS section). */
 const HF_MARKER = 'embeddings.patch_embeddings.projection.weight';
 /** Safetensors metadata key holding our model spec (JSON). */
@@ -287,7 +285,7 @@ export async function readWeights(pathOrBytes: string | Uint8Array, options: Loa
     const stripped = new Map<string, Entry>();
     for (const [k0, e] of chosen) {
       let k = k0;
-      for (let p = STRIP.find((x) => k.startsWith(x)); p; p = STRIP.find((x) => k.startsWith(x))) {
+      for (let p = wrapperPrefix(k); p; p = wrapperPrefix(k)) {
         counts.set(p, (counts.get(p) ?? 0) + 1);
         k = k.slice(p.length);
       }
