@@ -84,6 +84,7 @@ describe('ssl-train dino on a folder of real photos with the debris of a real co
     expect(readdirSync(join(out, 'attention')).some((f) => f.startsWith('img0-'))).toBe(true);
     expect(readdirSync(join(out, 'neighbours'))).toEqual(['img0-neighbours.png', 'img1-neighbours.png', 'img2-neighbours.png', 'img3-neighbours.png']);
     expect(report).toContain('Nearest neighbours');
+    expect(report).toContain('<h2>Feature space map</h2>');
   });
 
   it('stops a run whose data is mostly broken, naming the flag', async () => {

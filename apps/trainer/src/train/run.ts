@@ -211,7 +211,7 @@ export interface FolderOptions {
 /** Why a run has no k-NN evaluation, said once and written into the report. */
 export const NO_LABELS =
   'no labelled images (the folder has no class sub-folders and no --val-data-path was given): k-NN evaluation skipped; ' +
-  'the report shows the loss and schedule curves, attention maps and nearest-neighbour strips, which need no labels';
+  'the report shows the loss and schedule curves, attention maps, nearest-neighbour strips and the feature space map, which need no labels';
 
 /**
  * Training and evaluation datasets: Fashion-MNIST train/test, or an image folder in any layout with
