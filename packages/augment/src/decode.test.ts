@@ -1,6 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from './decode.js';
@@ -105,5 +107,26 @@ describe('decodeImage', () => {
     const r = await decodeImage(rotated, { minDecodedSide: 300 });
     expect([r.height, r.width]).toEqual([400, 300]);
     await expect(decodeImage(jpeg, { minDecodedSide: -1 })).rejects.toThrow(/minDecodedSide must be positive/);
+  });
+
+  it('ignores an embedded ICC profile as PIL does, unless colorManagement is set (fixtures/make_icc_fixture.py)', async () => {
+    const dir = fileURLToPath(new URL('../fixtures/', import.meta.url));
+    const ref = JSON.parse(readFileSync(join(dir, 'icc_pil.json'), 'utf8')) as { file: string; width: number; height: number; sha256: string };
+    const file = join(dir, ref.file); // a real photo in Adobe RGB with its profile embedded
+    const plain = await decodeImage(file);
+    expect([plain.width, plain.height]).toEqual([ref.width, ref.height]);
+    expect(createHash('sha256').update(plain.data).digest('hex')).toBe(ref.sha256); // PIL's pixels exactly
+    const managed = await decodeImage(file, { colorManagement: true });
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < plain.data.length; i++) {
+      const d = Math.abs((plain.data[i] as number) - (managed.data[i] as number));
+      sum += d;
+      max = Math.max(max, d);
+    }
+    const mean = sum / plain.data.length;
+    console.log(`ICC profile applied vs ignored (PIL): mean ${mean.toFixed(2)}, max ${max} levels`);
+    expect(mean).toBeGreaterThan(1);
+    expect(max).toBeGreaterThan(10);
   });
 });

@@ -25,6 +25,13 @@ export interface DecodeOptions {
    * resolution (the official pipeline).
    */
   minDecodedSide?: number;
+  /**
+   * Apply an embedded ICC profile (convert to sRGB). Default false: the profile is ignored and the
+   * stored values are used as they are, as PIL's `Image.open(p).convert('RGB')` (torchvision's
+   * loader, so the official pipeline) does. A photo with a non-sRGB profile (common from cameras
+   * and phones) otherwise gets other pixels than the model was trained on.
+   */
+  colorManagement?: boolean;
 }
 
 export const DEFAULT_LIMIT_INPUT_PIXELS = 2 * 89_478_485;
@@ -46,7 +53,8 @@ async function shrinkOnLoad(img: Sharp, side: number): Promise<Sharp> {
  * Decode JPEG/PNG/WebP/TIFF/GIF (first frame) into an 8-bit HWC image.
  *
  * EXIF orientation is applied; CMYK, 16-bit, palette and grayscale inputs go to 8-bit sRGB; alpha is
- * dropped (as PIL's `convert('RGB')`, which torchvision's ImageFolder loader calls). For one
+ * dropped (as PIL's `convert('RGB')`, which torchvision's ImageFolder loader calls). An embedded ICC
+ * profile is ignored unless `colorManagement` is set, as PIL ignores it. For one
  * channel, the RGB result is reduced with PIL's luma formula so grayscale matches PIL.
  */
 export async function decodeImage(input: string | Uint8Array, options: DecodeOptions = {}): Promise<ImageU8> {
@@ -60,6 +68,7 @@ export async function decodeImage(input: string | Uint8Array, options: DecodeOpt
       limitInputPixels: options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS,
       autoOrient: true,
       pages: 1,
+      ignoreIcc: !(options.colorManagement ?? false),
     });
     if (options.minDecodedSide) img = await shrinkOnLoad(img, options.minDecodedSide);
     raw = await img
