@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { retrievalCommand, thumbnailSize } from './retrieval-cli.js';
+import { readRevisitedGnd, retrievalCommand, thumbnailSize } from './retrieval-cli.js';
 import { bundledPhotosDir } from './suite.js';
 
 const MODEL = ['--random-init', '--arch', 'vit_tiny', '--depth', '1', '--patch-size', '8', '--imsize', '48', '--json'];
@@ -34,6 +34,18 @@ describe('ssl-eval retrieval', () => {
     expect(thumbnailSize(225, 10, 224)).toEqual([224, 10]);
     expect(thumbnailSize(100, 100, 224)).toEqual([100, 100]);
     expect(thumbnailSize(1000, 999, 224)).toEqual([224, 224]);
+  });
+
+  it('reads the official gnd pickle layout, with lists or numpy arrays, without executing it', () => {
+    for (const name of ['gnd_lists.pkl', 'gnd_numpy.pkl']) {
+      const g = readRevisitedGnd(new URL(`../fixtures/${name}`, import.meta.url).pathname);
+      expect(g.imlist).toEqual(['all_souls_000013', 'all_souls_000026', 'oxford_003410', 'radcliffe_camera_000519']);
+      expect(g.qimlist).toEqual(['all_souls_000013', 'radcliffe_camera_000519']);
+      expect(g.gnd).toEqual([
+        { easy: [0, 1], hard: [], junk: [2] },
+        { easy: [3], hard: [2], junk: [] },
+      ]);
+    }
   });
 
   it('folder mode: the database itself as queries retrieves each image first (mAP 1), labels from sub-folders', async () => {

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { PickleObject, unpickle } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 import { intFlag, MODEL_FLAGS, MODEL_HELP, modelFromFlags } from './cli-common.js';
 import { extractFeatures, type Embed, type ImageBatchSource } from './features.js';
@@ -13,8 +14,9 @@ usage: ssl-eval retrieval (--weights PATH | --random-init) [--multiscale] MODE
 
 modes:
   --data-path DIR --dataset roxford5k|rparis6k
-                         revisited Oxford/Paris: DIR/<dataset>/gnd_<dataset>.json (same fields as the
-                         official .pkl: imlist, qimlist, gnd[i].easy/hard/junk) and DIR/<dataset>/jpg/*.jpg;
+                         revisited Oxford/Paris: DIR/<dataset>/gnd_<dataset>.pkl (the official file, read
+                         without executing it) or .json with its fields (imlist, qimlist, gnd[i].easy/hard/junk),
+                         and DIR/<dataset>/jpg/*.jpg;
                          prints mAP and mP@1,5,10 for Easy, Medium and Hard
   --queries DIR --database DIR [--labels FILE]
                          any two image folders; positives of a query are the database images of its
@@ -119,20 +121,63 @@ function readLabels(path: string): Map<string, string> {
   return table;
 }
 
-/** A revisited Oxford/Paris ground truth in JSON, checked. */
-export function readRevisitedGnd(path: string): RevisitedGnd {
-  if (path.endsWith('.pkl')) {
-    throw new Error(`${path}: a pickle; convert it once to JSON beside it: python3 -c "import pickle,json; json.dump(pickle.load(open('${path}','rb')), open('${path.replace(/\.pkl$/, '.json')}','w'), default=list)"`);
+/** Integers of a pickled list or numpy array (`numpy.core.multiarray._reconstruct` + its BUILD state). */
+function pickledNumbers(v: unknown, what: string): number[] {
+  if (Array.isArray(v)) return v.map((x) => Number(x));
+  if (v instanceof PickleObject && v.callable.endsWith('multiarray._reconstruct') && Array.isArray(v.state)) {
+    // state: (version, shape, dtype, is_fortran, raw bytes); dtype = numpy.dtype('i8' | 'i4' | ...) with (3, '<' | '>' | '|', ...)
+    const [, , dtype, , raw] = v.state as [unknown, unknown, PickleObject, unknown, Uint8Array];
+    const code = String(dtype?.args?.[0] ?? '');
+    const little = !(Array.isArray(dtype?.state) && dtype.state[1] === '>');
+    const size = Number(code.slice(1));
+    if (!(raw instanceof Uint8Array) || !/^[iu][1248]$/.test(code)) throw new Error(`${what}: a numpy array of dtype '${code}', expected integers`);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    return Array.from({ length: raw.byteLength / size }, (_, i) => {
+      const o = i * size;
+      if (size === 8) return Number(code[0] === 'i' ? dv.getBigInt64(o, little) : dv.getBigUint64(o, little));
+      if (size === 4) return code[0] === 'i' ? dv.getInt32(o, little) : dv.getUint32(o, little);
+      if (size === 2) return code[0] === 'i' ? dv.getInt16(o, little) : dv.getUint16(o, little);
+      return code[0] === 'i' ? dv.getInt8(o) : dv.getUint8(o);
+    });
   }
-  const g = JSON.parse(readFileSync(path, 'utf8')) as Partial<RevisitedGnd>;
+  throw new Error(`${what}: expected a list or a numpy array of indices`);
+}
+
+/**
+ * A revisited Oxford/Paris ground truth, checked: the official `gnd_<dataset>.pkl` (read without
+ * executing it; lists or numpy arrays of indices) or the same fields as JSON.
+ */
+export function readRevisitedGnd(path: string): RevisitedGnd {
+  let g: Partial<RevisitedGnd>;
+  if (path.endsWith('.pkl')) {
+    const raw = unpickle(readFileSync(path), { name: path }) as Record<string, unknown>;
+    const list = (v: unknown, what: string): unknown[] => {
+      if (!Array.isArray(v)) throw new Error(`${path}: ${what} must be a list`);
+      return v;
+    };
+    g = {
+      imlist: list(raw['imlist'], 'imlist').map(String),
+      qimlist: list(raw['qimlist'], 'qimlist').map(String),
+      gnd: list(raw['gnd'], 'gnd').map((q, i) => {
+        const d = q as Record<string, unknown>;
+        return {
+          easy: pickledNumbers(d['easy'], `${path}: gnd[${i}].easy`),
+          hard: pickledNumbers(d['hard'], `${path}: gnd[${i}].hard`),
+          junk: pickledNumbers(d['junk'], `${path}: gnd[${i}].junk`),
+        };
+      }),
+    };
+  } else {
+    g = JSON.parse(readFileSync(path, 'utf8')) as Partial<RevisitedGnd>;
+  }
   if (!Array.isArray(g.imlist) || !Array.isArray(g.qimlist) || !Array.isArray(g.gnd)) {
     throw new Error(`${path}: expected { imlist: [...], qimlist: [...], gnd: [{ easy, hard, junk }, ...] }`);
   }
   if (g.gnd.length !== g.qimlist.length) throw new Error(`${path}: ${g.gnd.length} gnd entries for ${g.qimlist.length} queries`);
   g.gnd.forEach((q, i) => {
     for (const key of ['easy', 'hard', 'junk'] as const) {
-      const list = q[key];
-      if (!Array.isArray(list) || list.some((v) => !Number.isInteger(v) || v < 0 || v >= (g.imlist as string[]).length)) {
+      const l = q[key];
+      if (!Array.isArray(l) || l.some((v) => !Number.isInteger(v) || v < 0 || v >= (g.imlist as string[]).length)) {
         throw new Error(`${path}: gnd[${i}].${key} must list database indices in [0, ${(g.imlist as string[]).length})`);
       }
     }
@@ -183,8 +228,8 @@ export async function retrievalCommand(argv: string[]): Promise<void> {
       throw new Error('revisited mode needs --data-path DIR and --dataset roxford5k|rparis6k');
     }
     const dir = join(values['data-path'], dataset);
-    const gndPath = [join(dir, `gnd_${dataset}.json`), join(dir, `gnd_${dataset}.pkl`)].find((p) => existsSync(p));
-    if (!gndPath) throw new Error(`${dir}: no gnd_${dataset}.json (or .pkl)`);
+    const gndPath = [join(dir, `gnd_${dataset}.pkl`), join(dir, `gnd_${dataset}.json`)].find((p) => existsSync(p));
+    if (!gndPath) throw new Error(`${dir}: no gnd_${dataset}.pkl (or .json)`);
     const cfg = readRevisitedGnd(gndPath);
     const img = (name: string): string => join(dir, 'jpg', `${name}.jpg`);
     const db = await features(cfg.imlist.map(img), 'database');
