@@ -139,3 +139,20 @@ export const runtimeSchema = z
     local_rank: z.number().int().default(0).describe('Accepted for compatibility with official command lines; ignored.'),
   })
   .strict();
+
+/** Start from pretrained backbone weights (both methods; the eval scripts' official flag names). */
+export const pretrained = {
+  pretrained_weights: z
+    .string()
+    .nullable()
+    .default(null)
+    .describe(
+      'Start the backbone from these weights: an official .pth (dino_*_pretrain.pth, a main_dino.py or PAWS checkpoint), ' +
+        'safetensors (Hugging Face facebook/dino-* too) or an ssl-train checkpoint directory; they must fit the configured arch.',
+    ),
+  checkpoint_key: z
+    .string()
+    .nullable()
+    .default(null)
+    .describe('Section of pretrained_weights to take when it holds several networks (default teacher, else encoder; as the official --checkpoint_key).'),
+};

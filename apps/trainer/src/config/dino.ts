@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cpuDefaultWorkers, dataset, fastDecode, loggingSchema, runtimeSchema, scaleRange } from './common.js';
+import { cpuDefaultWorkers, dataset, pretrained, fastDecode, loggingSchema, runtimeSchema, scaleRange } from './common.js';
 
 /**
  * `ssl-train dino` configuration. Keys and defaults are those of the official
@@ -33,6 +33,7 @@ export const dinoModelSchema = z
       .describe('Ours: override the preset ViT width (null keeps the arch preset).'),
     depth: z.number().int().positive().nullable().default(null).describe('Ours: override the number of ViT blocks.'),
     num_heads: z.number().int().positive().nullable().default(null).describe('Ours: override the number of attention heads.'),
+    ...pretrained,
     out_dim: z
       .number()
       .int()

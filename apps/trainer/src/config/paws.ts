@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cpuDefaultWorkers, dataset, loggingSchema, runtimeSchema, scaleRange } from './common.js';
+import { cpuDefaultWorkers, dataset, pretrained, loggingSchema, runtimeSchema, scaleRange } from './common.js';
 
 /**
  * `ssl-train paws` configuration: the groups and keys of the official suncet
@@ -84,6 +84,7 @@ export const pawsMetaSchema = z
     embed_dim: z.number().int().positive().nullable().default(null).describe('Ours: override the preset ViT width.'),
     depth: z.number().int().positive().nullable().default(null).describe('Ours: override the number of ViT blocks.'),
     num_heads: z.number().int().positive().nullable().default(null).describe('Ours: override the number of attention heads.'),
+    ...pretrained,
     base_width: z
       .number()
       .int()
