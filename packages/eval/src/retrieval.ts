@@ -1,7 +1,7 @@
 import { tf } from '@ssl/tensor';
 import { averagePrecision } from './copy-detection.js';
 import type { Embed } from './features.js';
-import { toMatrix, type FeatureInput } from './matrix.js';
+import { normalizeRows, toMatrix, type FeatureInput } from './matrix.js';
 
 /** The official `--multiscale` scales of eval_image_retrieval.py / utils.multi_scale: 1, 1/sqrt(2), 1/2. */
 export const MULTISCALE_SCALES: readonly number[] = [1, 1 / 2 ** (1 / 2), 1 / 2];
@@ -211,18 +211,8 @@ export function rankByCosine(queries: FeatureInput, database: FeatureInput): Int
   const q = toMatrix(queries, 'queries');
   const db = toMatrix(database, 'database');
   if (q.cols !== db.cols) throw new Error(`queries have ${q.cols} dimensions, the database ${db.cols}`);
-  const norm = (m: typeof q): Float32Array => {
-    const out = new Float32Array(m.data.length);
-    for (let i = 0; i < m.rows; i++) {
-      let s = 0;
-      for (let j = 0; j < m.cols; j++) s += (m.data[i * m.cols + j] as number) ** 2;
-      const n = Math.max(Math.sqrt(s), 1e-12);
-      for (let j = 0; j < m.cols; j++) out[i * m.cols + j] = (m.data[i * m.cols + j] as number) / n;
-    }
-    return out;
-  };
-  const qn = norm(q);
-  const dn = norm(db);
+  const qn = normalizeRows(q).data;
+  const dn = normalizeRows(db).data;
   const D = q.cols;
   return Array.from({ length: q.rows }, (_, i) => {
     const sim = new Float64Array(db.rows);
