@@ -19,6 +19,19 @@ describe('Progress', () => {
     expect(out.slice(-2).join('')).toBe('\r\x1b[Kcheckpoint saved\n');
   });
 
+  it('never shows an ETA past the time budget, and takes a new plan', () => {
+    let now = 0;
+    let left = 30;
+    const { out, stream } = sink(false);
+    const p = new Progress({ total: 100, mode: 'lines', every: 1, stream, now: () => now, secondsLeft: () => left });
+    now = 10_000; // the pace says 40 s, the budget 30 s
+    p.update({ step: 20, epoch: 0, loss: 1, lr: 1, imagesPerSec: 1 });
+    p.setTotal(50); // a budget plan: 30 steps left at 0.5 s
+    left = 100;
+    p.update({ step: 20, epoch: 0, loss: 1, lr: 1, imagesPerSec: 1 });
+    expect(out.map((l) => /step +20\/(\d+) .*ETA (\S+)/.exec(l)?.slice(1))).toEqual([['100', '30s'], ['50', '15s']]);
+  });
+
   it('prints plain lines every n steps off a TTY', () => {
     const { out, stream } = sink(false);
     const p = new Progress({ total: 30, mode: 'auto', stream, every: 10 });

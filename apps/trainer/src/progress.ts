@@ -18,6 +18,8 @@ export interface ProgressOptions {
   every?: number;
   stream?: NodeJS.WriteStream | { isTTY?: boolean; columns?: number; write(s: string): boolean };
   now?: () => number;
+  /** Seconds until a time budget runs out: the ETA never goes past it. */
+  secondsLeft?: () => number;
 }
 
 export function formatDuration(seconds: number): string {
@@ -30,7 +32,7 @@ export function formatDuration(seconds: number): string {
 }
 
 export class Progress {
-  private readonly total: number;
+  private total: number;
   private readonly start: number;
   private readonly mode: 'bar' | 'lines' | 'none';
   private readonly every: number;
@@ -38,6 +40,7 @@ export class Progress {
   private readonly now: () => number;
   private readonly t0: number;
   private drawn = false;
+  private readonly secondsLeft: () => number;
 
   constructor(options: ProgressOptions) {
     this.total = options.total;
@@ -47,14 +50,20 @@ export class Progress {
     this.every = options.every ?? 10;
     this.now = options.now ?? (() => performance.now());
     this.t0 = this.now();
+    this.secondsLeft = options.secondsLeft ?? (() => Infinity);
   }
 
-  /** Seconds left at the pace of this run so far. */
+  /** A new plan (a time budget fixed the number of epochs). */
+  setTotal(total: number): void {
+    this.total = total;
+  }
+
+  /** Seconds left at the pace of this run so far, at most the time left in the budget. */
   eta(step: number): number {
     const done = step - this.start;
     if (done <= 0) return NaN;
     const elapsed = (this.now() - this.t0) / 1000;
-    return (elapsed / done) * (this.total - step);
+    return Math.min((elapsed / done) * (this.total - step), Math.max(0, this.secondsLeft()));
   }
 
   line(u: ProgressUpdate): string {

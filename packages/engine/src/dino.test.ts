@@ -7,6 +7,7 @@ import { DataLoader, FashionMNIST, fashionMnistFixtureDir } from '@ssl/data';
 import type { Dataset } from '@ssl/data';
 import { DINOHead, MultiCropWrapper, VisionTransformer } from '@ssl/models';
 import { tf } from '@ssl/tensor';
+import { cosineScheduler } from '@ssl/optim';
 import { trainDino } from './dino.js';
 import type { DinoConfig, DinoEpochStats, DinoStepEvent } from './dino.js';
 import { NonFiniteLossError } from './train-common.js';
@@ -252,6 +253,50 @@ describe('trainDino', () => {
     await expect(trainDino({ ...net, loader, config: { ...config(tmp(), 1), optimizer: 'adam' as 'adamw' } })).rejects.toThrow(/optimizer must be 'adamw', 'sgd' or 'lars'/);
     net.student.dispose();
     net.teacher.dispose();
+  }, 120_000);
+
+  it('replan lays every schedule out over fewer epochs from the next step on, saves it, and a resumed run continues it exactly', async () => {
+    const loader = await tinyLoader(8, 4); // 2 steps per epoch
+    // configured 4 epochs; a budget decides 2 after the first step
+    const cfg = { ...config(tmp(), 4), warmupTeacherTempEpochs: 0 };
+    const a = { student: tinyNet(0), teacher: tinyNet(0) };
+    const ea: DinoStepEvent[] = [];
+    const calls: number[] = [];
+    const replan = (at: { step: number }) => (calls.push(at.step), at.step === 1 ? 2 : null);
+    const ra = await trainDino({ ...a, loader, config: cfg, replan, onStep: (e) => ea.push(e) });
+    ra.dinoLoss.dispose();
+    expect(calls).toEqual([1]); // asked until it answered
+    expect([ra.endEpoch, ra.step, ea.length]).toEqual([2, 4, 4]);
+    const lr = cosineScheduler((0.05 * 4) / 256, 1e-6, 2, 2, { warmupEpochs: 1 });
+    const wd = cosineScheduler(0.04, 0.4, 2, 2);
+    const mom = cosineScheduler(0.996, 1, 2, 2);
+    // step 0 ran on the 4-epoch schedule; from step 1 on, the 2-epoch one, ending at its last value (lr at its minimum)
+    expect(ea[0]?.wd).toBe(cosineScheduler(0.04, 0.4, 4, 2)[0]);
+    ea.slice(1).forEach((e, i) => expect([e.lr, e.wd, e.momentum]).toEqual([lr[i + 1], wd[i + 1], mom[i + 1]]));
+    expect(ea[3]?.lr).toBe(Math.min(...lr.slice(2)));
+    const state = JSON.parse(readFileSync(join(cfg.outputDir, 'checkpoint', 'state.json'), 'utf8')) as { epoch: number; config: { epochs: number } };
+    expect([state.epoch, state.config.epochs]).toEqual([2, 2]);
+
+    // the same run stopped after epoch 1 and resumed with the planned 2 epochs ends with the same weights
+    const cfgB = { ...config(tmp(), 4), warmupTeacherTempEpochs: 0 };
+    const b1 = { student: tinyNet(0), teacher: tinyNet(0) };
+    const r1 = await trainDino({ ...b1, loader, config: cfgB, replan: (at) => (at.step === 1 ? 2 : null), stopAtEpoch: 1 });
+    r1.dinoLoss.dispose();
+    expect(r1.endEpoch).toBe(1);
+    const b2 = { student: tinyNet(0), teacher: tinyNet(0) };
+    const said: string[] = [];
+    const r2 = await trainDino({ ...b2, loader, config: { ...cfgB, epochs: 2 }, log: (l) => said.push(l) });
+    r2.dinoLoss.dispose();
+    expect(said.join('\n')).not.toContain('config differs');
+    expect(r2.step).toBe(4);
+    expect(maxAbsDiff(weights(b2.teacher), weights(a.teacher))).toBeLessThan(1e-6);
+    await expect(trainDino({ ...{ student: tinyNet(0), teacher: tinyNet(0) }, loader, config: { ...config(tmp(), 2) }, replan: () => 3 })).rejects.toThrow(
+      /replan must give an integer number of epochs in \[1, 2\], got 3/,
+    );
+    for (const n of [a, b1, b2]) {
+      n.student.dispose();
+      n.teacher.dispose();
+    }
   }, 120_000);
 
   it('stops on a non-finite loss with a clear message, leaving the last good checkpoint', async () => {

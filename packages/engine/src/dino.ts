@@ -142,9 +142,16 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
     warmupTeacherTempEpochs: cfg.warmupTeacherTempEpochs,
     nEpochs: cfg.epochs,
   });
-  const lrSchedule = cosineScheduler((cfg.lr * cfg.batchSizePerGpu) / 256, cfg.minLr, cfg.epochs, ipe, { warmupEpochs: cfg.warmupEpochs });
-  const wdSchedule = cosineScheduler(cfg.weightDecay, cfg.weightDecayEnd, cfg.epochs, ipe);
-  const momentumSchedule = cosineScheduler(cfg.momentumTeacher, 1, cfg.epochs, ipe);
+  // per-iteration values over all epochs (main_dino.py); `setEpochs` lays them out again
+  let lrSchedule: Float64Array;
+  let wdSchedule: Float64Array;
+  let momentumSchedule: Float64Array;
+  const setEpochs = (epochs: number): void => {
+    lrSchedule = cosineScheduler((cfg.lr * cfg.batchSizePerGpu) / 256, cfg.minLr, epochs, ipe, { warmupEpochs: cfg.warmupEpochs });
+    wdSchedule = cosineScheduler(cfg.weightDecay, cfg.weightDecayEnd, epochs, ipe);
+    momentumSchedule = cosineScheduler(cfg.momentumTeacher, 1, epochs, ipe);
+  };
+  setEpochs(cfg.epochs);
 
   try {
     const studentNamed = student.namedParameters().filter(([, v]) => v.trainable);
@@ -165,6 +172,8 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
         if (!center) throw new Error(`trainDino: ${found} has no loss.center`);
         dinoLoss.setState({ center });
       },
+      // the teacher temperature needs nothing: fewer epochs keep its warm-up (replan never cuts into it)
+      setEpochs,
       // teacher and student start with the same weights
       fresh: () => copyStudentToTeacher(student, teacher),
       snapshot() {

@@ -155,9 +155,9 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
     const m = makeLabelsMatrix({ numClasses: cfg.classesPerBatch, sBatchSize: cfg.supervisedImgsPerClass, smoothing: cfg.labelSmoothing });
     return tf.concat(Array.from({ length: cfg.supervisedViews }, () => m), 0);
   });
-  const schedule = new WarmupCosineSchedule({
-    warmupSteps: Math.round(cfg.warmup * ipe), startLr: cfg.startLr, refLr: cfg.lr, finalLr: cfg.finalLr, tMax: cfg.epochs * ipe,
-  });
+  const lrSchedule = (epochs: number) =>
+    new WarmupCosineSchedule({ warmupSteps: Math.round(cfg.warmup * ipe), startLr: cfg.startLr, refLr: cfg.lr, finalLr: cfg.finalLr, tMax: epochs * ipe });
+  let schedule = lrSchedule(cfg.epochs);
   const named = encoder.namedParameters().filter(([, v]) => v.trainable);
   const vars = named.map(([, v]) => v);
   const numSupport = cfg.supervisedViews * cfg.supervisedImgsPerClass * cfg.classesPerBatch;
@@ -167,6 +167,9 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
     config: cfg,
     loader,
     rngs: moduleRngs('encoder', encoder),
+    setEpochs: (epochs) => {
+      schedule = lrSchedule(epochs);
+    },
     restore(ck) {
       encoder.loadStateDict(section(ck.tensors, 'encoder'));
       optimizer.setState({ tensors: section(ck.tensors, 'optimizer'), scalars: ck.state.optimizer as OptimizerState['scalars'] });

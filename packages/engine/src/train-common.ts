@@ -124,6 +124,12 @@ export interface TrainLoopOptions<S, E> {
   checkpointEveryMinutes?: number;
   /** Lines for a human (resume, checkpoints). */
   log?: (line: string) => void;
+  /**
+   * Called after every step until it returns a number of epochs (null: not yet): from the next
+   * step on, every schedule is laid out over that many epochs, saved with the checkpoints, and the
+   * run ends there (a time budget measures its pace, then fits the whole schedule into it).
+   */
+  replan?: (at: { epoch: number; iteration: number; step: number; lastOfEpoch: boolean }) => number | null;
 }
 
 export interface EpochEndInfo<E> {
@@ -188,6 +194,8 @@ export interface TrainLoopCore<S> {
   fresh?(): void;
   /** Tensors to save (the loop disposes them once written) and the optimizer's scalars. */
   snapshot(): { tensors: Record<string, Tensor>; optimizer: unknown };
+  /** Lay the schedules out over `epochs` (the loop has set `config.epochs`). */
+  setEpochs(epochs: number): void;
   /** One iteration at global step `at.step`; throws `NonFiniteLossError` on a NaN/inf loss. */
   step(batch: TrainBatch, at: { epoch: number; iteration: number; step: number }, lastCheckpoint: string | null): Promise<StepOutput<S>>;
 }
@@ -214,7 +222,9 @@ function checkEvery(name: string, key: string, v: number | undefined, integer: b
  * `onEpoch` and `onEpochEnd`. Positions are (epoch, iteration); the global step `epoch * ipe + it`
  * indexes the schedules, so a resumed run continues them exactly.
  */
-export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainLoopOptions<S, E>, stopAt: number, ipe: number): Promise<TrainLoopResult<E>> {
+export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainLoopOptions<S, E>, plannedStop: number, ipe: number): Promise<TrainLoopResult<E>> {
+  let stopAt = plannedStop;
+  let replan = options.replan;
   const { name, kind, loader, config: cfg } = core;
   const say = options.log ?? (() => {});
   const everySteps = checkEvery(name, 'checkpointEverySteps', options.checkpointEverySteps, true);
@@ -329,6 +339,16 @@ export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainL
       }
       const event = { ...out.event, imagesPerSec: out.images / seconds, seconds } as S;
       options.onStep?.(event);
+      const planned = replan?.({ epoch, iteration: it, step, lastOfEpoch: it === ipe - 1 }) ?? null;
+      if (planned !== null) {
+        if (!Number.isInteger(planned) || planned <= epoch || planned > cfg.epochs) {
+          throw new Error(`${name}: replan must give an integer number of epochs in [${epoch + 1}, ${cfg.epochs}], got ${planned}`);
+        }
+        replan = undefined;
+        cfg.epochs = planned;
+        core.setEpochs(planned);
+        stopAt = options.stopAtEpoch === undefined ? planned : Math.min(options.stopAtEpoch, planned);
+      }
       if (stepLog && (it % logEvery === 0 || it === ipe - 1)) {
         // scalars only (DINO's per-parameter gradNorms stay out of the log)
         const scalars = Object.fromEntries(Object.entries(event as object).filter(([, v]) => typeof v === 'number'));

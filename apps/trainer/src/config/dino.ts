@@ -125,7 +125,7 @@ export const dinoOptimizationSchema = z
       .number()
       .min(0)
       .default(0)
-      .describe('Ours: wall-clock budget in minutes for training (0 = none). When it runs out, the run saves a checkpoint and goes to evaluation.'),
+      .describe('Ours: wall-clock budget in minutes for training (0 = none). The run measures its pace over the first steps, then lays every schedule out over the epochs that fit (at most --epochs), so they end inside the budget; should it still run out, the run saves a checkpoint and goes to evaluation.'),
   })
   .strict();
 

@@ -117,7 +117,7 @@ export const pawsOptimizationSchema = z
     momentum: z.number().min(0).max(1).default(0.9).describe('SGD momentum (lars only).'),
     nesterov: z.boolean().default(false).describe('Nesterov momentum.'),
     weight_decay: z.number().min(0).default(1e-6).describe('Weight decay (bias and batch-norm parameters excluded).'),
-    time_budget: z.number().min(0).default(0).describe('Ours: wall-clock budget in minutes (0 = none).'),
+    time_budget: z.number().min(0).default(0).describe('Ours: wall-clock budget in minutes for training (0 = none). The run measures its pace over the first steps, then lays every schedule out over the epochs that fit (at most --epochs), so they end inside the budget; should it still run out, the run saves a checkpoint and goes to evaluation.'),
   })
   .strict();
 

@@ -56,7 +56,7 @@ export const DINO_PRESETS: Record<string, Preset> = {
     config: {
       model: { ...FMNIST_VIT, out_dim: 256, hidden_dim: 512, bottleneck_dim: 128, drop_path_rate: 0 },
       loss: { warmup_teacher_temp: 0.04, teacher_temp: 0.04, warmup_teacher_temp_epochs: 0 },
-      // 14 epochs end in ~14 minutes at ~165 images/s on 2 cores (README); slower machines stop at the budget
+      // 14 epochs end in ~14 minutes at ~165 images/s on 2 cores (README); on a slower machine the budget plans fewer epochs
       optimization: { batch_size_per_gpu: 64, lr: 0.008, warmup_epochs: 1, epochs: 14, momentum_teacher: 0.99, time_budget: 15 },
       data: { ...FMNIST_CROPS, ...FMNIST_BLUR, local_crops_number: 8, train_images: 10000 },
       logging: { saveckp_freq: 1, eval_freq: 0 },

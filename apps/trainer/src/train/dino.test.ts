@@ -72,6 +72,21 @@ describe('ssl-train dino end to end (fixture data, tiny ViT)', () => {
     expect(JSON.parse(readFileSync(join(budget, 'checkpoint', 'state.json'), 'utf8'))).toMatchObject({ epoch: 0, iteration: 1, step: 1 });
   });
 
+  it('a time budget measures the pace over the first epoch and plans the schedule: logged, in config.json, budget.json and the report', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ssl-dino-'));
+    const small = { train_images: 64, knn_train_images: 64, attention_images: 0 };
+    const r = await runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: tinyFlags(out, { ...small, epochs: 3, time_budget: 10 }) }));
+    // 3 epochs of 2 steps fit 10 minutes: the recipe runs as configured (a budget never lengthens it)
+    expect(r).toMatchObject({ stopReason: 'finished', steps: 6 });
+    const plan = JSON.parse(readFileSync(join(out, 'budget.json'), 'utf8')) as Record<string, number>;
+    expect(plan).toMatchObject({ epochs: 3, configuredEpochs: 3, decidedAtStep: 2, budgetMinutes: 10 });
+    expect(plan.secondsPerStep).toBeGreaterThan(0);
+    const records = readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.filter((x) => x.type === 'budget')).toEqual([expect.objectContaining({ epochs: 3, configured_epochs: 3, step: 2 })]);
+    expect((JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { optimization: { epochs: number } }).optimization.epochs).toBe(3);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('planned for the 10-min budget');
+  });
+
   it('names a wrong data path, an empty folder and an unknown arch', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ssl-dino-'));
     await expect(runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: { ...tinyFlags(out), data_path: '/nonexistent/fm' } }))).rejects.toThrow(

@@ -129,6 +129,7 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
     nets.teacher.loadStateDict(section(tensors, 'teacher'), { strict: true });
     return { features: nets.teacher.backbone as unknown as FeatureModel, network: nets.teacher };
   },
+  minEpochs: ({ optimization: o, loss }) => Math.max(o.warmup_epochs, o.freeze_last_layer, loss.warmup_teacher_temp_epochs) + 1,
   baselineWhat: (run) => `(${run.memory.count} train, ${run.test?.count ?? 0} test)`,
   async prepare(ctx, config, sets) {
     const o = config.optimization;

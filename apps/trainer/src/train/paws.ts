@@ -126,6 +126,7 @@ export const PAWS: TrainMethod<PawsConfig, PawsStepEvent> = {
     encoder.loadStateDict(section(tensors, 'encoder'), { strict: true });
     return { features: encoder.backbone as unknown as FeatureModel, network: encoder };
   },
+  minEpochs: (config) => Math.floor(config.optimization.warmup) + 1,
   baselineWhat: (run) => `with the ${run.memory.count} labels`,
   async prepare(ctx, config, sets) {
     const { criterion: c, data: d, meta: m, optimization: o } = config;

@@ -55,6 +55,11 @@ export class StopSignal {
 
   private readonly now: () => number;
 
+  /** Seconds until the time budget runs out (Infinity without one). */
+  secondsLeft(): number {
+    return (this.deadline - this.now()) / 1000;
+  }
+
   /** True when training should stop now (sets `reason`). */
   check(): boolean {
     if (this.reason) return true;

@@ -8,6 +8,9 @@ import type { Module } from '@ssl/models';
 import type { Tensor } from '@ssl/tensor';
 import type { DinoConfig } from '../config/dino.js';
 import type { PawsConfig } from '../config/paws.js';
+import { writeResolvedConfig } from '../config/load.js';
+import { BudgetPlanner, planEpochs, readBudgetPlan, writeBudgetPlan } from './budget.js';
+import type { BudgetPlan } from './budget.js';
 import {
   Progress,
   Throughput,
@@ -86,6 +89,8 @@ export interface TrainMethod<C extends TrainConfig, S extends StepEventBase> {
   fromCheckpoint(config: C, channels: number, tensors: Record<string, Tensor>): { features: FeatureModel; network: Module };
   /** Check the config against the data and the run directory, build everything; `facts` go into the report. */
   prepare(ctx: RunContext, config: C, sets: RunDatasets): Promise<PreparedRun<S>>;
+  /** The fewest epochs a schedule of `config` can have under a time budget: its warm-ups (lr, teacher temperature, frozen last layer) and one more. */
+  minEpochs(config: C): number;
   /** The pixel-baseline line, e.g. `(1000 train, 500 test)`. */
   baselineWhat(run: PreparedRun<S>): string;
 }
@@ -125,8 +130,21 @@ const pct = (r: { top1: number; top5: number }): string => `top-1 ${r.top1.toFix
  * (Ctrl-C, SIGTERM and the time budget stop it after a step with a checkpoint there; evaluations
  * run between epochs), evaluate at the end and write the report.
  */
+/** `config` with its schedules over `epochs`. */
+function withEpochs<C extends TrainConfig>(config: C, epochs: number): C {
+  return { ...config, optimization: { ...config.optimization, epochs } };
+}
+
+function budgetFact(plan: BudgetPlan, ipe: number): string {
+  return (
+    `${plan.epochs} epochs (${plan.epochs * ipe} steps${plan.epochs < plan.configuredEpochs ? `, of the configured ${plan.configuredEpochs}` : ''}), ` +
+    `planned for the ${plan.budgetMinutes}-min budget at ${(1 / plan.secondsPerStep).toFixed(2)} steps/s measured over the first ${plan.decidedAtStep} steps`
+  );
+}
+
 export async function runTraining<C extends TrainConfig, S extends StepEventBase>(config: C, method: TrainMethod<C, S>): Promise<RunSummary> {
-  const { logging, optimization: o } = config;
+  const { logging } = config;
+  const o = config.optimization;
   const ctx = await openRun({
     outputDir: logging.output_dir,
     threads: config.runtime.threads,
@@ -137,6 +155,10 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
   });
   try {
     const sets = await openDatasets(ctx, config.data.dataset, config.data.val_data_path, config.data.train_images, folderOptions(config));
+    // A resumed budget run keeps the schedule it planned (budget.json beside the checkpoint).
+    const resuming = (config.runtime.resume || (config.method === 'paws' && config.meta.load_checkpoint)) && (await checkpointPosition(ctx.outputDir)) !== null;
+    let plan: BudgetPlan | null = o.time_budget > 0 && resuming ? readBudgetPlan(ctx.outputDir) : null;
+    if (plan) config = withEpochs(config, plan.epochs);
     const run = await method.prepare(ctx, config, sets);
     const ipe = run.loader.length(0);
     const { memory, test } = run;
@@ -165,7 +187,10 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
     // The engine says "resumed from ..." when it loads a checkpoint; log.jsonl records it too.
     const start = run.resume ? await checkpointPosition(ctx.outputDir) : null;
     if (start) ctx.log.write({ type: 'resume', checkpoint: start.dir, epoch: start.epoch, iteration: start.iteration, step: start.step });
-    const progress = new Progress({ total: o.epochs * ipe, start: start?.step ?? 0, mode: logging.progress, every: logging.log_every });
+    const progress = new Progress({
+      total: config.optimization.epochs * ipe, start: start?.step ?? 0, mode: logging.progress, every: logging.log_every,
+      secondsLeft: () => ctx.stop.secondsLeft(),
+    });
     const meter = new Throughput(run.imagesPerStep);
     const say = (line: string) => progress.log(line);
     const evaluate = async (epoch: number, step: number): Promise<Evaluation> => {
@@ -179,7 +204,30 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
       });
       return r;
     };
+    // With a time budget: measure the pace over the first steps (at most the warm-up epoch), then lay
+    // every schedule out over the epochs that fit, so the run ends its schedule inside the budget.
+    const planner = o.time_budget > 0 && !plan ? new BudgetPlanner({ minSteps: 10, minSeconds: o.time_budget * 60 * 0.05 }) : null;
+    const replan = (at: { epoch: number; iteration: number; step: number; lastOfEpoch: boolean }): number | null => {
+      const secondsPerStep = planner?.step(at.lastOfEpoch) ?? null;
+      if (secondsPerStep === null) return null;
+      const configured = config.optimization.epochs;
+      const minEpochs = Math.max(method.minEpochs(config), at.epoch + 1);
+      const { epochs, fits } = planEpochs({ secondsLeft: ctx.stop.secondsLeft(), secondsPerStep, stepsDone: at.step, ipe, maxEpochs: configured, minEpochs });
+      plan = { epochs, configuredEpochs: configured, secondsPerStep, decidedAtStep: at.step, budgetMinutes: o.time_budget };
+      config = withEpochs(config, epochs);
+      writeBudgetPlan(ctx.outputDir, plan);
+      writeResolvedConfig(ctx.outputDir, config);
+      ctx.log.write({ type: 'budget', epochs, configured_epochs: configured, seconds_per_step: secondsPerStep, step: at.step, budget_minutes: o.time_budget });
+      progress.setTotal(epochs * ipe);
+      say(
+        `time budget ${o.time_budget} min: ${(1 / secondsPerStep).toFixed(2)} steps/s over the first steps, so the schedules span ${epochs} epochs` +
+          (epochs < configured ? ` (of the configured ${configured})` : ' (as configured: they fit)') +
+          (fits ? '' : `; even ${epochs} epochs do not fit: the budget will cut the schedule (raise --time-budget or lower --train-images)`),
+      );
+      return epochs < configured ? epochs : null;
+    };
     const r = await run.train({
+      ...(planner ? { replan } : {}),
       resume: run.resume,
       logEvery: 0,
       onStep: (e) => {
@@ -204,6 +252,7 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
     const throughput = `${formatDuration(seconds)}, ${ips.toFixed(1)} ${method.imagesName}/s`;
     if (stopReason === 'interrupted') {
       ctx.facts.set('training', `interrupted at ${where}; ${throughput}`);
+      if (plan) ctx.facts.set('schedule', budgetFact(plan, ipe));
       finishReport(ctx);
       return summary({ ...done, exitCode: ctx.stop.exitCode });
     }
@@ -216,6 +265,7 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
       writeFeatureMapFile(ctx.outputDir, await run.mapFeatures(shown), shown.labels, (sets.test ?? sets.train).classes, config.runtime.seed);
     }
     ctx.facts.set('training', `${r.step} steps, ${throughput} (stopped: ${stopReason})`);
+    if (plan) ctx.facts.set('schedule', budgetFact(plan, ipe));
     if (knn && baseline) {
       ctx.facts.set('k-NN', `${pct(knn)} (k=${knn.k}, ${knn.trainImages} train / ${knn.testImages} test images; labels: ${sets.labels})`);
       if (snn) ctx.facts.set('soft-NN of the encoder output (official PAWS eval)', pct(snn));
