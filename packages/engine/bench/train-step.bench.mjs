@@ -24,7 +24,10 @@ const out = mkdtempSync(join(tmpdir(), 'bench-dino-'));
 const times = [];
 const r = await trainDino({
   student: net(0.1), teacher: net(0), loader, logEvery: 0,
-  config: { outputDir: out, epochs: 1, outDim: 4096, localCropsNumber: LOCAL, batchSizePerGpu: B, warmupEpochs: 0, saveckpFreq: 0 },
+  outputDir: out,
+  config: {
+    model: { out_dim: 4096 }, data: { local_crops_number: LOCAL }, optimization: { epochs: 1, batch_size_per_gpu: B, warmup_epochs: 0 }, logging: { saveckp_freq: 0 },
+  },
   onStep: (e) => times.push(e.seconds),
 });
 r.dinoLoss.dispose();
@@ -35,7 +38,8 @@ console.log(`backend ${info.name}: ViT 4x192 (patch 4, 32px) + DINOHead 4096, ba
 console.log(`first step ${times[0].toFixed(2)} s; steady ${mean.toFixed(3)} s/step = ${(B / mean).toFixed(1)} images/s over ${steady.length} steps; tensors ${tf.memory().numTensors}`);
 
 // The engine's share of a step: AdamW, per-parameter clipping, EMA over the same parameters.
-const { AdamW, getParamsGroups, clipGradients, emaUpdate } = await import('../dist/index.js');
+const { emaUpdate } = await import('../dist/index.js');
+const { AdamW, getParamsGroups, clipGradients } = await import('@ssl/optim');
 const s = net(0);
 const t = net(0);
 const named = s.namedParameters().filter(([, v]) => v.trainable);

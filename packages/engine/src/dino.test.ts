@@ -11,7 +11,7 @@ import { cosineScheduler } from '@ssl/optim';
 import { trainDino } from './dino.js';
 import type { DinoConfig, DinoEpochStats, DinoStepEvent } from './dino.js';
 import { NonFiniteLossError } from './train-common.js';
-import type { EpochEndInfo } from './train-common.js';
+import type { ConfigInput, EpochEndInfo } from './train-common.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -39,12 +39,18 @@ async function tinyLoader(n: number, batchSize: number) {
   });
 }
 
-function config(outputDir: string, epochs: number): Partial<DinoConfig> & { outputDir: string } {
-  return {
-    outputDir, epochs, outDim: 32, localCropsNumber: LOCAL, batchSizePerGpu: 4, lr: 0.05, warmupEpochs: 1,
-    warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 1, freezeLastLayer: 1, clipGrad: 0.5,
-    saveckpFreq: 1, seed: 0,
+/** The tiny run's output directory and config groups, `over` merged into the groups. */
+function config(outputDir: string, epochs: number, over: ConfigInput<DinoConfig> = {}): { outputDir: string; config: ConfigInput<DinoConfig> } {
+  const groups: ConfigInput<DinoConfig> = {
+    model: { out_dim: 32 },
+    data: { local_crops_number: LOCAL },
+    loss: { warmup_teacher_temp: 0.04, teacher_temp: 0.07, warmup_teacher_temp_epochs: 1 },
+    optimization: { epochs, batch_size_per_gpu: 4, lr: 0.05, warmup_epochs: 1, freeze_last_layer: 1, clip_grad: 0.5 },
+    logging: { saveckp_freq: 1 },
+    runtime: { seed: 0 },
   };
+  for (const [g, v] of Object.entries(over)) Object.assign(groups[g as keyof DinoConfig] as object, v);
+  return { outputDir, config: groups };
 }
 
 function weights(net: MultiCropWrapper): Float32Array[] {
@@ -64,20 +70,20 @@ describe('trainDino', () => {
     const a = { student: tinyNet(0.1), teacher: tinyNet(0) };
     const lossesA: DinoStepEvent[] = [];
     const outA = tmp();
-    const ra = await trainDino({ ...a, loader, config: config(outA, 2), onStep: (e) => lossesA.push(e) });
+    const ra = await trainDino({ ...a, loader, ...config(outA, 2), onStep: (e) => lossesA.push(e) });
     expect(lossesA.length).toBe(4);
     // half, then a fresh process-like restart from the checkpoint
     const outB = tmp();
     const b1 = { student: tinyNet(0.1), teacher: tinyNet(0) };
     const lossesB: DinoStepEvent[] = [];
-    const rb1 = await trainDino({ ...b1, loader, config: config(outB, 2), stopAtEpoch: 1, onStep: (e) => lossesB.push(e) });
+    const rb1 = await trainDino({ ...b1, loader, ...config(outB, 2), stopAtEpoch: 1, onStep: (e) => lossesB.push(e) });
     expect(rb1.endEpoch).toBe(1);
     rb1.dinoLoss.dispose();
     b1.student.dispose();
     b1.teacher.dispose();
     const b2 = { student: tinyNet(0.1), teacher: tinyNet(0) };
     const said: string[] = [];
-    const rb2 = await trainDino({ ...b2, loader, config: config(outB, 2), onStep: (e) => lossesB.push(e), log: (l) => said.push(l) });
+    const rb2 = await trainDino({ ...b2, loader, ...config(outB, 2), onStep: (e) => lossesB.push(e), log: (l) => said.push(l) });
     expect(said[0]).toMatch(/^resumed from .*checkpoint: epoch 1, step 2$/);
     expect(said.some((l) => l.startsWith('warning'))).toBe(false);
     expect(rb2.startEpoch).toBe(1);
@@ -117,7 +123,7 @@ describe('trainDino', () => {
         const net = { student: tinyNet(0.1), teacher: tinyNet(0) };
         const events: DinoStepEvent[] = [];
         const out = tmp();
-        const r = await trainDino({ ...net, loader, config: config(out, 2), onStep: (e) => events.push(e) });
+        const r = await trainDino({ ...net, loader, ...config(out, 2), onStep: (e) => events.push(e) });
         expect(r.stopped).toBeNull();
         const res = {
           events, student: weights(net.student), teacher: weights(net.teacher), center: r.dinoLoss.center.dataSync() as Float32Array,
@@ -136,7 +142,7 @@ describe('trainDino', () => {
       const net = { student: tinyNet(0.1), teacher: tinyNet(0) };
       const said: string[] = [];
       const events = [...before];
-      const r = await trainDino({ ...net, loader, config: config(out, 2), onStep: (e) => events.push(e), log: (l) => said.push(l) });
+      const r = await trainDino({ ...net, loader, ...config(out, 2), onStep: (e) => events.push(e), log: (l) => said.push(l) });
       expect(said[0]).toMatch(expectSaid);
       expect(r).toMatchObject({ startEpoch: 1, startIteration: 1, endEpoch: 2, endIteration: 0, step: 6, stopped: null });
       expect(events.map((e) => e.step)).toEqual([0, 1, 2, 3, 4, 5]);
@@ -165,7 +171,7 @@ describe('trainDino', () => {
       const events: DinoStepEvent[] = [];
       const ends: EpochEndInfo<DinoEpochStats>[] = [];
       const r = await trainDino({
-        ...net, loader, config: config(out, 2), onStep: (e) => events.push(e), shouldStop: () => events.length === 4,
+        ...net, loader, ...config(out, 2), onStep: (e) => events.push(e), shouldStop: () => events.length === 4,
         onEpochEnd: async (info) => {
           await new Promise((resolve) => setTimeout(resolve, 1)); // awaited before the next epoch
           ends.push(info);
@@ -192,7 +198,7 @@ describe('trainDino', () => {
         if (e.step === 4) throw new Error('crash after step 5'); // as kill -9: step 5 is not in any checkpoint
         events.push(e);
       };
-      await expect(trainDino({ ...net, loader, config: config(out, 2), checkpointEverySteps: 2, onStep: crash, log: (l) => said.push(l) })).rejects.toThrow(/crash/);
+      await expect(trainDino({ ...net, loader, ...config(out, 2), checkpointEverySteps: 2, onStep: crash, log: (l) => said.push(l) })).rejects.toThrow(/crash/);
       expect(said.filter((l) => l.startsWith('checkpoint at'))).toEqual([
         `checkpoint at epoch 0, step 2 (batch 2 of 3): saved ${join(out, 'checkpoint')}`,
         `checkpoint at epoch 1, step 4 (batch 1 of 3): saved ${join(out, 'checkpoint')}`,
@@ -202,15 +208,15 @@ describe('trainDino', () => {
       net.teacher.dispose();
       // a mid-epoch checkpoint only continues with the same batches per epoch
       const other = { student: tinyNet(0.1), teacher: tinyNet(0) };
-      await expect(trainDino({ ...other, loader: await tinyLoader(16, 4), config: config(out, 2) })).rejects.toThrow(
+      await expect(trainDino({ ...other, loader: await tinyLoader(16, 4), ...config(out, 2) })).rejects.toThrow(
         /saved in the middle of an epoch of 3 batches, but the loader now gives 4/,
       );
-      await expect(trainDino({ ...other, loader, config: config(tmp(), 2), checkpointEveryMinutes: -1 })).rejects.toThrow(
+      await expect(trainDino({ ...other, loader, ...config(tmp(), 2), checkpointEveryMinutes: -1 })).rejects.toThrow(
         /checkpointEveryMinutes must be a number >= 0 \(0: off\), got -1/,
       );
       // by the clock: with a tiny interval, after every step inside an epoch
       const timed: string[] = [];
-      const rt = await trainDino({ ...other, loader, config: { ...config(tmp(), 2), saveckpFreq: 0 }, stopAtEpoch: 1, checkpointEveryMinutes: 1e-9, log: (l) => timed.push(l) });
+      const rt = await trainDino({ ...other, loader, ...config(tmp(), 2, { logging: { saveckp_freq: 0 } }), stopAtEpoch: 1, checkpointEveryMinutes: 1e-9, log: (l) => timed.push(l) });
       expect(timed.filter((l) => l.startsWith('checkpoint at')).length).toBe(2);
       rt.dinoLoss.dispose();
       other.student.dispose();
@@ -225,7 +231,7 @@ describe('trainDino', () => {
     const counts: number[] = [];
     // mid-epoch checkpoints every 3 steps too: saving frees what it creates
     const r = await trainDino({
-      ...net, loader, config: { ...config(tmp(), 5), saveckpFreq: 0 }, logEvery: 0, checkpointEverySteps: 3, onStep: () => counts.push(tf.memory().numTensors),
+      ...net, loader, ...config(tmp(), 5, { logging: { saveckp_freq: 0 } }), logEvery: 0, checkpointEverySteps: 3, onStep: () => counts.push(tf.memory().numTensors),
     });
     expect(counts.length).toBe(50);
     // the last layer's AdamW moments appear at epoch 1 (it is frozen in epoch 0); flat from then on
@@ -242,7 +248,7 @@ describe('trainDino', () => {
       const net = { student: tinyNet(0), teacher: tinyNet(0) };
       const before = weights(net.student);
       const losses: number[] = [];
-      const r = await trainDino({ ...net, loader, config: { ...config(tmp(), 1), optimizer, warmupEpochs: 0, freezeLastLayer: 0 }, onStep: (e) => losses.push(e.loss) });
+      const r = await trainDino({ ...net, loader, ...config(tmp(), 1, { optimization: { optimizer, warmup_epochs: 0, freeze_last_layer: 0 } }), onStep: (e) => losses.push(e.loss) });
       expect(losses.every(Number.isFinite)).toBe(true);
       expect(maxAbsDiff(before, weights(net.student))).toBeGreaterThan(0);
       r.dinoLoss.dispose();
@@ -250,7 +256,7 @@ describe('trainDino', () => {
       net.teacher.dispose();
     }
     const net = { student: tinyNet(0), teacher: tinyNet(0) };
-    await expect(trainDino({ ...net, loader, config: { ...config(tmp(), 1), optimizer: 'adam' as 'adamw' } })).rejects.toThrow(/optimizer must be 'adamw', 'sgd' or 'lars'/);
+    await expect(trainDino({ ...net, loader, ...config(tmp(), 1, { optimization: { optimizer: 'adam' as 'adamw' } }) })).rejects.toThrow(/optimizer must be 'adamw', 'sgd' or 'lars'/);
     net.student.dispose();
     net.teacher.dispose();
   }, 120_000);
@@ -258,12 +264,12 @@ describe('trainDino', () => {
   it('replan lays every schedule out over fewer epochs from the next step on, saves it, and a resumed run continues it exactly', async () => {
     const loader = await tinyLoader(8, 4); // 2 steps per epoch
     // configured 4 epochs; a budget decides 2 after the first step
-    const cfg = { ...config(tmp(), 4), warmupTeacherTempEpochs: 0 };
+    const cfg = config(tmp(), 4, { loss: { warmup_teacher_temp_epochs: 0 } });
     const a = { student: tinyNet(0), teacher: tinyNet(0) };
     const ea: DinoStepEvent[] = [];
     const calls: number[] = [];
     const replan = (at: { step: number }) => (calls.push(at.step), at.step === 1 ? 2 : null);
-    const ra = await trainDino({ ...a, loader, config: cfg, replan, onStep: (e) => ea.push(e) });
+    const ra = await trainDino({ ...a, loader, ...cfg, replan, onStep: (e) => ea.push(e) });
     ra.dinoLoss.dispose();
     expect(calls).toEqual([1]); // asked until it answered
     expect([ra.endEpoch, ra.step, ea.length]).toEqual([2, 4, 4]);
@@ -274,23 +280,23 @@ describe('trainDino', () => {
     expect(ea[0]?.wd).toBe(cosineScheduler(0.04, 0.4, 4, 2)[0]);
     ea.slice(1).forEach((e, i) => expect([e.lr, e.wd, e.momentum]).toEqual([lr[i + 1], wd[i + 1], mom[i + 1]]));
     expect(ea[3]?.lr).toBe(Math.min(...lr.slice(2)));
-    const state = JSON.parse(readFileSync(join(cfg.outputDir, 'checkpoint', 'state.json'), 'utf8')) as { epoch: number; config: { epochs: number } };
-    expect([state.epoch, state.config.epochs]).toEqual([2, 2]);
+    const state = JSON.parse(readFileSync(join(cfg.outputDir, 'checkpoint', 'state.json'), 'utf8')) as { epoch: number; config: { optimization: { epochs: number } } };
+    expect([state.epoch, state.config.optimization.epochs]).toEqual([2, 2]);
 
     // the same run stopped after epoch 1 and resumed with the planned 2 epochs ends with the same weights
-    const cfgB = { ...config(tmp(), 4), warmupTeacherTempEpochs: 0 };
+    const cfgB = config(tmp(), 4, { loss: { warmup_teacher_temp_epochs: 0 } });
     const b1 = { student: tinyNet(0), teacher: tinyNet(0) };
-    const r1 = await trainDino({ ...b1, loader, config: cfgB, replan: (at) => (at.step === 1 ? 2 : null), stopAtEpoch: 1 });
+    const r1 = await trainDino({ ...b1, loader, ...cfgB, replan: (at) => (at.step === 1 ? 2 : null), stopAtEpoch: 1 });
     r1.dinoLoss.dispose();
     expect(r1.endEpoch).toBe(1);
     const b2 = { student: tinyNet(0), teacher: tinyNet(0) };
     const said: string[] = [];
-    const r2 = await trainDino({ ...b2, loader, config: { ...cfgB, epochs: 2 }, log: (l) => said.push(l) });
+    const r2 = await trainDino({ ...b2, loader, ...config(cfgB.outputDir, 2, { loss: { warmup_teacher_temp_epochs: 0 } }), log: (l) => said.push(l) });
     r2.dinoLoss.dispose();
     expect(said.join('\n')).not.toContain('config differs');
     expect(r2.step).toBe(4);
     expect(maxAbsDiff(weights(b2.teacher), weights(a.teacher))).toBeLessThan(1e-6);
-    await expect(trainDino({ ...{ student: tinyNet(0), teacher: tinyNet(0) }, loader, config: { ...config(tmp(), 2) }, replan: () => 3 })).rejects.toThrow(
+    await expect(trainDino({ ...{ student: tinyNet(0), teacher: tinyNet(0) }, loader, ...config(tmp(), 2), replan: () => 3 })).rejects.toThrow(
       /replan must give an integer number of epochs in \[1, 2\], got 3/,
     );
     for (const n of [a, b1, b2]) {
@@ -303,15 +309,15 @@ describe('trainDino', () => {
     const loader = await tinyLoader(8, 4);
     const out = tmp();
     const net = { student: tinyNet(0), teacher: tinyNet(0) };
-    const r = await trainDino({ ...net, loader, config: config(out, 3), stopAtEpoch: 1 });
+    const r = await trainDino({ ...net, loader, ...config(out, 3), stopAtEpoch: 1 });
     r.dinoLoss.dispose();
     const saved = readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8');
     // poison a student weight: the next loss is NaN
     const [, v] = net.student.namedParameters().find(([n]) => n === 'head.mlp.0.weight') ?? [];
     v?.assign(tf.fill(v.shape, Number.NaN));
     const before = tf.memory().numTensors;
-    await expect(trainDino({ ...net, loader, config: config(out, 3), resume: false })).rejects.toThrow(NonFiniteLossError);
-    await expect(trainDino({ ...net, loader, config: config(tmp(), 3), resume: false })).rejects.toThrow(/Loss is NaN at epoch 0, iteration 0/);
+    await expect(trainDino({ ...net, loader, ...config(out, 3), resume: false })).rejects.toThrow(NonFiniteLossError);
+    await expect(trainDino({ ...net, loader, ...config(tmp(), 3), resume: false })).rejects.toThrow(/Loss is NaN at epoch 0, iteration 0/);
     expect(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8')).toBe(saved);
     expect(tf.memory().numTensors).toBe(before); // a failed run frees its loss and optimizer state
     net.student.dispose();

@@ -6,56 +6,49 @@ import { tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
 import { copyStudentToTeacher, emaUpdate } from './ema.js';
-import { checkEpochs, moduleRngs, NonFiniteLossError, runTrainLoop, viewTensors } from './train-common.js';
-import type { BatchSource, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
+import { checkEpochs, moduleRngs, NonFiniteLossError, resolveGroups, runTrainLoop, viewTensors } from './train-common.js';
+import type { BatchSource, ConfigInput, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 
-/** main_dino.py arguments the loop uses, in camelCase, with the official defaults in `DINO_DEFAULTS`. */
+/**
+ * main_dino.py arguments the loop reads, by config group under their official names: `ssl-train
+ * dino`'s resolved config passes as it is. Defaults (the official ones) in `DINO_DEFAULTS`.
+ */
 export interface DinoConfig {
-  outDim: number;
-  /** Local crops per image; nCrops = 2 + localCropsNumber. */
-  localCropsNumber: number;
-  warmupTeacherTemp: number;
-  teacherTemp: number;
-  warmupTeacherTempEpochs: number;
-  momentumTeacher: number;
-  weightDecay: number;
-  weightDecayEnd: number;
-  /** Maximal per-parameter gradient norm; 0 disables clipping. */
-  clipGrad: number;
-  /** Images per batch; the lr is scaled by batchSizePerGpu / 256 (one process). */
-  batchSizePerGpu: number;
-  epochs: number;
-  freezeLastLayer: number;
-  /** lr for a batch of 256, reached at the end of the warm-up. */
-  lr: number;
-  warmupEpochs: number;
-  minLr: number;
-  optimizer: 'adamw' | 'sgd' | 'lars';
-  /** Save `checkpoint<epoch:04>` when epoch % saveckpFreq == 0 (0: never); `checkpoint` every epoch. */
-  saveckpFreq: number;
-  outputDir: string;
-  seed: number;
+  model: { out_dim: number };
+  /** Local crops per image; nCrops = 2 + local_crops_number. */
+  data: { local_crops_number: number };
+  loss: { warmup_teacher_temp: number; teacher_temp: number; warmup_teacher_temp_epochs: number };
+  optimization: {
+    momentum_teacher: number;
+    weight_decay: number;
+    weight_decay_end: number;
+    /** Maximal per-parameter gradient norm; 0 disables clipping. */
+    clip_grad: number;
+    /** Images per batch; the lr is scaled by batch_size_per_gpu / 256 (one process). */
+    batch_size_per_gpu: number;
+    epochs: number;
+    freeze_last_layer: number;
+    /** lr for a batch of 256, reached at the end of the warm-up. */
+    lr: number;
+    warmup_epochs: number;
+    min_lr: number;
+    optimizer: 'adamw' | 'sgd' | 'lars';
+  };
+  /** Keep `checkpoint<epoch:04>` when epoch % saveckp_freq == 0 (0: never); `checkpoint` every epoch. */
+  logging: { saveckp_freq: number };
+  runtime: { seed: number };
 }
 
-export const DINO_DEFAULTS: Omit<DinoConfig, 'outputDir'> = {
-  outDim: 65536,
-  localCropsNumber: 8,
-  warmupTeacherTemp: 0.04,
-  teacherTemp: 0.04,
-  warmupTeacherTempEpochs: 0,
-  momentumTeacher: 0.996,
-  weightDecay: 0.04,
-  weightDecayEnd: 0.4,
-  clipGrad: 3.0,
-  batchSizePerGpu: 64,
-  epochs: 100,
-  freezeLastLayer: 1,
-  lr: 0.0005,
-  warmupEpochs: 10,
-  minLr: 1e-6,
-  optimizer: 'adamw',
-  saveckpFreq: 20,
-  seed: 0,
+export const DINO_DEFAULTS: DinoConfig = {
+  model: { out_dim: 65536 },
+  data: { local_crops_number: 8 },
+  loss: { warmup_teacher_temp: 0.04, teacher_temp: 0.04, warmup_teacher_temp_epochs: 0 },
+  optimization: {
+    momentum_teacher: 0.996, weight_decay: 0.04, weight_decay_end: 0.4, clip_grad: 3.0, batch_size_per_gpu: 64, epochs: 100,
+    freeze_last_layer: 1, lr: 0.0005, warmup_epochs: 10, min_lr: 1e-6, optimizer: 'adamw',
+  },
+  logging: { saveckp_freq: 20 },
+  runtime: { seed: 0 },
 };
 
 /** A network as `MultiCropWrapper`: a Module whose forward takes the list of crop batches. */
@@ -99,7 +92,10 @@ export interface TrainDinoOptions extends TrainLoopOptions<DinoStepEvent, DinoEp
   student: MultiCropNetwork;
   teacher: MultiCropNetwork;
   loader: BatchSource;
-  config: Partial<DinoConfig> & { outputDir: string };
+  /** Config groups (partial: the rest from `DINO_DEFAULTS`). */
+  config?: ConfigInput<DinoConfig>;
+  /** Where checkpoints and logs go. */
+  outputDir: string;
 }
 
 export interface TrainDinoResult extends TrainLoopResult<DinoEpochStats> {
@@ -107,7 +103,7 @@ export interface TrainDinoResult extends TrainLoopResult<DinoEpochStats> {
   dinoLoss: DINOLoss;
 }
 
-function makeOptimizer(kind: DinoConfig['optimizer'], student: Module): Optimizer {
+function makeOptimizer(kind: DinoConfig['optimization']['optimizer'], student: Module): Optimizer {
   const groups = getParamsGroups(student.namedParameters());
   if (kind === 'adamw') return new AdamW(groups);
   if (kind === 'sgd') return new SGD(groups, { lr: 0, momentum: 0.9 }); // lr is set by the scheduler
@@ -125,33 +121,36 @@ function makeOptimizer(kind: DinoConfig['optimizer'], student: Module): Optimize
  * mid-epoch checkpoints, `shouldStop` and the hooks are the shared `runTrainLoop`'s.
  */
 export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoResult> {
-  const cfg: DinoConfig = { ...DINO_DEFAULTS, ...options.config };
+  if (typeof options.outputDir !== 'string' || !options.outputDir) throw new Error(`trainDino: outputDir must be a directory path, got ${String(options.outputDir)}`);
+  const cfg = resolveGroups('trainDino', DINO_DEFAULTS, options.config);
+  const { model: m, data: d, loss: l, optimization: o } = cfg;
   const { student, teacher, loader } = options;
-  const stopAt = checkEpochs('trainDino', cfg.epochs, options.stopAtEpoch);
+  const stopAt = checkEpochs('trainDino', o.epochs, options.stopAtEpoch);
   const ipe = loader.length(0);
   if (!Number.isInteger(ipe) || ipe < 1) throw new Error(`trainDino: the loader yields no batch per epoch (length ${ipe})`);
 
   // the optimizer holds no tensors until its first step, so a bad config below leaks nothing
-  const optimizer = makeOptimizer(cfg.optimizer, student);
-  const nCrops = cfg.localCropsNumber + 2;
+  const optimizer = makeOptimizer(o.optimizer, student);
+  const nCrops = d.local_crops_number + 2;
   const dinoLoss = new DINOLoss({
-    outDim: cfg.outDim,
+    outDim: m.out_dim,
     nCrops,
-    warmupTeacherTemp: cfg.warmupTeacherTemp,
-    teacherTemp: cfg.teacherTemp,
-    warmupTeacherTempEpochs: cfg.warmupTeacherTempEpochs,
-    nEpochs: cfg.epochs,
+    warmupTeacherTemp: l.warmup_teacher_temp,
+    teacherTemp: l.teacher_temp,
+    warmupTeacherTempEpochs: l.warmup_teacher_temp_epochs,
+    nEpochs: o.epochs,
   });
   // per-iteration values over all epochs (main_dino.py); `setEpochs` lays them out again
   let lrSchedule: Float64Array;
   let wdSchedule: Float64Array;
   let momentumSchedule: Float64Array;
   const setEpochs = (epochs: number): void => {
-    lrSchedule = cosineScheduler((cfg.lr * cfg.batchSizePerGpu) / 256, cfg.minLr, epochs, ipe, { warmupEpochs: cfg.warmupEpochs });
-    wdSchedule = cosineScheduler(cfg.weightDecay, cfg.weightDecayEnd, epochs, ipe);
-    momentumSchedule = cosineScheduler(cfg.momentumTeacher, 1, epochs, ipe);
+    lrSchedule = cosineScheduler((o.lr * o.batch_size_per_gpu) / 256, o.min_lr, epochs, ipe, { warmupEpochs: o.warmup_epochs });
+    wdSchedule = cosineScheduler(o.weight_decay, o.weight_decay_end, epochs, ipe);
+    momentumSchedule = cosineScheduler(o.momentum_teacher, 1, epochs, ipe);
+    o.epochs = epochs;
   };
-  setEpochs(cfg.epochs);
+  setEpochs(o.epochs);
 
   try {
     const studentNamed = student.namedParameters().filter(([, v]) => v.trainable);
@@ -162,6 +161,11 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
       name: 'trainDino',
       kind: 'dino',
       config: cfg,
+      get epochs() {
+        return o.epochs;
+      },
+      saveckpFreq: cfg.logging.saveckp_freq,
+      outputDir: options.outputDir,
       loader,
       rngs: new Map([...moduleRngs('student', student), ...moduleRngs('teacher', teacher)]),
       restore(ck, found) {
@@ -196,7 +200,7 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
         const views = viewTensors(batch);
         if (views.length !== nCrops) {
           tf.dispose(views);
-          throw new Error(`trainDino: batches must have ${nCrops} views (2 global + ${cfg.localCropsNumber} local), got ${views.length}`);
+          throw new Error(`trainDino: batches must have ${nCrops} views (2 global + ${d.local_crops_number} local), got ${views.length}`);
         }
         const B = views[0]?.shape[0] as number;
         let lossValue: number;
@@ -219,8 +223,8 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
           const named = gradsByParamName(studentNamed, grads);
           try {
             if (!Number.isFinite(lossValue)) throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
-            if (cfg.clipGrad) norms = clipGradients(named, cfg.clipGrad);
-            cancelGradientsLastLayer(epoch, named, cfg.freezeLastLayer);
+            if (o.clip_grad) norms = clipGradients(named, o.clip_grad);
+            cancelGradientsLastLayer(epoch, named, o.freeze_last_layer);
             optimizer.step(named);
           } finally {
             tf.dispose(Object.values(named));

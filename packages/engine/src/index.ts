@@ -15,9 +15,10 @@ export {
 } from './checkpoint.js';
 export type { Checkpoint, CheckpointState } from './checkpoint.js';
 export { JsonlLogger, Mean, memoryStats } from './logger.js';
-export { NonFiniteLossError, runTrainLoop } from './train-common.js';
+export { NonFiniteLossError, resolveGroups, runTrainLoop } from './train-common.js';
 export type {
   BatchSource,
+  ConfigInput,
   EpochEndInfo,
   StepOutput,
   TrainBatch,

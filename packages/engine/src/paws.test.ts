@@ -9,6 +9,7 @@ import { tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
 import { trainPaws } from './paws.js';
 import type { PawsConfig, PawsNetwork, PawsStepEvent } from './paws.js';
+import type { ConfigInput } from './train-common.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -73,11 +74,16 @@ async function data(nUnlabelled: number, batchSize = 4) {
   return { loader, support };
 }
 
-function config(outputDir: string, epochs: number): Partial<PawsConfig> & { outputDir: string } {
-  return {
-    outputDir, epochs, multicrop: MULTICROP, classesPerBatch: CLASSES_PER_BATCH, supervisedImgsPerClass: PER_CLASS, supervisedViews: 2,
-    unsupervisedBatchSize: 4, warmup: 1, startLr: 0.1, lr: 0.4, finalLr: 0.01, labelSmoothing: 0.1, saveckpFreq: 1,
+/** The tiny run's output directory and config groups, `over` merged into the groups. */
+function config(outputDir: string, epochs: number, over: ConfigInput<PawsConfig> = {}): { outputDir: string; config: ConfigInput<PawsConfig> } {
+  const groups: ConfigInput<PawsConfig> = {
+    criterion: { classes_per_batch: CLASSES_PER_BATCH, supervised_imgs_per_class: PER_CLASS, supervised_views: 2, unsupervised_batch_size: 4 },
+    data: { multicrop: MULTICROP, label_smoothing: 0.1 },
+    optimization: { epochs, warmup: 1, start_lr: 0.1, lr: 0.4, final_lr: 0.01 },
+    logging: { saveckp_freq: 1 },
   };
+  for (const [g, v] of Object.entries(over)) Object.assign((groups[g as keyof PawsConfig] ??= {}) as object, v);
+  return { outputDir, config: groups };
 }
 
 const weights = (m: Module) => [...m.parameters(), ...m.namedBuffers().map(([, b]) => b)].map((v) => v.dataSync() as Float32Array);
@@ -93,15 +99,15 @@ describe('trainPaws', () => {
     const a = tinyEncoder();
     const ea: PawsStepEvent[] = [];
     const outA = tmp();
-    await trainPaws({ encoder: a, loader, support, config: config(outA, 2), onStep: (e) => ea.push(e) });
+    await trainPaws({ encoder: a, loader, support, ...config(outA, 2), onStep: (e) => ea.push(e) });
     const outB = tmp();
     const eb: PawsStepEvent[] = [];
     const b1 = tinyEncoder();
-    const r1 = await trainPaws({ encoder: b1, loader, support, config: config(outB, 2), stopAtEpoch: 1, onStep: (e) => eb.push(e) });
+    const r1 = await trainPaws({ encoder: b1, loader, support, ...config(outB, 2), stopAtEpoch: 1, onStep: (e) => eb.push(e) });
     expect(r1.endEpoch).toBe(1);
     b1.dispose();
     const b2 = tinyEncoder();
-    const r2 = await trainPaws({ encoder: b2, loader, support, config: config(outB, 2), onStep: (e) => eb.push(e) });
+    const r2 = await trainPaws({ encoder: b2, loader, support, ...config(outB, 2), onStep: (e) => eb.push(e) });
     expect(r2.startEpoch).toBe(1);
     expect(eb.map((e) => e.step)).toEqual([0, 1, 2, 3]);
     ea.forEach((e, i) => {
@@ -126,14 +132,14 @@ describe('trainPaws', () => {
     const a = tinyEncoder();
     const ea: PawsStepEvent[] = [];
     const outA = tmp();
-    await trainPaws({ encoder: a, loader, support, config: config(outA, 2), onStep: (e) => ea.push(e) });
+    await trainPaws({ encoder: a, loader, support, ...config(outA, 2), onStep: (e) => ea.push(e) });
     const refLine = readFileSync(join(outA, 'log.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))[1];
 
     const resumeAndCompare = async (out: string, before: PawsStepEvent[]) => {
       const b = tinyEncoder();
       const events = [...before];
       const said: string[] = [];
-      const r = await trainPaws({ encoder: b, loader, support, config: config(out, 2), onStep: (e) => events.push(e), log: (l) => said.push(l) });
+      const r = await trainPaws({ encoder: b, loader, support, ...config(out, 2), onStep: (e) => events.push(e), log: (l) => said.push(l) });
       expect(said[0]).toMatch(/^resumed from .*checkpoint: epoch 1, step 4 \(batch 1 of 3 of that epoch\)$/);
       expect(r).toMatchObject({ startEpoch: 1, startIteration: 1, step: 6, stopped: null });
       expect(events.map((e) => e.step)).toEqual([0, 1, 2, 3, 4, 5]);
@@ -155,7 +161,7 @@ describe('trainPaws', () => {
     const eb: PawsStepEvent[] = [];
     const epochEnds: number[] = [];
     const r1 = await trainPaws({
-      encoder: b1, loader, support, config: config(outB, 2), onStep: (e) => eb.push(e), shouldStop: () => eb.length === 4,
+      encoder: b1, loader, support, ...config(outB, 2), onStep: (e) => eb.push(e), shouldStop: () => eb.length === 4,
       onEpochEnd: (info) => void epochEnds.push(info.epoch),
     });
     expect(r1).toMatchObject({ stopped: 'requested', endEpoch: 1, endIteration: 1, step: 4 });
@@ -172,7 +178,7 @@ describe('trainPaws', () => {
       if (e.step === 4) throw new Error('crash');
       ec.push(e);
     };
-    await expect(trainPaws({ encoder: c1, loader, support, config: config(outC, 2), checkpointEverySteps: 2, onStep: crash })).rejects.toThrow(/crash/);
+    await expect(trainPaws({ encoder: c1, loader, support, ...config(outC, 2), checkpointEverySteps: 2, onStep: crash })).rejects.toThrow(/crash/);
     expect(JSON.parse(readFileSync(join(outC, 'checkpoint', 'state.json'), 'utf8'))).toMatchObject({ epoch: 1, iteration: 1, step: 4 });
     c1.dispose();
     await resumeAndCompare(outC, ec);
@@ -185,7 +191,7 @@ describe('trainPaws', () => {
     const counts: number[] = [];
     // mid-epoch checkpoints every 3 steps too: saving frees what it creates
     await trainPaws({
-      encoder: enc, loader, support, config: { ...config(tmp(), 5), saveckpFreq: 0 }, logEvery: 0, checkpointEverySteps: 3,
+      encoder: enc, loader, support, ...config(tmp(), 5, { logging: { saveckp_freq: 0 } }), logEvery: 0, checkpointEverySteps: 3,
       onStep: () => counts.push(tf.memory().numTensors),
     });
     expect(counts.length).toBe(50);
@@ -199,7 +205,7 @@ describe('trainPaws', () => {
     const encoder: PawsNetwork = new PAWSModel(vit, { hiddenDim: 16, outputDim: 8, usePred: true, seed: 9 });
     const before = weights(encoder);
     const events: PawsStepEvent[] = [];
-    await trainPaws({ encoder, loader, support, config: config(tmp(), 1), onStep: (e) => events.push(e) });
+    await trainPaws({ encoder, loader, support, ...config(tmp(), 1), onStep: (e) => events.push(e) });
     expect(events.length).toBe(2);
     expect(events.every((e) => Number.isFinite(e.loss) && e.rloss <= 0)).toBe(true);
     expect(maxAbsDiff(before, weights(encoder))).toBeGreaterThan(0);
@@ -208,12 +214,12 @@ describe('trainPaws', () => {
 
   it("optimizer 'adamw' bounds a ViT's bias steps by ~lr, where LARS gives excluded biases plain SGD at the full lr", async () => {
     const { loader, support } = await data(8); // 2 iterations
-    const biasChange = async (optimizer: PawsConfig['optimizer'], lr: number) => {
+    const biasChange = async (optimizer: PawsConfig['optimization']['optimizer'], lr: number) => {
       const vit = new VisionTransformer({ imgSize: 28, patchSize: 7, inChans: 3, embedDim: 16, depth: 1, numHeads: 2, seed: 8 });
       const encoder = new PAWSModel(vit, { hiddenDim: 16, outputDim: 8, usePred: true, seed: 9 });
       const biases = () => encoder.namedParameters().filter(([n]) => n.startsWith('blocks.') && n.endsWith('.bias')).map(([, v]) => v.dataSync() as Float32Array);
       const before = biases();
-      await trainPaws({ encoder, loader, support, config: { ...config(tmp(), 1), optimizer, warmup: 0, startLr: lr, lr, finalLr: lr, saveckpFreq: 0 }, logEvery: 0 });
+      await trainPaws({ encoder, loader, support, ...config(tmp(), 1, { optimization: { optimizer, warmup: 0, start_lr: lr, lr, final_lr: lr }, logging: { saveckp_freq: 0 } }), logEvery: 0 });
       const d = maxAbsDiff(before, biases());
       encoder.dispose();
       return d;
@@ -231,11 +237,11 @@ describe('trainPaws', () => {
     const enc = tinyEncoder();
     const lrs: number[] = [];
     // 0.5 epoch of 2 iterations = 1 warm-up step: 0.1, then cosine from 0.4 to 0.01 over 3 steps
-    await trainPaws({ encoder: enc, loader, support, config: { ...config(tmp(), 2), warmup: 0.5, saveckpFreq: 0 }, logEvery: 0, onStep: (e) => lrs.push(e.lr) });
+    await trainPaws({ encoder: enc, loader, support, ...config(tmp(), 2, { optimization: { warmup: 0.5 }, logging: { saveckp_freq: 0 } }), logEvery: 0, onStep: (e) => lrs.push(e.lr) });
     [0.1, 0.4, 0.01 + 0.39 * 0.75, 0.01 + 0.39 * 0.25].forEach((lr, i) => expect(lrs[i]).toBeCloseTo(lr, 12));
     const n = tf.memory().numTensors;
     await expect(
-      trainPaws({ encoder: enc, loader, support, config: { ...config(tmp(), 1), optimizer: 'adam' as never } }),
+      trainPaws({ encoder: enc, loader, support, ...config(tmp(), 1, { optimization: { optimizer: 'adam' as never } }) }),
     ).rejects.toThrow(/optimizer must be 'lars' or 'adamw', got 'adam'/);
     expect(tf.memory().numTensors).toBe(n);
     enc.dispose();

@@ -5,72 +5,62 @@ import type { Optimizer, OptimizerState } from '@ssl/optim';
 import { tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
-import { checkEpochs, moduleRngs, NonFiniteLossError, runTrainLoop, viewTensors } from './train-common.js';
-import type { BatchSource, TrainBatch, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
+import { checkEpochs, moduleRngs, NonFiniteLossError, resolveGroups, runTrainLoop, viewTensors } from './train-common.js';
+import type { BatchSource, ConfigInput, TrainBatch, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 
-/** PAWS config fields (suncet configs/paws/*.yaml, camelCase); defaults in `PAWS_DEFAULTS` (cifar10_train.yaml). */
+/**
+ * PAWS config fields the loop reads, by group under the official names of suncet configs/paws/*.yaml
+ * (`ssl-train paws`'s resolved config passes as it is); defaults in `PAWS_DEFAULTS` (cifar10_train.yaml).
+ */
 export interface PawsConfig {
-  // criterion
-  meMax: boolean;
-  supervisedViews: number;
-  classesPerBatch: number;
-  supervisedImgsPerClass: number;
-  unsupervisedBatchSize: number;
-  /** Cosine-similarity temperature tau. */
-  temperature: number;
-  /** Target sharpening temperature T. */
-  sharpen: number;
-  // data
-  multicrop: number;
-  labelSmoothing: number;
-  // optimization
-  /**
-   * 'lars' (official: PAWS SGD inside LARS, biases and BN excluded) or 'adamw' (ours, for ViTs:
-   * `torch.optim.AdamW` with DINO's groups; the PAWS authors' ViT follow-up, MSN, uses AdamW).
-   * LARS leaves excluded parameters to plain SGD at the full lr (3.2 on CIFAR-10): harmless for a
-   * ResNet's few biases and BN, but it blows up the many biases of a ViT.
-   */
-  optimizer: 'lars' | 'adamw';
-  weightDecay: number;
-  epochs: number;
-  /** Warm-up epochs. */
-  warmup: number;
-  startLr: number;
-  lr: number;
-  finalLr: number;
-  momentum: number;
-  nesterov: boolean;
-  /** LARS trust coefficient (paws_train.init_opt: 0.001). */
-  trustCoefficient: number;
-  // logging
-  /** Save `checkpoint<epoch:04>` when epoch % saveckpFreq == 0 (0: never); `checkpoint` every epoch. */
-  saveckpFreq: number;
-  outputDir: string;
-  seed: number;
+  criterion: {
+    me_max: boolean;
+    supervised_views: number;
+    classes_per_batch: number;
+    supervised_imgs_per_class: number;
+    unsupervised_batch_size: number;
+    /** Cosine-similarity temperature tau. */
+    temperature: number;
+    /** Target sharpening temperature T. */
+    sharpen: number;
+  };
+  data: { multicrop: number; label_smoothing: number };
+  optimization: {
+    /**
+     * 'lars' (official: PAWS SGD inside LARS, biases and BN excluded) or 'adamw' (ours, for ViTs:
+     * `torch.optim.AdamW` with DINO's groups; the PAWS authors' ViT follow-up, MSN, uses AdamW).
+     * LARS leaves excluded parameters to plain SGD at the full lr (3.2 on CIFAR-10): harmless for a
+     * ResNet's few biases and BN, but it blows up the many biases of a ViT.
+     */
+    optimizer: 'lars' | 'adamw';
+    weight_decay: number;
+    epochs: number;
+    /** Warm-up epochs. */
+    warmup: number;
+    start_lr: number;
+    lr: number;
+    final_lr: number;
+    momentum: number;
+    nesterov: boolean;
+    /** LARS trust coefficient (paws_train.init_opt: 0.001). */
+    trust_coefficient: number;
+  };
+  /** Keep `checkpoint<epoch:04>` when epoch % saveckp_freq == 0 (0: never); `checkpoint` every epoch. */
+  logging: { saveckp_freq: number };
+  runtime: { seed: number };
 }
 
-export const PAWS_DEFAULTS: Omit<PawsConfig, 'outputDir'> = {
-  meMax: true,
-  supervisedViews: 2,
-  classesPerBatch: 10,
-  supervisedImgsPerClass: 64,
-  unsupervisedBatchSize: 256,
-  temperature: 0.1,
-  sharpen: 0.25,
-  multicrop: 6,
-  labelSmoothing: 0.1,
-  optimizer: 'lars',
-  weightDecay: 1e-6,
-  epochs: 600,
-  warmup: 10,
-  startLr: 0.8,
-  lr: 3.2,
-  finalLr: 0.032,
-  momentum: 0.9,
-  nesterov: false,
-  trustCoefficient: 0.001,
-  saveckpFreq: 50,
-  seed: 0,
+export const PAWS_DEFAULTS: PawsConfig = {
+  criterion: {
+    me_max: true, supervised_views: 2, classes_per_batch: 10, supervised_imgs_per_class: 64, unsupervised_batch_size: 256, temperature: 0.1, sharpen: 0.25,
+  },
+  data: { multicrop: 6, label_smoothing: 0.1 },
+  optimization: {
+    optimizer: 'lars', weight_decay: 1e-6, epochs: 600, warmup: 10, start_lr: 0.8, lr: 3.2, final_lr: 0.032, momentum: 0.9, nesterov: false,
+    trust_coefficient: 0.001,
+  },
+  logging: { saveckp_freq: 50 },
+  runtime: { seed: 0 },
 };
 
 /** A PAWS encoder (`@ssl/models` PAWSModel): projection output h and prediction z of all crops. */
@@ -117,20 +107,23 @@ export interface TrainPawsOptions extends TrainLoopOptions<PawsStepEvent, PawsEp
   loader: BatchSource;
   /** Labelled support batches: `supervisedViews` views of classesPerBatch * supervisedImgsPerClass images. */
   support: SupportSource;
-  config: Partial<PawsConfig> & { outputDir: string };
+  /** Config groups (partial: the rest from `PAWS_DEFAULTS`). */
+  config?: ConfigInput<PawsConfig>;
+  /** Where checkpoints and logs go. */
+  outputDir: string;
 }
 
 export type TrainPawsResult = TrainLoopResult<PawsEpochStats>;
 
-function makeOptimizer(cfg: PawsConfig, encoder: Module): Optimizer {
-  if (cfg.optimizer === 'lars') {
+function makeOptimizer(o: PawsConfig['optimization'], encoder: Module): Optimizer {
+  if (o.optimizer === 'lars') {
     return new LARS(pawsParamGroups(encoder.namedParameters()), {
-      lr: cfg.lr, weightDecay: cfg.weightDecay, momentum: cfg.momentum, nesterov: cfg.nesterov, trustCoefficient: cfg.trustCoefficient,
+      lr: o.lr, weightDecay: o.weight_decay, momentum: o.momentum, nesterov: o.nesterov, trustCoefficient: o.trust_coefficient,
     });
   }
   // decoupled decay on weights only (DINO's get_params_groups); lr from the same warm-up cosine schedule
-  if (cfg.optimizer === 'adamw') return new AdamW(getParamsGroups(encoder.namedParameters()), { lr: cfg.lr, weightDecay: cfg.weightDecay });
-  throw new Error(`trainPaws: optimizer must be 'lars' or 'adamw', got '${cfg.optimizer}'`);
+  if (o.optimizer === 'adamw') return new AdamW(getParamsGroups(encoder.namedParameters()), { lr: o.lr, weightDecay: o.weight_decay });
+  throw new Error(`trainPaws: optimizer must be 'lars' or 'adamw', got '${o.optimizer}'`);
 }
 
 /**
@@ -141,34 +134,42 @@ function makeOptimizer(cfg: PawsConfig, encoder: Module): Optimizer {
  * resume, mid-epoch checkpoints, `shouldStop` and the hooks are the shared `runTrainLoop`'s.
  */
 export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsResult> {
-  const cfg: PawsConfig = { ...PAWS_DEFAULTS, ...options.config };
+  if (typeof options.outputDir !== 'string' || !options.outputDir) throw new Error(`trainPaws: outputDir must be a directory path, got ${String(options.outputDir)}`);
+  const cfg = resolveGroups('trainPaws', PAWS_DEFAULTS, options.config);
+  const { criterion: c, data: d, optimization: o } = cfg;
   const { encoder, loader, support } = options;
-  const stopAt = checkEpochs('trainPaws', cfg.epochs, options.stopAtEpoch);
+  const stopAt = checkEpochs('trainPaws', o.epochs, options.stopAtEpoch);
   const ipe = loader.length(0);
   if (!Number.isInteger(ipe) || ipe < 1) throw new Error(`trainPaws: the loader yields no batch per epoch (length ${ipe})`);
 
-  const paws = pawsLoss({ multicrop: cfg.multicrop, tau: cfg.temperature, T: cfg.sharpen, meMax: cfg.meMax });
+  const paws = pawsLoss({ multicrop: d.multicrop, tau: c.temperature, T: c.sharpen, meMax: c.me_max });
   // before any tensor is made: an unknown optimizer name leaks nothing
-  const optimizer = makeOptimizer(cfg, encoder);
+  const optimizer = makeOptimizer(o, encoder);
   // -- support images are sampled class-stratified, so the labels are a fixed matrix
   const labels = tf.tidy(() => {
-    const m = makeLabelsMatrix({ numClasses: cfg.classesPerBatch, sBatchSize: cfg.supervisedImgsPerClass, smoothing: cfg.labelSmoothing });
-    return tf.concat(Array.from({ length: cfg.supervisedViews }, () => m), 0);
+    const m = makeLabelsMatrix({ numClasses: c.classes_per_batch, sBatchSize: c.supervised_imgs_per_class, smoothing: d.label_smoothing });
+    return tf.concat(Array.from({ length: c.supervised_views }, () => m), 0);
   });
   const lrSchedule = (epochs: number) =>
-    new WarmupCosineSchedule({ warmupSteps: Math.round(cfg.warmup * ipe), startLr: cfg.startLr, refLr: cfg.lr, finalLr: cfg.finalLr, tMax: epochs * ipe });
-  let schedule = lrSchedule(cfg.epochs);
+    new WarmupCosineSchedule({ warmupSteps: Math.round(o.warmup * ipe), startLr: o.start_lr, refLr: o.lr, finalLr: o.final_lr, tMax: epochs * ipe });
+  let schedule = lrSchedule(o.epochs);
   const named = encoder.namedParameters().filter(([, v]) => v.trainable);
   const vars = named.map(([, v]) => v);
-  const numSupport = cfg.supervisedViews * cfg.supervisedImgsPerClass * cfg.classesPerBatch;
+  const numSupport = c.supervised_views * c.supervised_imgs_per_class * c.classes_per_batch;
   const core: TrainLoopCore<PawsStepEvent> = {
     name: 'trainPaws',
     kind: 'paws',
     config: cfg,
+    get epochs() {
+      return o.epochs;
+    },
+    saveckpFreq: cfg.logging.saveckp_freq,
+    outputDir: options.outputDir,
     loader,
     rngs: moduleRngs('encoder', encoder),
     setEpochs: (epochs) => {
       schedule = lrSchedule(epochs);
+      o.epochs = epochs;
     },
     restore(ck) {
       encoder.loadStateDict(section(ck.tensors, 'encoder'));
@@ -189,12 +190,12 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
       let lossValue: number;
       const U = uimgs[0]?.shape[0] as number;
       try {
-        if (uimgs.length !== 2 + cfg.multicrop) {
-          throw new Error(`trainPaws: unlabelled batches must have ${2 + cfg.multicrop} views (2 + multicrop), got ${uimgs.length}`);
+        if (uimgs.length !== 2 + d.multicrop) {
+          throw new Error(`trainPaws: unlabelled batches must have ${2 + d.multicrop} views (2 + multicrop), got ${uimgs.length}`);
         }
-        if (simgs.length !== cfg.supervisedViews || simgs[0]?.shape[0] !== numSupport / cfg.supervisedViews) {
+        if (simgs.length !== c.supervised_views || simgs[0]?.shape[0] !== numSupport / c.supervised_views) {
           throw new Error(
-            `trainPaws: support batches must have ${cfg.supervisedViews} views of ${numSupport / cfg.supervisedViews} images, got ${simgs.length} of ${simgs[0]?.shape[0]}`,
+            `trainPaws: support batches must have ${c.supervised_views} views of ${numSupport / c.supervised_views} images, got ${simgs.length} of ${simgs[0]?.shape[0]}`,
           );
         }
         const { value, grads } = tf.variableGrads(() => {

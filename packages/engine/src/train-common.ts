@@ -88,15 +88,35 @@ export function checkEpochs(name: string, epochs: number, stopAtEpoch: number | 
   return stop;
 }
 
-/** Config fields that differ between a checkpoint and this run (`key: old -> new`), for a warning. */
-export function configChanges(saved: unknown, current: object): string[] {
+/** Config fields that differ between a checkpoint and this run (`group.key: old -> new`), for a warning. */
+export function configChanges(saved: unknown, current: object, prefix = ''): string[] {
   if (!saved || typeof saved !== 'object') return [];
   const out: string[] = [];
   for (const [k, v] of Object.entries(current)) {
     const old = (saved as Record<string, unknown>)[k];
-    if (old !== undefined && JSON.stringify(old) !== JSON.stringify(v)) out.push(`${k}: ${JSON.stringify(old)} -> ${JSON.stringify(v)}`);
+    if (old === undefined) continue;
+    if (v && typeof v === 'object' && !Array.isArray(v)) out.push(...configChanges(old, v, `${prefix}${k}.`));
+    else if (JSON.stringify(old) !== JSON.stringify(v)) out.push(`${prefix}${k}: ${JSON.stringify(old)} -> ${JSON.stringify(v)}`);
   }
   return out;
+}
+
+/** Partial config groups: `{ optimization: { lr: 0.001 } }` over the defaults. */
+export type ConfigInput<C> = { [G in keyof C]?: Partial<C[G]> };
+
+/**
+ * The loop's config from config groups (ssl-train's resolved config passes as it is): each field
+ * the loop reads, from `input` when given, else the default. Other fields of `input` stay out, so
+ * checkpoints record (and resume warns about) what the loop uses only.
+ */
+export function resolveGroups<C extends { [G in keyof C]: object }>(name: string, defaults: C, input: ConfigInput<C> | undefined): C {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [group, fields] of Object.entries(defaults) as [string, Record<string, unknown>][]) {
+    const given = (input as Record<string, Record<string, unknown> | undefined> | undefined)?.[group] ?? {};
+    if (typeof given !== 'object') throw new Error(`${name}: config.${group} must be an object, got ${JSON.stringify(given)}`);
+    out[group] = Object.fromEntries(Object.keys(fields).map((k) => [k, given[k] ?? fields[k]]));
+  }
+  return out as unknown as C;
 }
 
 /** Options both loops take (`trainDino`, `trainPaws`). */
@@ -183,8 +203,13 @@ export interface TrainLoopCore<S> {
   name: string;
   /** Checkpoint kind (`dino`, `paws`): a checkpoint of another kind is refused. */
   kind: string;
-  /** Saved into every checkpoint; `epochs`, `saveckpFreq` and `outputDir` drive the loop. */
-  config: { epochs: number; saveckpFreq: number; outputDir: string };
+  /** Saved into every checkpoint (resume warns about fields that changed). */
+  config: object;
+  /** Epochs the schedules span (`setEpochs` changes it). */
+  epochs: number;
+  /** Keep `checkpoint<epoch:04>` when epoch % saveckpFreq == 0 (0: never). */
+  saveckpFreq: number;
+  outputDir: string;
   loader: BatchSource;
   /** Every RNG the networks hold (stochastic depth), saved and restored by name. */
   rngs: Map<string, Rng>;
@@ -194,7 +219,7 @@ export interface TrainLoopCore<S> {
   fresh?(): void;
   /** Tensors to save (the loop disposes them once written) and the optimizer's scalars. */
   snapshot(): { tensors: Record<string, Tensor>; optimizer: unknown };
-  /** Lay the schedules out over `epochs` (the loop has set `config.epochs`). */
+  /** Lay the schedules out over `epochs` (and record it in `epochs` and `config`). */
   setEpochs(epochs: number): void;
   /** One iteration at global step `at.step`; throws `NonFiniteLossError` on a NaN/inf loss. */
   step(batch: TrainBatch, at: { epoch: number; iteration: number; step: number }, lastCheckpoint: string | null): Promise<StepOutput<S>>;
@@ -225,12 +250,12 @@ function checkEvery(name: string, key: string, v: number | undefined, integer: b
 export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainLoopOptions<S, E>, plannedStop: number, ipe: number): Promise<TrainLoopResult<E>> {
   let stopAt = plannedStop;
   let replan = options.replan;
-  const { name, kind, loader, config: cfg } = core;
+  const { name, kind, loader, config: cfg, outputDir } = core;
   const say = options.log ?? (() => {});
   const everySteps = checkEvery(name, 'checkpointEverySteps', options.checkpointEverySteps, true);
   const everyMs = checkEvery(name, 'checkpointEveryMinutes', options.checkpointEveryMinutes, false) * 60_000;
   const logEvery = options.logEvery ?? 10;
-  const ckptDir = join(cfg.outputDir, 'checkpoint');
+  const ckptDir = join(outputDir, 'checkpoint');
 
   let startEpoch = 0;
   let startIteration = 0;
@@ -298,8 +323,8 @@ export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainL
     lastSave = performance.now();
   };
 
-  const log = new JsonlLogger(join(cfg.outputDir, 'log.txt'));
-  const stepLog = logEvery > 0 ? new JsonlLogger(join(cfg.outputDir, 'steps.jsonl')) : null;
+  const log = new JsonlLogger(join(outputDir, 'log.txt'));
+  const stepLog = logEvery > 0 ? new JsonlLogger(join(outputDir, 'steps.jsonl')) : null;
   const epochs: E[] = [];
   const result = (endEpoch: number, endIteration: number, stopped: 'requested' | null): TrainLoopResult<E> => ({
     startEpoch, startIteration, endEpoch, endIteration, step, epochs, lastCheckpoint, resumedFrom, stopped,
@@ -341,11 +366,10 @@ export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainL
       options.onStep?.(event);
       const planned = replan?.({ epoch, iteration: it, step, lastOfEpoch: it === ipe - 1 }) ?? null;
       if (planned !== null) {
-        if (!Number.isInteger(planned) || planned <= epoch || planned > cfg.epochs) {
-          throw new Error(`${name}: replan must give an integer number of epochs in [${epoch + 1}, ${cfg.epochs}], got ${planned}`);
+        if (!Number.isInteger(planned) || planned <= epoch || planned > core.epochs) {
+          throw new Error(`${name}: replan must give an integer number of epochs in [${epoch + 1}, ${core.epochs}], got ${planned}`);
         }
         replan = undefined;
-        cfg.epochs = planned;
         core.setEpochs(planned);
         stopAt = options.stopAtEpoch === undefined ? planned : Math.min(options.stopAtEpoch, planned);
       }
@@ -375,7 +399,7 @@ export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainL
 
     // ============ checkpoint, then the log line ============
     const dirs = [ckptDir];
-    if (cfg.saveckpFreq && epoch % cfg.saveckpFreq === 0) dirs.push(join(cfg.outputDir, periodicCheckpointName(epoch)));
+    if (core.saveckpFreq && epoch % core.saveckpFreq === 0) dirs.push(join(outputDir, periodicCheckpointName(epoch)));
     await save(dirs, epoch + 1, 0);
     const seconds = elapsed();
     const stats = {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { buildTransform } from '@ssl/augment';
 import { DataLoader } from '@ssl/data';
 import { section, trainDino } from '@ssl/engine';
-import type { DinoConfig as EngineDinoConfig, DinoStepEvent } from '@ssl/engine';
+import type { DinoStepEvent } from '@ssl/engine';
 import { imageFeatures, knnEvaluate, writeAttentionMaps } from '@ssl/eval';
 import type { FeatureModel } from '@ssl/eval';
 import { DINOHead, MultiCropWrapper, createModel, listModels } from '@ssl/models';
@@ -61,32 +61,6 @@ export function buildDinoNetworks(config: DinoConfig, inChans: number): DinoNetw
   // Official: the teacher head keeps the default norm_last_layer (its weights come from the student anyway).
   const [teacher] = make(0, true);
   return { student, teacher, embedDim };
-}
-
-/** Our grouped config as the engine's main_dino.py arguments. */
-export function engineDinoConfig(config: DinoConfig, outputDir: string): EngineDinoConfig {
-  const { model: m, loss: l, optimization: o, data: d } = config;
-  return {
-    outDim: m.out_dim,
-    localCropsNumber: d.local_crops_number,
-    warmupTeacherTemp: l.warmup_teacher_temp,
-    teacherTemp: l.teacher_temp,
-    warmupTeacherTempEpochs: l.warmup_teacher_temp_epochs,
-    momentumTeacher: o.momentum_teacher,
-    weightDecay: o.weight_decay,
-    weightDecayEnd: o.weight_decay_end,
-    clipGrad: o.clip_grad,
-    batchSizePerGpu: o.batch_size_per_gpu,
-    epochs: o.epochs,
-    freezeLastLayer: o.freeze_last_layer,
-    lr: o.lr,
-    warmupEpochs: o.warmup_epochs,
-    minLr: o.min_lr,
-    optimizer: o.optimizer,
-    saveckpFreq: config.logging.saveckp_freq,
-    outputDir,
-    seed: config.runtime.seed,
-  };
 }
 
 /**
@@ -168,7 +142,7 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
         return { knn: await knnEvaluate(teacherBackbone, memory, test, k, T) };
       },
       async train(options) {
-        const r = await trainDino({ ...options, student: nets.student, teacher: nets.teacher, loader, config: engineDinoConfig(config, ctx.outputDir) }).catch(
+        const r = await trainDino({ ...options, student: nets.student, teacher: nets.teacher, loader, config, outputDir: ctx.outputDir }).catch(
           (err: Error) => {
             throw tooManySkipped(err) ? new Error(`${err.message}. Fix or remove those files, or accept more with --max-skip-ratio`) : err;
           },

@@ -4,7 +4,7 @@ import type { TransformSpec } from '@ssl/augment';
 import { ClassStratifiedSampler, DataLoader, Subset, SupportBatches, coinFlipSubset, perClassSubset, readLabelSubset } from '@ssl/data';
 import type { Dataset } from '@ssl/data';
 import { section, trainPaws } from '@ssl/engine';
-import type { PawsConfig as EnginePawsConfig, PawsStepEvent } from '@ssl/engine';
+import type { PawsStepEvent } from '@ssl/engine';
 import { imageFeatures, knnEvaluate, pickImages, snnClassifier, withEvalBatchNormStats } from '@ssl/eval';
 import type { FeatureModel } from '@ssl/eval';
 import { PAWSModel, createModel, listModels } from '@ssl/models';
@@ -45,34 +45,6 @@ function pawsTransform(config: PawsConfig, sets: RunDatasets, views: number, mul
     views,
   });
   return { kind: 'multicrop', ...spec, channels: sets.channels, mean: d.normalize ? sets.mean : sets.mean.map(() => 0), std: d.normalize ? sets.std : sets.std.map(() => 1) };
-}
-
-export function enginePawsConfig(config: PawsConfig, outputDir: string): EnginePawsConfig {
-  const { criterion: c, data: d, optimization: o } = config;
-  return {
-    meMax: c.me_max,
-    supervisedViews: c.supervised_views,
-    classesPerBatch: c.classes_per_batch,
-    supervisedImgsPerClass: c.supervised_imgs_per_class,
-    unsupervisedBatchSize: c.unsupervised_batch_size,
-    temperature: c.temperature,
-    sharpen: c.sharpen,
-    multicrop: d.multicrop,
-    labelSmoothing: d.label_smoothing,
-    optimizer: o.optimizer,
-    weightDecay: o.weight_decay,
-    epochs: o.epochs,
-    warmup: o.warmup,
-    startLr: o.start_lr,
-    lr: o.lr,
-    finalLr: o.final_lr,
-    momentum: o.momentum,
-    nesterov: o.nesterov,
-    trustCoefficient: 0.001,
-    saveckpFreq: config.logging.saveckp_freq,
-    outputDir,
-    seed: config.runtime.seed,
-  };
 }
 
 /** The PAWS encoder of `config`: registry backbone + projection head (+ prediction head). */
@@ -186,7 +158,7 @@ export const PAWS: TrainMethod<PawsConfig, PawsStepEvent> = {
           return { knn, snn: snnClassifier(a, memory.labels, b, test.labels, { T: 0.1, numClasses }) };
         }),
       mapFeatures: (images) => withEvalBatchNormStats(encoder, allTrain, () => imageFeatures(backbone, images)),
-      train: (options) => trainPaws({ ...options, encoder, loader, support, config: enginePawsConfig(config, ctx.outputDir) }),
+      train: (options) => trainPaws({ ...options, encoder, loader, support, config, outputDir: ctx.outputDir }),
     };
   },
 };
