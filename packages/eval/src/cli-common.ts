@@ -1,14 +1,19 @@
 import { createModel, loadBackbone, VisionTransformer } from '@ssl/models';
 import { initBackend } from '@ssl/tensor';
 
-/** Flags every image subcommand of ssl-eval shares (a ViT from weights or a seeded random one). */
-export const MODEL_FLAGS = {
+/** Flags of every ssl-eval command that reads weights (`vitFromWeights`), with the official spellings. */
+export const WEIGHTS_FLAGS = {
   weights: { type: 'string' },
   'pretrained-weights': { type: 'string' },
   pretrained_weights: { type: 'string' },
   'checkpoint-key': { type: 'string' },
   checkpoint_key: { type: 'string' },
   'num-heads': { type: 'string' },
+} as const;
+
+/** Flags every image subcommand of ssl-eval shares (a ViT from weights or a seeded random one). */
+export const MODEL_FLAGS = {
+  ...WEIGHTS_FLAGS,
   'random-init': { type: 'boolean' },
   arch: { type: 'string', default: 'vit_small' },
   'patch-size': { type: 'string', default: '16' },

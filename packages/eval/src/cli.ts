@@ -4,7 +4,7 @@ import { FASHION_MNIST_MEAN, FASHION_MNIST_STD } from '@ssl/augment';
 import { defaultFashionMnistDir, FashionMNIST } from '@ssl/data';
 import { createModel, type VisionTransformer } from '@ssl/models';
 import { initBackend } from '@ssl/tensor';
-import { vitFromWeights, WEIGHTS_HELP, weightsFlag } from './cli-common.js';
+import { vitFromWeights, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsFlag } from './cli-common.js';
 import { retrievalCommand } from './retrieval-cli.js';
 import { videoSegCommand } from './video-seg-cli.js';
 import { runEvalSuite } from './suite.js';
@@ -45,12 +45,7 @@ async function main(): Promise<void> {
   if (sub === 'video-seg') return videoSegCommand(process.argv.slice(3));
   const { values } = parseArgs({
     options: {
-      weights: { type: 'string' },
-      'pretrained-weights': { type: 'string' },
-      pretrained_weights: { type: 'string' },
-      'checkpoint-key': { type: 'string' },
-      checkpoint_key: { type: 'string' },
-      'num-heads': { type: 'string' },
+      ...WEIGHTS_FLAGS,
       'random-init': { type: 'boolean' },
       arch: { type: 'string', default: 'vit_tiny' },
       'embed-dim': { type: 'string', default: '96' },
