@@ -7,7 +7,7 @@ import type { Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
 import { copyStudentToTeacher, emaUpdate } from './ema.js';
 import { checkEpochs, moduleRngs, NonFiniteLossError, resolveGroups, runTrainLoop, viewTensors } from './train-common.js';
-import type { BatchSource, ConfigInput, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
+import type { BatchSource, ConfigInput, EpochStats, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 
 /**
  * main_dino.py arguments the loop reads, by config group under their official names: `ssl-train
@@ -74,17 +74,10 @@ export interface DinoStepEvent {
 }
 
 /** One epoch's averages (the official log.txt line), passed to `onEpoch`. */
-export interface DinoEpochStats {
-  epoch: number;
+export interface DinoEpochStats extends EpochStats {
   train_loss: number;
   train_lr: number;
   train_wd: number;
-  images_per_sec: number;
-  seconds: number;
-  tf_num_tensors: number;
-  tf_num_bytes: number;
-  rss_mb: number;
-  checkpoint: string;
 }
 
 /** The loop options (resume, stopAtEpoch, hooks, mid-epoch checkpoints: see `TrainLoopOptions`) and the DINO parts. */
@@ -161,10 +154,6 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
       name: 'trainDino',
       kind: 'dino',
       config: cfg,
-      get epochs() {
-        return o.epochs;
-      },
-      saveckpFreq: cfg.logging.saveckp_freq,
       outputDir: options.outputDir,
       loader,
       rngs: new Map([...moduleRngs('student', student), ...moduleRngs('teacher', teacher)]),

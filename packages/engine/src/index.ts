@@ -20,6 +20,7 @@ export type {
   BatchSource,
   ConfigInput,
   EpochEndInfo,
+  EpochStats,
   StepOutput,
   TrainBatch,
   TrainLoopCore,

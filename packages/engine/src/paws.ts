@@ -6,7 +6,7 @@ import { tf } from '@ssl/tensor';
 import type { Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
 import { checkEpochs, moduleRngs, NonFiniteLossError, resolveGroups, runTrainLoop, viewTensors } from './train-common.js';
-import type { BatchSource, ConfigInput, TrainBatch, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
+import type { BatchSource, ConfigInput, EpochStats, TrainBatch, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 
 /**
  * PAWS config fields the loop reads, by group under the official names of suncet configs/paws/*.yaml
@@ -86,18 +86,11 @@ export interface PawsStepEvent {
   seconds: number;
 }
 
-export interface PawsEpochStats {
-  epoch: number;
+export interface PawsEpochStats extends EpochStats {
   train_loss: number;
   train_ploss: number;
   train_rloss: number;
   train_lr: number;
-  images_per_sec: number;
-  seconds: number;
-  tf_num_tensors: number;
-  tf_num_bytes: number;
-  rss_mb: number;
-  checkpoint: string;
 }
 
 /** The loop options (resume, stopAtEpoch, hooks, mid-epoch checkpoints: see `TrainLoopOptions`) and the PAWS parts. */
@@ -160,10 +153,6 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
     name: 'trainPaws',
     kind: 'paws',
     config: cfg,
-    get epochs() {
-      return o.epochs;
-    },
-    saveckpFreq: cfg.logging.saveckp_freq,
     outputDir: options.outputDir,
     loader,
     rngs: moduleRngs('encoder', encoder),

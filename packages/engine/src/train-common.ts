@@ -187,6 +187,17 @@ export interface TrainLoopResult<E> {
   stopped: 'requested' | null;
 }
 
+/** The loop's fields of an epoch's log.txt line (each method adds its `train_<metric>` means). */
+export interface EpochStats {
+  epoch: number;
+  images_per_sec: number;
+  seconds: number;
+  tf_num_tensors: number;
+  tf_num_bytes: number;
+  rss_mb: number;
+  checkpoint: string;
+}
+
 /** What one iteration of a method returns to the loop. */
 export interface StepOutput<S> {
   /** Images in the batch (for images/s). */
@@ -203,12 +214,12 @@ export interface TrainLoopCore<S> {
   name: string;
   /** Checkpoint kind (`dino`, `paws`): a checkpoint of another kind is refused. */
   kind: string;
-  /** Saved into every checkpoint (resume warns about fields that changed). */
-  config: object;
-  /** Epochs the schedules span (`setEpochs` changes it). */
-  epochs: number;
-  /** Keep `checkpoint<epoch:04>` when epoch % saveckpFreq == 0 (0: never). */
-  saveckpFreq: number;
+  /**
+   * The config groups, saved into every checkpoint (resume warns about fields that changed): the
+   * schedules span `optimization.epochs` (`setEpochs` changes it); `checkpoint<epoch:04>` is kept
+   * when epoch % `logging.saveckp_freq` == 0 (0: never).
+   */
+  config: { optimization: { epochs: number }; logging: { saveckp_freq: number } };
   outputDir: string;
   loader: BatchSource;
   /** Every RNG the networks hold (stochastic depth), saved and restored by name. */
@@ -219,7 +230,7 @@ export interface TrainLoopCore<S> {
   fresh?(): void;
   /** Tensors to save (the loop disposes them once written) and the optimizer's scalars. */
   snapshot(): { tensors: Record<string, Tensor>; optimizer: unknown };
-  /** Lay the schedules out over `epochs` (and record it in `epochs` and `config`). */
+  /** Lay the schedules out over `epochs` (and record it in `config.optimization.epochs`). */
   setEpochs(epochs: number): void;
   /** One iteration at global step `at.step`; throws `NonFiniteLossError` on a NaN/inf loss. */
   step(batch: TrainBatch, at: { epoch: number; iteration: number; step: number }, lastCheckpoint: string | null): Promise<StepOutput<S>>;
@@ -366,8 +377,8 @@ export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainL
       options.onStep?.(event);
       const planned = replan?.({ epoch, iteration: it, step, lastOfEpoch: it === ipe - 1 }) ?? null;
       if (planned !== null) {
-        if (!Number.isInteger(planned) || planned <= epoch || planned > core.epochs) {
-          throw new Error(`${name}: replan must give an integer number of epochs in [${epoch + 1}, ${core.epochs}], got ${planned}`);
+        if (!Number.isInteger(planned) || planned <= epoch || planned > cfg.optimization.epochs) {
+          throw new Error(`${name}: replan must give an integer number of epochs in [${epoch + 1}, ${cfg.optimization.epochs}], got ${planned}`);
         }
         replan = undefined;
         core.setEpochs(planned);
@@ -399,7 +410,7 @@ export async function runTrainLoop<S, E>(core: TrainLoopCore<S>, options: TrainL
 
     // ============ checkpoint, then the log line ============
     const dirs = [ckptDir];
-    if (core.saveckpFreq && epoch % core.saveckpFreq === 0) dirs.push(join(outputDir, periodicCheckpointName(epoch)));
+    if (cfg.logging.saveckp_freq && epoch % cfg.logging.saveckp_freq === 0) dirs.push(join(outputDir, periodicCheckpointName(epoch)));
     await save(dirs, epoch + 1, 0);
     const seconds = elapsed();
     const stats = {
