@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUDGET_SAFETY, BudgetPlanner, planEpochs } from './budget.js';
+import { BUDGET_SAFETY, BudgetPlanner, planEpochs, readBudgetPlan, writeBudgetPlan } from './budget.js';
 
 describe('planEpochs', () => {
   const base = { secondsPerStep: 0.5, stepsDone: 20, ipe: 100, maxEpochs: 14, minEpochs: 2 };
@@ -31,5 +34,17 @@ describe('BudgetPlanner', () => {
     q.step(false);
     t += 300;
     expect(q.step(true)).toBe(0.3);
+  });
+});
+
+describe('budget.json', () => {
+  it('keeps the plan for a resumed run, and names a broken one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssl-budget-'));
+    expect(readBudgetPlan(dir)).toBeNull();
+    const plan = { epochs: 5, configuredEpochs: 14, secondsPerStep: 0.4, decidedAtStep: 12, budgetMinutes: 15 };
+    writeBudgetPlan(dir, plan);
+    expect(readBudgetPlan(dir)).toEqual(plan);
+    writeFileSync(join(dir, 'budget.json'), JSON.stringify({ ...plan, epochs: 0 }));
+    expect(() => readBudgetPlan(dir)).toThrow(/budget\.json: epochs must be a positive integer, got 0/);
   });
 });
