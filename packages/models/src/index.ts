@@ -30,5 +30,5 @@ export { flattenTensors, parseTorchCheckpoint, readTorchCheckpoint, TorchCheckpo
 export type { TorchCheckpoint, TorchDtype } from './torch_checkpoint.js';
 export { buildModel, detectArch, inferModelSpec, MissingNumHeadsError, parseModelSpec, presetNumHeads, specOf } from './spec.js';
 export type { InferSpecOptions, ModelSpec, ResNetSpecOptions, ShapeDict, VitSpecOptions, WideResNetSpecOptions } from './spec.js';
-export { loadBackbone, loadWeights, readWeights, SPEC_METADATA_KEY } from './weights.js';
+export { loadBackbone, loadWeights, MODEL_SPEC_FILE, readWeights, SPEC_METADATA_KEY } from './weights.js';
 export type { LoadBackboneOptions, LoadedBackbone, LoadWeightsOptions, StateDict, Weights, WeightsFormat, WeightsLayout } from './weights.js';

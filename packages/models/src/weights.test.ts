@@ -7,7 +7,7 @@ import { FIXTURES, fixture, get, maxAbsDiff } from './fixtures.test-helpers.js';
 import { serializeSafetensors } from './safetensors.js';
 import { buildModel, inferModelSpec, MissingNumHeadsError } from './spec.js';
 import { VisionTransformer } from './vision_transformer.js';
-import { loadBackbone, loadWeights, readWeights, SPEC_METADATA_KEY } from './weights.js';
+import { loadBackbone, loadWeights, MODEL_SPEC_FILE, readWeights, SPEC_METADATA_KEY } from './weights.js';
 
 const file = (name: string) => join(FIXTURES, name);
 let io: Record<string, tf.Tensor>;
@@ -143,6 +143,12 @@ describe('loadWeights', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ model: { arch: 'vit_tiny', num_heads: 2 } }));
     const c = await loadBackbone(join(ck));
     expect(c.spec).toEqual(spec);
+    // The full spec ssl-train writes beside config.json wins over the head count.
+    const recordedSpec = { arch: 'vit', options: { ...spec.options, normEps: 1e-5 } };
+    writeFileSync(join(dir, MODEL_SPEC_FILE), JSON.stringify(recordedSpec));
+    const d = await loadBackbone(dir);
+    expect(d.spec).toEqual(recordedSpec);
+    d.model.dispose();
     tf.dispose([x, want, got, ...Object.values(sd)]);
     [vit, a.model, b.model, c.model].forEach((m) => m.dispose());
   });

@@ -113,13 +113,20 @@ function readJson(file: string): unknown {
   }
 }
 
+/** File of a run directory (beside config.json) holding the backbone's model spec, written by ssl-train. */
+export const MODEL_SPEC_FILE = 'model.json';
+
 /**
- * What a checkpoint directory of ours records about its model: `model` (the spec) in state.json,
- * else `num_heads` in its config or in the run's config.json above it.
+ * What a checkpoint directory of ours records about its model: the spec (`model` in state.json, or
+ * model.json in the run directory above it), else `num_heads` in its config or the run's config.json.
  */
 function recordedInDirectory(dir: string): { spec?: ModelSpec; recorded?: Partial<VitSpecOptions> } {
   const state = readJson(join(dir, 'state.json')) as { model?: unknown; config?: unknown } | undefined;
   if (state?.model !== undefined) return { spec: parseModelSpec(state.model, join(dir, 'state.json')) };
+  for (const file of [join(dir, MODEL_SPEC_FILE), join(dirname(dir), MODEL_SPEC_FILE)]) {
+    const spec = readJson(file);
+    if (spec !== undefined) return { spec: parseModelSpec(spec, file) };
+  }
   const heads = findNumHeads(state?.config) ?? findNumHeads(readJson(join(dirname(dir), 'config.json')));
   return heads !== undefined ? { recorded: { numHeads: heads } } : {};
 }

@@ -12,7 +12,7 @@ import { writeResolvedConfig } from '../config/load.js';
 import { writeNeighbourStrips } from './neighbours.js';
 import type { DinoConfig } from '../config/dino.js';
 import { dinoTransformSpec, loadEvalImages, tooManySkipped } from './run.js';
-import { loadPretrainedBackbones } from './pretrained.js';
+import { loadPretrainedBackbones, writeModelSpec } from './pretrained.js';
 import { runTraining } from './runner.js';
 import type { RunSummary, TrainMethod } from './runner.js';
 
@@ -125,6 +125,7 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
       const line = await loadPretrainedBackbones([nets.student.backbone, nets.teacher.backbone], config.model.pretrained_weights, config.model.checkpoint_key);
       ctx.facts.set('pretrained weights', line);
     }
+    writeModelSpec(ctx.outputDir, nets.teacher.backbone);
     ctx.facts.set('model', `${config.model.arch} (${nets.embedDim}-d features), head out_dim ${config.model.out_dim}`);
     ctx.facts.set('training images', `${sets.train.length}, ${ipe} steps of ${o.batch_size_per_gpu} per epoch, ${o.epochs} epochs`);
     const { memory, test } = await DINO.evalImages(config, sets, { skips: ctx.skips });

@@ -14,7 +14,7 @@ import { loadEvalImages } from './run.js';
 
 const NO_LABELS_PAWS = 'give a folder of class sub-folders (its held-out split is the test set) or --val-data-path';
 import type { RunDatasets } from './run.js';
-import { loadPretrainedBackbones } from './pretrained.js';
+import { loadPretrainedBackbones, writeModelSpec } from './pretrained.js';
 import { runTraining } from './runner.js';
 import type { RunSummary, TrainMethod } from './runner.js';
 
@@ -133,6 +133,7 @@ export const PAWS: TrainMethod<PawsConfig, PawsStepEvent> = {
     if (m.pretrained_weights !== null) {
       ctx.facts.set('pretrained weights', await loadPretrainedBackbones([encoder.backbone], m.pretrained_weights, m.checkpoint_key));
     }
+    writeModelSpec(ctx.outputDir, encoder.backbone);
     ctx.facts.set('model', `${m.model_name} (${encoder.backbone.numFeatures}-d features), projection ${m.output_dim}${m.use_pred_head ? ' + prediction head' : ''}`);
     ctx.facts.set('labels', `${labelled.length} labelled of ${sets.train.length} training images`);
     // the pixel baseline uses the same labelled images

@@ -1,9 +1,12 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadWeights, VisionTransformer } from '@ssl/models';
+import { loadBackbone, loadWeights, serializeSafetensors, VisionTransformer } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../config/load.js';
-import { loadPretrainedBackbones } from './pretrained.js';
+import { loadPretrainedBackbones, writeModelSpec } from './pretrained.js';
 
 // A main_dino.py save dict written by torch.save (packages/models/fixtures/make_torch_checkpoints.py).
 const DINO_PTH = fileURLToPath(new URL('../../../../packages/models/fixtures/dino_checkpoint.pth', import.meta.url));
@@ -41,5 +44,19 @@ describe('--pretrained-weights', () => {
       /--pretrained-weights .*dino_checkpoint\.pth: the weights do not fit the configured arch: \d+ backbone tensors missing \(blocks\.1\./,
     );
     deeper.dispose();
+  });
+
+  it('writes the backbone spec beside config.json, which loadBackbone of the run reads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssl-train-spec-'));
+    const model = new VisionTransformer({ embedDim: 20, depth: 1, numHeads: 5, patchSize: 4, inChans: 1, imgSize: 8, seed: 3 });
+    writeModelSpec(dir, model);
+    mkdirSync(join(dir, 'checkpoint'));
+    const sd = model.stateDict();
+    writeFileSync(join(dir, 'checkpoint', 'checkpoint.safetensors'), serializeSafetensors(Object.fromEntries(Object.entries(sd).map(([k, t]) => [`teacher.backbone.${k}`, t]))));
+    const loaded = await loadBackbone(dir); // width 20 is no preset: the heads come from model.json
+    expect(loaded.spec).toEqual({ arch: 'vit', options: { embedDim: 20, depth: 1, numHeads: 5, patchSize: 4, inChans: 1, imgSize: 8, mlpRatio: 4, qkvBias: true } });
+    tf.dispose(Object.values(sd));
+    [model, loaded.model].forEach((m) => m.dispose());
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,6 +1,17 @@
-import { readWeights } from '@ssl/models';
-import type { Module } from '@ssl/models';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MODEL_SPEC_FILE, readWeights, specOf } from '@ssl/models';
+import type { Backbone, Module } from '@ssl/models';
 import { tf } from '@ssl/tensor';
+
+/**
+ * Record the backbone's model spec (`{ arch, options }`) in the run directory, beside config.json:
+ * `loadBackbone` of the run's checkpoints (ssl-infer, ssl-eval, --pretrained-weights) then builds
+ * the model without guessing (ViT heads are not in the weights).
+ */
+export function writeModelSpec(outputDir: string, backbone: Backbone): void {
+  writeFileSync(join(outputDir, MODEL_SPEC_FILE), `${JSON.stringify(specOf(backbone), null, 1)}\n`);
+}
 
 /**
  * Copy pretrained backbone weights (any file @ssl/models' `readWeights` reads: official .pth,
