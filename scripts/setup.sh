@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 say() { printf '[setup] %s\n' "$*"; }
 
-# System packages: OpenBLAS and a C++ toolchain build the native backend; Fashion-MNIST is the
+# System packages: OpenBLAS and a C++ toolchain build the native backend (oneDNN adds its bf16
+# matmuls and convolutions where the CPU has AVX512-BF16 or AMX); Fashion-MNIST is the
 # default dataset; Chromium renders the trainer's report and runs the web page's end-to-end test.
-SYSTEM_PACKAGES=(libopenblas-dev pkg-config g++ make python3 dataset-fashion-mnist chromium ffmpeg)
+SYSTEM_PACKAGES=(libopenblas-dev libdnnl-dev pkg-config g++ make python3 dataset-fashion-mnist chromium ffmpeg)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -28,7 +29,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   else
     say "missing system packages: ${missing[*]}"
     say "install them as root: apt-get install ${missing[*]}"
-    say "(without libopenblas-dev the native backend is unavailable and the slower wasm backend is used)"
+    say "(without libopenblas-dev the native backend is unavailable and the slower wasm backend is used;"
+    say " without libdnnl-dev it runs float32 only)"
   fi
 else
   say "not a Debian/Ubuntu system: install OpenBLAS (with cblas.h), a C++17 compiler, make and python3"

@@ -1,10 +1,14 @@
 {
+  "variables": {
+    "has_onednn": "<!(node scripts/has-onednn.mjs)"
+  },
   "targets": [
     {
       "target_name": "ssl_native",
       "sources": [
         "native/addon.cc",
         "native/pool.cc",
+        "native/gemm.cc",
         "native/kernels/BatchMatMul.cc",
         "native/kernels/Binary.cc",
         "native/kernels/Conv2D.cc",
@@ -32,7 +36,8 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno"],
       "conditions": [
-        ["target_arch=='x64'", { "cflags_cc+": ["-march=native"] }]
+        ["target_arch=='x64'", { "cflags_cc+": ["-march=native"] }],
+        ["has_onednn==1", { "defines": ["SSL_HAVE_ONEDNN"], "libraries": ["-ldnnl", "-fopenmp"] }]
       ],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
     }

@@ -5,6 +5,7 @@
 #endif
 
 #include "common.h"
+#include "gemm.h"
 #include "pool.h"
 
 extern "C" {
@@ -20,6 +21,7 @@ namespace {
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   openblas_set_num_threads(static_cast<int>(Int(info, 0)));
   set_pool_threads(static_cast<int>(Int(info, 1)));
+  set_onednn_threads(static_cast<int>(Int(info, 0)));
   return info.Env().Undefined();
 }
 
@@ -41,6 +43,12 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("blasConfig", std::string(openblas_get_config()));
   o.Set("blasThreads", openblas_get_num_threads());
   o.Set("poolThreads", pool_threads());
+  const GemmSupport g = gemm_support();
+  o.Set("onednn", g.onednn);
+  o.Set("onednnVersion", g.version);
+  o.Set("onednnIsa", g.isa);
+  o.Set("bf16", g.bf16);
+  o.Set("bf16Reason", g.reason);
   return o;
 }
 

@@ -1,6 +1,18 @@
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { BackendValues, DataId, DataType, TensorInfo } from '@tensorflow/tfjs-core';
+import { GEMM_MODES, binding, type GemmMode } from './binding.js';
 import { noteEscaped, noteRegistered, release } from './kernels/alloc.js';
+
+/** Precisions of `@ssl/tensor`'s `autocast`: what the matmul-shaped kernels take as inputs. */
+export type AutocastPrecision = 'bf16' | 'fp32';
+
+/** Whether bf16 GEMMs run here, and why not: oneDNN missing, or no AVX512-BF16/AMX. */
+export function bf16Support(): { bf16: boolean; reason: string } {
+  const info = binding().info();
+  return info.bf16
+    ? { bf16: true, reason: `oneDNN ${info.onednnVersion} on ${info.onednnIsa}` }
+    : { bf16: false, reason: info.bf16Reason };
+}
 
 /**
  * The tfjs CPU backend with the same Float32Array storage, so every JS kernel works unchanged on
@@ -8,6 +20,9 @@ import { noteEscaped, noteRegistered, release } from './kernels/alloc.js';
  * native kernels are recycled (kernels/alloc.ts); these overrides keep that safe.
  */
 export class NativeBackend extends MathBackendCPU {
+  /** How BatchMatMul, _FusedMatMul and the convolutions run their GEMMs now (bf16 under autocast). */
+  gemmMode: GemmMode = GEMM_MODES.blas;
+
   constructor() {
     super();
     // The CPU backend prints "install tfjs-node" on first use; this backend is the answer to that.
@@ -35,6 +50,34 @@ export class NativeBackend extends MathBackendCPU {
     const deleted = super.disposeData(dataId, force);
     if (deleted) release(values);
     return deleted;
+  }
+
+  /** The autocast hook `@ssl/tensor` looks for on the active backend. */
+  autocastSupport(): { bf16: boolean; reason: string } {
+    return bf16Support();
+  }
+
+  /**
+   * Switches the matmul-shaped kernels (and their gradients, which are the same kernels) to bf16
+   * inputs with float32 accumulation, or back to float32. Returns the previous precision so scopes
+   * nest. Every tensor stays float32: only the GEMMs' inputs are rounded.
+   */
+  currentAutocast(): AutocastPrecision {
+    return this.gemmMode === GEMM_MODES.bf16 ? 'bf16' : 'fp32';
+  }
+
+  setAutocast(precision: AutocastPrecision): AutocastPrecision {
+    const previous = this.currentAutocast();
+    if (precision === 'bf16') {
+      const support = bf16Support();
+      if (!support.bf16) throw new Error(`bf16 autocast is not available on the native backend: ${support.reason}`);
+      this.gemmMode = GEMM_MODES.bf16;
+    } else if (precision === 'fp32') {
+      this.gemmMode = GEMM_MODES.blas;
+    } else {
+      throw new Error(`autocast precision must be 'bf16' or 'fp32', got '${String(precision)}'`);
+    }
+    return previous;
   }
 
   /** The stored values of a tensor as float32, or undefined when they are anything else. */

@@ -4,12 +4,33 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
+ * How the matmul-shaped kernels (BatchMatMul, _FusedMatMul, Conv2D and its backprops) run their
+ * GEMMs; codes of native/gemm.h. `bf16` rounds both inputs to bf16 (nearest even) and accumulates
+ * and writes float32, as PyTorch's CPU autocast.
+ */
+export const GEMM_MODES = { blas: 0, onednnF32: 1, bf16: 2 } as const;
+export type GemmMode = (typeof GEMM_MODES)[keyof typeof GEMM_MODES];
+
+/**
  * The whole native surface, one typed interface: kernels call these and never touch the addon
  * otherwise. Shapes and permutations travel as Int32Array; outputs are preallocated by the caller.
  */
 export interface NativeBinding {
   setThreads(blasThreads: number, poolThreads: number): void;
-  info(): { blasConfig: string; blasThreads: number; poolThreads: number };
+  info(): {
+    blasConfig: string;
+    blasThreads: number;
+    poolThreads: number;
+    /** built with oneDNN */
+    onednn: boolean;
+    onednnVersion: string;
+    /** the ISA oneDNN dispatches to, e.g. 'avx512_core_bf16' ('' without oneDNN) */
+    onednnIsa: string;
+    /** bf16 GEMMs run here (oneDNN on AVX512-BF16 or AMX) */
+    bf16: boolean;
+    /** why bf16 is off ('' when on) */
+    bf16Reason: string;
+  };
   tuneAllocator(): boolean;
   batchMatMul(
     a: Float32Array,
@@ -25,6 +46,7 @@ export interface NativeBinding {
     bias: Float32Array | null,
     activation: number,
     alpha: number,
+    mode: GemmMode,
   ): void;
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void;
   transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;
@@ -48,9 +70,12 @@ export interface NativeBinding {
     bias: Float32Array | null,
     activation: number,
     alpha: number,
+    mode: GemmMode,
   ): void;
-  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void;
-  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array, mode: GemmMode): void;
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array, mode: GemmMode): void;
+  /** out = x rounded to bf16 (nearest even), stored as float32 */
+  roundBf16(x: Float32Array, out: Float32Array): void;
   copyBox(
     src: Float32Array,
     srcShape: Int32Array,
@@ -168,6 +193,9 @@ export function loadBinding(): { binding?: NativeBinding; reason: string } {
     return loaded;
   }
   try {
+    // oneDNN runs on OpenMP, whose idle threads would otherwise spin on the cores that OpenBLAS
+    // and the element loops use next (libgomp reads this when the addon loads it).
+    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
     const require = createRequire(import.meta.url);
     const binding = require(addonPath) as NativeBinding;
     loaded = { binding, reason: binding.info().blasConfig };

@@ -6,7 +6,10 @@ import { NativeBackend } from './backend.js';
 import { binding, loadBinding } from './binding.js';
 import { NATIVE_KERNELS } from './register_all_kernels.js';
 
-export { NativeBackend } from './backend.js';
+export { NativeBackend, bf16Support } from './backend.js';
+export type { AutocastPrecision } from './backend.js';
+export { GEMM_MODES } from './binding.js';
+export type { GemmMode } from './binding.js';
 export { NATIVE_KERNELS } from './register_all_kernels.js';
 export { bufferPoolStats } from './kernels/alloc.js';
 
@@ -34,19 +37,34 @@ function resolveThreads(threads: number | undefined): number {
   return availableParallelism();
 }
 
-/** Whether the compiled addon loads; `reason` names OpenBLAS and threads, or what to install. */
-export function nativeBackendStatus(): { available: boolean; reason: string } {
+export interface NativeBackendStatus {
+  available: boolean;
+  /** OpenBLAS, oneDNN's ISA, bf16 and threads; or what to install when unavailable. */
+  reason: string;
+  /** The ISA oneDNN dispatches to ('avx512_core_bf16', 'avx512_core_amx', ...); '' without oneDNN. */
+  isa: string;
+  /** Whether `autocast('bf16', ...)` runs bf16 GEMMs here. */
+  bf16: boolean;
+  /** Why bf16 is off ('' when on). */
+  bf16Reason: string;
+}
+
+/** Whether the compiled addon loads; `reason` names OpenBLAS, oneDNN's ISA, bf16 and threads, or what to install. */
+export function nativeBackendStatus(): NativeBackendStatus {
   const { binding: b, reason } = loadBinding();
-  if (!b) return { available: false, reason };
+  if (!b) return { available: false, reason, isa: '', bf16: false, bf16Reason: reason };
+  const info = b.info();
+  const onednn = info.onednn ? `oneDNN ${info.onednnVersion} on ${info.onednnIsa}, bf16 ${info.bf16 ? 'on' : 'off'}` : 'no oneDNN: float32 only';
+  const base = { isa: info.onednnIsa, bf16: info.bf16, bf16Reason: info.bf16Reason };
   let threads = currentThreads;
   if (!registered) {
     try {
       threads = resolveThreads(undefined);
     } catch (err) {
-      return { available: false, reason: (err as Error).message };
+      return { available: false, reason: (err as Error).message, ...base };
     }
   }
-  return { available: true, reason: `${reason}, ${threads} thread(s)` };
+  return { available: true, reason: `${reason}; ${onednn}; ${threads} thread(s)`, ...base };
 }
 
 /** Sets the threads used by OpenBLAS and by the element loops. */

@@ -1,19 +1,17 @@
-// BatchMatMul and _FusedMatMul on cblas_sgemm: transposes are BLAS flags, never materialised.
+// BatchMatMul and _FusedMatMul through gemm.h: transposes are GEMM flags, never materialised.
 #include <cblas.h>
 
 #include <cmath>
 #include <cstring>
+#include <exception>
 
 #include "../common.h"
-#include "../pool.h"
+#include "../gemm.h"
 
 namespace sslnative {
 namespace {
 
 // Activation codes shared with src/kernels/_FusedMatMul.ts.
-// OpenBLAS's own threshold (M*N*K <= 65536 * GEMM_MULTITHREAD_THRESHOLD) for single-threaded GEMM.
-constexpr int64_t kSmallGemm = 65536 * 4;
-
 enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kElu = 3, kSigmoid = 4, kLeakyRelu = 5 };
 
 void ApplyActivation(float* y, std::size_t n, int act, float alpha) {
@@ -39,8 +37,9 @@ void ApplyActivation(float* y, std::size_t n, int act, float alpha) {
 }
 
 // batchMatMul(a, b, out, aIndex: Int32Array, bIndex: Int32Array, M, N, K, transA, transB,
-//             bias: Float32Array|null, activation, alpha)
-// out[i] = act(op(a[aIndex[i]]) @ op(b[bIndex[i]]) + bias), bias of length N (one per column).
+//             bias: Float32Array|null, activation, alpha, mode)
+// out[i] = act(op(a[aIndex[i]]) @ op(b[bIndex[i]]) + bias), bias of length N (one per column);
+// mode: GemmMode (gemm.h), float32 on OpenBLAS or oneDNN, or bf16 inputs on oneDNN.
 Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const float* a = F32(info, 0);
   const float* b = F32(info, 1);
@@ -54,33 +53,19 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const float* bias = info[10].IsNull() ? nullptr : F32(info, 10);
   const int act = static_cast<int>(Int(info, 11));
   const float alpha = static_cast<float>(Num(info, 12));
+  const auto mode = static_cast<GemmMode>(Int(info, 13));
 
   const std::size_t mn = static_cast<std::size_t>(M * N);
-  auto one = [&](std::size_t i, bool blasThreads) {
-    (void)blasThreads;
-    float* c = out + i * mn;
-    float beta = 0.f;
-    if (bias != nullptr) {
-      for (int64_t r = 0; r < M; ++r) std::memcpy(c + r * N, bias, sizeof(float) * N);
-      beta = 1.f;
-    }
-    if (K == 0) {
-      if (bias == nullptr) std::memset(c, 0, sizeof(float) * mn);
-    } else if (M > 0 && N > 0) {
-      cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                  static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.f,
-                  a + static_cast<std::size_t>(aIndex[i]) * M * K, transA ? M : K,
-                  b + static_cast<std::size_t>(bIndex[i]) * K * N, transB ? K : N, beta, c, N);
-    }
-  };
-  // OpenBLAS runs a GEMM this small on the calling thread alone, so a batch of them (attention
-  // heads) is spread over the pool instead; larger GEMMs keep OpenBLAS's own threads.
-  if (batch > 1 && M * N * K <= kSmallGemm) {
-    parallel_for(batch, 1, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) one(i, false);
-    });
-  } else {
-    for (std::size_t i = 0; i < batch; ++i) one(i, true);
+  if (bias != nullptr) {
+    for (std::size_t r = 0; r < batch * static_cast<std::size_t>(M); ++r) std::memcpy(out + r * N, bias, sizeof(float) * N);
+  }
+  const std::size_t mk = static_cast<std::size_t>(M * K), kn = static_cast<std::size_t>(K * N);
+  const std::size_t aCount = mk == 0 ? 0 : Len(info, 0) / mk, bCount = kn == 0 ? 0 : Len(info, 1) / kn;
+  try {
+    Gemm(mode, batch, transA, transB, M, N, K, a, aCount, aIndex, b, bCount, bIndex, bias ? 1.f : 0.f, out);
+  } catch (const std::exception& e) {
+    Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
   }
   ApplyActivation(out, batch * mn, act, alpha);
   return info.Env().Undefined();
@@ -94,11 +79,18 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// roundBf16(x, out): out = x rounded to bf16 (nearest even), as float32: the tests' reference.
+Napi::Value RoundBf16(const Napi::CallbackInfo& info) {
+  RoundToBf16(F32(info, 0), F32(info, 1), Len(info, 0));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitBatchMatMul(Napi::Env env, Napi::Object exports) {
   exports.Set("batchMatMul", Napi::Function::New(env, BatchMatMul));
   exports.Set("sgemm", Napi::Function::New(env, Sgemm));
+  exports.Set("roundBf16", Napi::Function::New(env, RoundBf16));
 }
 
 }  // namespace sslnative

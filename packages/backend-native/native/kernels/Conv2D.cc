@@ -1,13 +1,14 @@
 // Conv2D and its two backprops for NHWC, any stride, dilation and padding: im2col + cblas_sgemm,
 // in blocks of images so the column buffer stays small. 1x1 stride-1 unpadded convs skip im2col.
-#include <cblas.h>
-
+// The GEMMs go through gemm.h, so autocast (mode bf16) covers the convolutions and both gradients.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <vector>
 
 #include "../common.h"
+#include "../gemm.h"
 #include "../pool.h"
 
 namespace sslnative {
@@ -102,7 +103,7 @@ void Activate(float* y, std::size_t n, int act, float alpha) {
 }
 
 // conv2d(x, filter, out, geom, bias|null, activation, alpha)
-Napi::Value Conv2D(const Napi::CallbackInfo& info) {
+Napi::Value Conv2DImpl(const Napi::CallbackInfo& info) {
   const float* x = F32(info, 0);
   const float* w = F32(info, 1);
   float* out = F32(info, 2);
@@ -110,6 +111,7 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   const float* bias = info[4].IsNull() ? nullptr : F32(info, 4);
   const int act = static_cast<int>(Int(info, 5));
   const float alpha = static_cast<float>(Num(info, 6));
+  const auto mode = static_cast<GemmMode>(Int(info, 7));
   const int64_t K = g.K(), P = g.P();
   if (g.n * P * g.cout == 0) return info.Env().Undefined();
   const float beta = bias ? 1.f : 0.f;
@@ -120,15 +122,14 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   }
   if (K > 0) {
     if (g.Direct()) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.n * P, g.cout, K, 1.f, x, K, w, g.cout, beta, out, g.cout);
+      Gemm(mode, 1, false, false, g.n * P, g.cout, K, x, 1, nullptr, w, 1, nullptr, beta, out);
     } else {
       const int64_t nbMax = BlockImages(g);
       std::vector<float> cols(static_cast<std::size_t>(nbMax * P * K));
       for (int64_t n0 = 0; n0 < g.n; n0 += nbMax) {
         const int64_t nb = std::min(nbMax, g.n - n0);
         Im2Col(g, x, n0, nb, cols.data());
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * P, g.cout, K, 1.f, cols.data(), K, w, g.cout,
-                    beta, out + n0 * P * g.cout, g.cout);
+        Gemm(mode, 1, false, false, nb * P, g.cout, K, cols.data(), 1, nullptr, w, 1, nullptr, beta, out + n0 * P * g.cout);
       }
     }
   }
@@ -137,16 +138,17 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
 }
 
 // conv2dBackpropFilter(x, dy, dw, geom): dw[K, cout] = cols^T @ dy
-Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
+Napi::Value Conv2DBackpropFilterImpl(const Napi::CallbackInfo& info) {
   const float* x = F32(info, 0);
   const float* dy = F32(info, 1);
   float* dw = F32(info, 2);
   const Geom g = ReadGeom(info, 3);
+  const auto mode = static_cast<GemmMode>(Int(info, 4));
   const int64_t K = g.K(), P = g.P();
   std::memset(dw, 0, sizeof(float) * K * g.cout);
   if (K * g.cout == 0 || g.n * P == 0) return info.Env().Undefined();
   if (g.Direct()) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g.cout, g.n * P, 1.f, x, K, dy, g.cout, 0.f, dw, g.cout);
+    Gemm(mode, 1, true, false, K, g.cout, g.n * P, x, 1, nullptr, dy, 1, nullptr, 0.f, dw);
     return info.Env().Undefined();
   }
   const int64_t nbMax = BlockImages(g);
@@ -154,35 +156,48 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   for (int64_t n0 = 0; n0 < g.n; n0 += nbMax) {
     const int64_t nb = std::min(nbMax, g.n - n0);
     Im2Col(g, x, n0, nb, cols.data());
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g.cout, nb * P, 1.f, cols.data(), K,
-                dy + n0 * P * g.cout, g.cout, 1.f, dw, g.cout);
+    Gemm(mode, 1, true, false, K, g.cout, nb * P, cols.data(), 1, nullptr, dy + n0 * P * g.cout, 1, nullptr, 1.f, dw);
   }
   return info.Env().Undefined();
 }
 
 // conv2dBackpropInput(dy, filter, dx, geom): dcols = dy @ W^T, scattered back into dx.
-Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
+Napi::Value Conv2DBackpropInputImpl(const Napi::CallbackInfo& info) {
   const float* dy = F32(info, 0);
   const float* w = F32(info, 1);
   float* dx = F32(info, 2);
   const Geom g = ReadGeom(info, 3);
+  const auto mode = static_cast<GemmMode>(Int(info, 4));
   const int64_t K = g.K(), P = g.P();
   std::memset(dx, 0, sizeof(float) * g.n * g.h * g.w * g.cin);
   if (K == 0 || g.n * P == 0 || g.cout == 0) return info.Env().Undefined();
   if (g.Direct()) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.n * P, K, g.cout, 1.f, dy, g.cout, w, g.cout, 0.f, dx, K);
+    Gemm(mode, 1, false, true, g.n * P, K, g.cout, dy, 1, nullptr, w, 1, nullptr, 0.f, dx);
     return info.Env().Undefined();
   }
   const int64_t nbMax = BlockImages(g);
   std::vector<float> cols(static_cast<std::size_t>(nbMax * P * K));
   for (int64_t n0 = 0; n0 < g.n; n0 += nbMax) {
     const int64_t nb = std::min(nbMax, g.n - n0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * P, K, g.cout, 1.f, dy + n0 * P * g.cout, g.cout, w,
-                g.cout, 0.f, cols.data(), K);
+    Gemm(mode, 1, false, true, nb * P, K, g.cout, dy + n0 * P * g.cout, 1, nullptr, w, 1, nullptr, 0.f, cols.data());
     Col2Im(g, cols.data(), n0, nb, dx);
   }
   return info.Env().Undefined();
 }
+
+// oneDNN errors (a C++ exception) become JS exceptions instead of aborting the process.
+Napi::Value Guard(Napi::Value (*fn)(const Napi::CallbackInfo&), const Napi::CallbackInfo& info) {
+  try {
+    return fn(info);
+  } catch (const std::exception& e) {
+    Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+}
+
+Napi::Value Conv2D(const Napi::CallbackInfo& info) { return Guard(Conv2DImpl, info); }
+Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) { return Guard(Conv2DBackpropFilterImpl, info); }
+Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) { return Guard(Conv2DBackpropInputImpl, info); }
 
 }  // namespace
 

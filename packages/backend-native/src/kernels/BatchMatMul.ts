@@ -63,7 +63,7 @@ export function planMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, tr
   return { outShape: [...outBatch, m, n], m, n, k, aIndex, bIndex };
 }
 
-/** Runs the planned GEMMs on float32 values: out = act(op(a) @ op(b) + bias). */
+/** Runs the planned GEMMs on float32 values: out = act(op(a) @ op(b) + bias), in the backend's GEMM mode (bf16 under autocast). */
 export function runMatMul(
   backend: NativeBackend,
   aVals: Float32Array,
@@ -77,7 +77,7 @@ export function runMatMul(
 ): TensorInfo {
   const out = outputArray(util.sizeFromShape(plan.outShape));
   if (out.length > 0) {
-    binding().batchMatMul(aVals, bVals, out, plan.aIndex, plan.bIndex, plan.m, plan.n, plan.k, transposeA, transposeB, bias, activation, alpha);
+    binding().batchMatMul(aVals, bVals, out, plan.aIndex, plan.bIndex, plan.m, plan.n, plan.k, transposeA, transposeB, bias, activation, alpha, backend.gemmMode);
   }
   return backend.makeTensorInfo(plan.outShape, 'float32', out);
 }

@@ -60,7 +60,7 @@ function convForward(args: NativeKernelArgs, kernelName: string): TensorInfo {
     bias = n === info.outChannels ? bv : new Float32Array(info.outChannels).fill(bv[0]!);
   }
   const out = outputArray(util.sizeFromShape(info.outShape));
-  binding().conv2d(xv, fv, out, geometry(info), bias, code, attrs.leakyreluAlpha ?? 0.2);
+  binding().conv2d(xv, fv, out, geometry(info), bias, code, attrs.leakyreluAlpha ?? 0.2, backend.gemmMode);
   return backend.makeTensorInfo(info.outShape, 'float32', out);
 }
 
@@ -86,7 +86,7 @@ export function conv2dBackpropFilter(args: NativeKernelArgs): TensorInfo {
     'channelsLast',
   );
   const out = outputArray(util.sizeFromShape(attrs.filterShape));
-  binding().conv2dBackpropFilter(xv, dyv, out, geometry(info));
+  binding().conv2dBackpropFilter(xv, dyv, out, geometry(info), backend.gemmMode);
   return backend.makeTensorInfo(attrs.filterShape, 'float32', out);
 }
 
@@ -109,7 +109,7 @@ export function conv2dBackpropInput(args: NativeKernelArgs): TensorInfo {
     'channelsLast',
   );
   const out = outputArray(util.sizeFromShape(attrs.inputShape));
-  binding().conv2dBackpropInput(dyv, fv, out, geometry(info));
+  binding().conv2dBackpropInput(dyv, fv, out, geometry(info), backend.gemmMode);
   return backend.makeTensorInfo(attrs.inputShape, 'float32', out);
 }
 

@@ -1,0 +1,246 @@
+#include "gemm.h"
+
+#include <cblas.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <tuple>
+#include <vector>
+
+#include "pool.h"
+
+#ifdef SSL_HAVE_ONEDNN
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace sslnative {
+namespace {
+
+// OpenBLAS's own threshold (M*N*K <= 65536 * GEMM_MULTITHREAD_THRESHOLD) for single-threaded GEMM.
+constexpr int64_t kSmallGemm = 65536 * 4;
+
+inline uint16_t ToBf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // quiet NaN
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
+  return static_cast<uint16_t>(u >> 16);
+}
+
+void ConvertBf16(const float* x, uint16_t* out, std::size_t n) {
+  parallel_for(n, 1 << 16, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) out[i] = ToBf16(x[i]);
+  });
+}
+
+void BlasGemm(std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A,
+              const int32_t* aIndex, const float* B, const int32_t* bIndex, float beta, float* C) {
+  const std::size_t mk = static_cast<std::size_t>(M * K), kn = static_cast<std::size_t>(K * N),
+                    mn = static_cast<std::size_t>(M * N);
+  auto one = [&](std::size_t i) {
+    const std::size_t ia = aIndex ? static_cast<std::size_t>(aIndex[i]) : i;
+    const std::size_t ib = bIndex ? static_cast<std::size_t>(bIndex[i]) : i;
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.f, A + ia * mk, transA ? M : K,
+                B + ib * kn, transB ? K : N, beta, C + i * mn, N);
+  };
+  // OpenBLAS runs a GEMM this small on the calling thread alone, so a batch of them (attention
+  // heads) is spread over the pool instead; larger GEMMs keep OpenBLAS's own threads.
+  if (batch > 1 && M * N * K <= kSmallGemm) {
+    parallel_for(batch, 1, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) one(i);
+    });
+  } else {
+    for (std::size_t i = 0; i < batch; ++i) one(i);
+  }
+}
+
+#ifdef SSL_HAVE_ONEDNN
+
+struct Onednn {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+};
+
+Onednn& onednn() {
+  static Onednn o;
+  return o;
+}
+
+// A matmul primitive and its memory objects for one shape; creating a primitive costs far more
+// than a small GEMM, so each shape is built once and its memories get new data handles per call.
+struct MatmulEntry {
+  dnnl::matmul prim;
+  dnnl::memory src, wei, dst;
+};
+
+using Key = std::tuple<int, int64_t, bool, bool, int64_t, int64_t, int64_t, bool>;
+std::map<Key, std::unique_ptr<MatmulEntry>> cache;
+
+// dims {batch, rows, cols} of a row-major matrix stack; `trans` reads it as its transpose.
+dnnl::memory::desc Desc(int64_t batch, int64_t rows, int64_t cols, bool trans, dnnl::memory::data_type dt) {
+  // op(X) is rows x cols; X itself is stored cols x rows when transposed.
+  const dnnl::memory::dims strides = trans ? dnnl::memory::dims{rows * cols, 1, rows} : dnnl::memory::dims{rows * cols, cols, 1};
+  return dnnl::memory::desc({batch, rows, cols}, dt, strides);
+}
+
+MatmulEntry& Entry(GemmMode mode, int64_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K, bool accumulate) {
+  const Key key{static_cast<int>(mode), batch, transA, transB, M, N, K, accumulate};
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  using dt = dnnl::memory::data_type;
+  const dt in = mode == GemmMode::kBf16 ? dt::bf16 : dt::f32;
+  auto src = Desc(batch, M, K, transA, in);
+  auto wei = Desc(batch, K, N, transB, in);
+  auto dst = Desc(batch, M, N, false, dt::f32);
+  dnnl::primitive_attr attr;
+  if (accumulate) {
+    dnnl::post_ops po;
+    po.append_sum(1.f);
+    attr.set_post_ops(po);
+  }
+  auto& o = onednn();
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), attr, o.engine);
+  auto e = std::make_unique<MatmulEntry>();
+  e->prim = dnnl::matmul(pd);
+  e->src = dnnl::memory(src, o.engine, nullptr);
+  e->wei = dnnl::memory(wei, o.engine, nullptr);
+  e->dst = dnnl::memory(dst, o.engine, nullptr);
+  auto& ref = *e;
+  cache.emplace(key, std::move(e));
+  return ref;
+}
+
+// bf16 copies of the inputs, reused call to call (grown, never shrunk).
+std::vector<uint16_t> scratchA, scratchB;
+
+void Run(MatmulEntry& e, const void* a, const void* b, float* c) {
+  e.src.set_data_handle(const_cast<void*>(a));
+  e.wei.set_data_handle(const_cast<void*>(b));
+  e.dst.set_data_handle(c);
+  auto& o = onednn();
+  e.prim.execute(o.stream, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.wei}, {DNNL_ARG_DST, e.dst}});
+  o.stream.wait();
+}
+
+bool IsIdentity(const int32_t* index, std::size_t batch) {
+  if (index == nullptr) return true;
+  for (std::size_t i = 0; i < batch; ++i) {
+    if (index[i] != static_cast<int32_t>(i)) return false;
+  }
+  return true;
+}
+
+void OnednnGemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
+                const int32_t* bIndex, float beta, float* C) {
+  const std::size_t mk = static_cast<std::size_t>(M * K), kn = static_cast<std::size_t>(K * N),
+                    mn = static_cast<std::size_t>(M * N);
+  const void* a = A;
+  const void* b = B;
+  std::size_t elt = sizeof(float);
+  if (mode == GemmMode::kBf16) {
+    if (scratchA.size() < aCount * mk) scratchA.resize(aCount * mk);
+    if (scratchB.size() < bCount * kn) scratchB.resize(bCount * kn);
+    ConvertBf16(A, scratchA.data(), aCount * mk);
+    ConvertBf16(B, scratchB.data(), bCount * kn);
+    a = scratchA.data();
+    b = scratchB.data();
+    elt = sizeof(uint16_t);
+  }
+  const bool accumulate = beta != 0.f;
+  if (IsIdentity(aIndex, batch) && IsIdentity(bIndex, batch)) {
+    Run(Entry(mode, static_cast<int64_t>(batch), transA, transB, M, N, K, accumulate), a, b, C);
+    return;
+  }
+  // Broadcast batches: one 2-D GEMM per output matrix.
+  auto& e = Entry(mode, 1, transA, transB, M, N, K, accumulate);
+  for (std::size_t i = 0; i < batch; ++i) {
+    const std::size_t ia = aIndex ? static_cast<std::size_t>(aIndex[i]) : i;
+    const std::size_t ib = bIndex ? static_cast<std::size_t>(bIndex[i]) : i;
+    Run(e, static_cast<const char*>(a) + ia * mk * elt, static_cast<const char*>(b) + ib * kn * elt, C + i * mn);
+  }
+}
+
+const char* IsaName(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "unknown";
+  }
+}
+
+#endif  // SSL_HAVE_ONEDNN
+
+}  // namespace
+
+GemmSupport gemm_support() {
+  GemmSupport s{false, false, "", "", ""};
+#ifdef SSL_HAVE_ONEDNN
+  s.onednn = true;
+  const dnnl_version_t* v = dnnl_version();
+  s.version = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  s.isa = IsaName(isa);
+  const auto bits = static_cast<unsigned>(isa), bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  // Below avx512_core_bf16 oneDNN would emulate bf16, slower than float32.
+  s.bf16 = (bits & bf16) == bf16;
+  if (!s.bf16) s.reason = "oneDNN " + s.version + " dispatches to " + s.isa + ", which has no bf16 instructions (AVX512-BF16 or AMX)";
+#else
+  s.reason = "the addon was built without oneDNN (install libdnnl-dev and rebuild)";
+#endif
+  return s;
+}
+
+void Gemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+          const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
+          const int32_t* bIndex, float beta, float* C) {
+  if (batch == 0 || M == 0 || N == 0) return;
+  const std::size_t total = batch * static_cast<std::size_t>(M * N);
+  if (K == 0) {
+    if (beta == 0.f) std::memset(C, 0, sizeof(float) * total);
+    return;
+  }
+#ifdef SSL_HAVE_ONEDNN
+  if (mode != GemmMode::kBlas) {
+    static const bool bf16 = gemm_support().bf16;
+    if (mode == GemmMode::kBf16 && !bf16) throw std::runtime_error("bf16 GEMM requested but " + gemm_support().reason);
+    OnednnGemm(mode, batch, transA, transB, M, N, K, A, aCount, aIndex, B, bCount, bIndex, beta, C);
+    return;
+  }
+#else
+  (void)aCount;
+  (void)bCount;
+  if (mode != GemmMode::kBlas) throw std::runtime_error(gemm_support().reason);
+#endif
+  BlasGemm(batch, transA, transB, M, N, K, A, aIndex, B, bIndex, beta, C);
+}
+
+void RoundToBf16(const float* x, float* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const uint32_t u = static_cast<uint32_t>(ToBf16(x[i])) << 16;
+    std::memcpy(out + i, &u, 4);
+  }
+}
+
+void set_onednn_threads(int n) {
+#ifdef SSL_HAVE_ONEDNN
+  omp_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}
+
+}  // namespace sslnative

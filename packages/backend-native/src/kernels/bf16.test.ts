@@ -1,0 +1,143 @@
+// bf16 autocast of the matmul-shaped kernels: every result must equal the float32 JS cpu kernel run
+// on bf16-rounded inputs (rounded here in JS, independently of the C++), within float32
+// accumulation-order tolerance. Gradients: under autocast the backward GEMMs round their inputs
+// too (dy included), so the reference is cpu autograd with x, w and the upstream weights rounded.
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { NativeBackend } from '../backend.js';
+import { nativeBackendStatus } from '../index.js';
+import { expectNativeMatches, randomValues } from '../test_util.js';
+
+/** float32 -> nearest bf16 (ties to even), NaN kept, as float32: the reference rounding. */
+function roundBf16(values: Float32Array): Float32Array {
+  const out = new Float32Array(values);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    const u = bits[i]!;
+    if ((u & 0x7fffffff) > 0x7f800000) {
+      bits[i] = (u | 0x00400000) & 0xffff0000;
+      continue;
+    }
+    bits[i] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 0) & 0xffff0000;
+  }
+  return out;
+}
+
+const cpuHasBf16 = existsSync('/proc/cpuinfo') && /\bavx512_bf16\b|\bamx_bf16\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+const onednnInstalled = existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
+const status = nativeBackendStatus();
+const native = () => tf.findBackend('native') as NativeBackend;
+
+/** `f(round)` under cpu with every input rounded, against `f(identity)` under native in bf16. */
+function expectBf16(f: (r: (t: tf.Tensor) => tf.Tensor) => tf.Tensor | tf.Tensor[], rtol = 1e-4, atol = 1e-4): void {
+  const round = (t: tf.Tensor) => tf.tensor(roundBf16(t.dataSync() as Float32Array), t.shape);
+  const prev = native().setAutocast('bf16');
+  try {
+    expectNativeMatches(() => f(round), () => f((t) => t), rtol, atol);
+  } finally {
+    native().setAutocast(prev);
+  }
+}
+
+const rnd = (shape: number[], seed: number) => tf.tensor(randomValues(tf.util.sizeFromShape(shape), seed), shape);
+
+describe('bf16 support', () => {
+  it('is on exactly where the CPU has AVX512-BF16/AMX and oneDNN is installed, and says which ISA', () => {
+    expect(status.available).toBe(true);
+    expect(status.bf16).toBe(cpuHasBf16 && onednnInstalled);
+    if (onednnInstalled) expect(status.isa).toMatch(/^(avx|sse)/);
+    expect(status.reason).toContain(onednnInstalled ? `oneDNN` : 'no oneDNN');
+    if (!status.bf16) expect(status.bf16Reason.length).toBeGreaterThan(0);
+  });
+});
+
+describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded inputs', () => {
+  const MATMULS: { a: number[]; b: number[]; ta?: boolean; tb?: boolean }[] = [
+    { a: [64, 192], b: [192, 96] }, // one large GEMM
+    { a: [33, 17], b: [17, 5] }, // odd sizes
+    { a: [40, 24], b: [40, 24], ta: true }, // op(A) = A^T
+    { a: [24, 40], b: [24, 40], tb: true }, // op(B) = B^T: attention scores
+    { a: [40, 24], b: [31, 40], ta: true, tb: true },
+    { a: [6, 50, 16], b: [6, 16, 50] }, // batched heads
+    { a: [6, 50, 16], b: [1, 16, 9] }, // broadcast batch
+    { a: [3, 0, 4], b: [3, 4, 2] }, // empty
+    { a: [3, 4], b: [4, 0] },
+  ];
+
+  it('rounds: a bf16 GEMM differs from the float32 one by more than float32 tolerance', () => {
+    tf.setBackend('native');
+    const a = rnd([64, 192], 1);
+    const b = rnd([192, 64], 2);
+    const f32 = tf.matMul(a, b);
+    const prev = native().setAutocast('bf16');
+    const bf = tf.matMul(a, b);
+    native().setAutocast(prev);
+    const diff = tf.max(tf.abs(tf.sub(f32, bf))).dataSync()[0]!;
+    expect(diff).toBeGreaterThan(1e-3);
+    expect(diff).toBeLessThan(0.5); // inputs in [-2, 2), K = 192: bf16 keeps 8 bits
+  });
+
+  it('BatchMatMul forward and gradients', () => {
+    MATMULS.forEach((c, i) => {
+      expectBf16((r) => tf.matMul(r(rnd(c.a, 10 + i)), r(rnd(c.b, 20 + i)), c.ta, c.tb));
+      if (c.a.length > 2 && c.b[0] !== c.a[0]) return; // tfjs's matMul gradient does not reduce broadcast dims
+      expectBf16((r) => {
+        const y = tf.matMul(rnd(c.a, 10 + i), rnd(c.b, 20 + i), c.ta, c.tb);
+        const w = r(rnd(y.shape, 30 + i));
+        return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a, b, c.ta, c.tb), w)))([r(rnd(c.a, 10 + i)), r(rnd(c.b, 20 + i))]);
+      });
+    });
+  });
+
+  it('_FusedMatMul: bias, activations, gradients', () => {
+    for (const activation of ['linear', 'relu', 'elu', 'sigmoid', 'leakyrelu'] as const) {
+      expectBf16((r) => tf.fused.matMul({ a: r(rnd([50, 64], 41)), b: r(rnd([64, 30], 42)), bias: rnd([30], 43), activation }));
+    }
+    // Bias stays float32 (as PyTorch's autocast adds it after the GEMM): not rounded in the reference.
+    // Its gradient is a float32 sum of dy, so dy is made bf16-exact in both runs here (the
+    // BatchMatMul test above covers a dy that the GEMM must round).
+    const exact = (t: tf.Tensor) => tf.tensor(roundBf16(t.dataSync() as Float32Array), t.shape);
+    expectBf16((r) => {
+      const w = exact(rnd([50, 30], 44));
+      const bias = rnd([30], 43);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a, b, bias: c, transposeB: true }), w)))([
+        r(rnd([50, 64], 41)),
+        r(rnd([30, 64], 42)),
+        bias,
+      ]);
+    });
+  });
+
+  const CONVS: { x: number[]; f: number[]; strides: number; pad: 'valid' | 'same' | number }[] = [
+    { x: [2, 28, 28, 1], f: [4, 4, 1, 24], strides: 4, pad: 'valid' }, // ViT patch embedding
+    { x: [2, 8, 8, 3], f: [3, 3, 3, 8], strides: 1, pad: 'same' }, // im2col
+    { x: [2, 7, 7, 16], f: [1, 1, 16, 8], strides: 1, pad: 'valid' }, // 1x1: straight to GEMM
+    { x: [1, 9, 9, 4], f: [3, 3, 4, 4], strides: 2, pad: 1 },
+  ];
+
+  it('Conv2D, FusedConv2D, Conv2DBackpropInput and Conv2DBackpropFilter', () => {
+    CONVS.forEach((c, i) => {
+      const conv = (x: tf.Tensor, f: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.strides, c.pad);
+      expectBf16((r) => conv(r(rnd(c.x, 50 + i)), r(rnd(c.f, 60 + i))));
+      expectBf16((r) =>
+        tf.fused.conv2d({ x: r(rnd(c.x, 50 + i)) as tf.Tensor4D, filter: r(rnd(c.f, 60 + i)) as tf.Tensor4D, strides: c.strides, pad: c.pad, bias: rnd([c.f[3]!], 61), activation: 'relu' }),
+      );
+      expectBf16((r) => {
+        const w = r(rnd(conv(rnd(c.x, 1), rnd(c.f, 1)).shape, 70 + i));
+        return tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(conv(x, f), w)))([r(rnd(c.x, 50 + i)), r(rnd(c.f, 60 + i))]);
+      });
+    });
+  });
+
+  it('rounds to nearest even, keeps NaN and infinities', () => {
+    // 1 + 2^-8 is a tie between 1 and 1 + 2^-7 (rounds to even: 1); 1 + 3 * 2^-8 is a tie between
+    // 1 + 2^-7 and 1 + 2^-6 (even: 1 + 2^-6); 1 + 2^-8 + 2^-20 is above the tie (up: 1 + 2^-7).
+    tf.setBackend('native');
+    const a = tf.tensor2d([1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -8 + 2 ** -20, NaN, Infinity, -Infinity], [6, 1]);
+    const prev = native().setAutocast('bf16');
+    const y = tf.matMul(a, tf.tensor2d([[1]])).dataSync();
+    native().setAutocast(prev);
+    expect(Array.from(y)).toEqual([1, 1 + 2 ** -6, 1 + 2 ** -7, NaN, Infinity, -Infinity]);
+  });
+});
