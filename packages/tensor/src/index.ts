@@ -19,6 +19,8 @@ export { BACKEND_ORDER, formatBackendReport, initBackend, resolveThreads } from 
 export type { BackendAttempt, BackendInfo, BackendName, InitBackendOptions } from './backend.js';
 export { FUSED_KERNELS, adamwScalars, adamwUpdate, batchNormTrain, gelu, hasFusedKernel, layerNorm } from './fused.js';
 export type { AdamWStep } from './fused.js';
+export { PRECISIONS, autocast, bf16Support, currentPrecision, parsePrecision, resolvePrecision, setAutocastLogger } from './autocast.js';
+export type { Precision } from './autocast.js';
 export { Rng } from './rng.js';
 export type { RngSeed, RngState } from './rng.js';
 export { linspace } from './linspace.js';
