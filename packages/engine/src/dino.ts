@@ -2,11 +2,11 @@ import { DINOLoss } from '@ssl/losses';
 import type { Module } from '@ssl/models';
 import { AdamW, DinoLARS, SGD, cancelGradientsLastLayer, clipGradients, cosineScheduler, getParamsGroups, gradsByParamName } from '@ssl/optim';
 import type { Optimizer, OptimizerState } from '@ssl/optim';
-import { tf } from '@ssl/tensor';
-import type { Scalar, Tensor } from '@ssl/tensor';
+import { autocast, tf } from '@ssl/tensor';
+import type { Precision, Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
 import { copyStudentToTeacher, emaUpdate } from './ema.js';
-import { checkEpochs, moduleRngs, NonFiniteLossError, resolveGroups, runTrainLoop, viewTensors } from './train-common.js';
+import { checkEpochs, moduleRngs, NonFiniteLossError, resolveGroups, runTrainLoop, stepPrecision, viewTensors } from './train-common.js';
 import type { BatchSource, ConfigInput, EpochStats, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 
 /**
@@ -36,7 +36,14 @@ export interface DinoConfig {
   };
   /** Keep `checkpoint<epoch:04>` when epoch % saveckp_freq == 0 (0: never); `checkpoint` every epoch. */
   logging: { saveckp_freq: number };
-  runtime: { seed: number };
+  runtime: {
+    seed: number;
+    /**
+     * Matmuls and convolutions of the forward and backward pass in bf16 (official `use_fp16`);
+     * 'auto': bf16 where the CPU runs it. Default fp32.
+     */
+    precision: Precision | 'auto';
+  };
 }
 
 export const DINO_DEFAULTS: DinoConfig = {
@@ -48,7 +55,7 @@ export const DINO_DEFAULTS: DinoConfig = {
     freeze_last_layer: 1, lr: 0.0005, warmup_epochs: 10, min_lr: 1e-6, optimizer: 'adamw',
   },
   logging: { saveckp_freq: 20 },
-  runtime: { seed: 0 },
+  runtime: { seed: 0, precision: 'fp32' },
 };
 
 /** A network as `MultiCropWrapper`: a Module whose forward takes the list of crop batches. */
@@ -196,13 +203,14 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
         let norms: number[] | undefined;
         try {
           // only the 2 global views pass through the teacher
-          const teacherOut = tf.tidy(() => teacher.forward(views.slice(0, 2)));
+          // Mixed precision (official --use_fp16): both passes and the backward under one autocast.
+          const precision = stepPrecision(cfg.runtime.precision);
+          const teacherOut = autocast(precision, () => tf.tidy(() => teacher.forward(views.slice(0, 2))));
           let value: Scalar;
           let grads: Record<string, Tensor>;
           try {
-            ({ value, grads } = tf.variableGrads(
-              () => dinoLoss.forward(student.forward(views), teacherOut, epoch),
-              studentVars,
+            ({ value, grads } = autocast(precision, () =>
+              tf.variableGrads(() => dinoLoss.forward(student.forward(views), teacherOut, epoch), studentVars),
             ) as { value: Scalar; grads: Record<string, Tensor> });
           } finally {
             teacherOut.dispose();

@@ -2,10 +2,10 @@ import { makeLabelsMatrix, pawsLoss } from '@ssl/losses';
 import type { Module } from '@ssl/models';
 import { AdamW, LARS, WarmupCosineSchedule, getParamsGroups, gradsByParamName, pawsParamGroups } from '@ssl/optim';
 import type { Optimizer, OptimizerState } from '@ssl/optim';
-import { tf } from '@ssl/tensor';
-import type { Scalar, Tensor } from '@ssl/tensor';
+import { autocast, tf } from '@ssl/tensor';
+import type { Precision, Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
-import { checkEpochs, moduleRngs, NonFiniteLossError, resolveGroups, runTrainLoop, viewTensors } from './train-common.js';
+import { checkEpochs, moduleRngs, NonFiniteLossError, resolveGroups, runTrainLoop, stepPrecision, viewTensors } from './train-common.js';
 import type { BatchSource, ConfigInput, EpochStats, TrainBatch, TrainLoopCore, TrainLoopOptions, TrainLoopResult } from './train-common.js';
 
 /**
@@ -47,7 +47,14 @@ export interface PawsConfig {
   };
   /** Keep `checkpoint<epoch:04>` when epoch % saveckp_freq == 0 (0: never); `checkpoint` every epoch. */
   logging: { saveckp_freq: number };
-  runtime: { seed: number };
+  runtime: {
+    seed: number;
+    /**
+     * Matmuls and convolutions of the forward and backward pass in bf16 (official `use_fp16`);
+     * 'auto': bf16 where the CPU runs it. Default fp32.
+     */
+    precision: Precision | 'auto';
+  };
 }
 
 export const PAWS_DEFAULTS: PawsConfig = {
@@ -60,7 +67,7 @@ export const PAWS_DEFAULTS: PawsConfig = {
     trust_coefficient: 0.001,
   },
   logging: { saveckp_freq: 50 },
-  runtime: { seed: 0 },
+  runtime: { seed: 0, precision: 'fp32' },
 };
 
 /** A PAWS encoder (`@ssl/models` PAWSModel): projection output h and prediction z of all crops. */
@@ -187,7 +194,8 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
             `trainPaws: support batches must have ${c.supervised_views} views of ${numSupport / c.supervised_views} images, got ${simgs.length} of ${simgs[0]?.shape[0]}`,
           );
         }
-        const { value, grads } = tf.variableGrads(() => {
+        // Mixed precision (official use_fp16): forward and backward under one autocast.
+        const { value, grads } = autocast(stepPrecision(cfg.runtime.precision), () => tf.variableGrads(() => {
           // h: before the prediction head, z: after it
           const { h, z } = encoder.forward([...simgs, ...uimgs], { returnBeforeHead: true });
           const d = z.shape[1] as number;
@@ -201,7 +209,7 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
           ploss = out.loss.dataSync()[0] as number;
           rloss = out.rloss.dataSync()[0] as number;
           return tf.add(out.loss, out.rloss) as Scalar;
-        }, vars);
+        }, vars));
         lossValue = value.dataSync()[0] as number;
         value.dispose();
         const ng = gradsByParamName(named, grads);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { tf, Rng } from '@ssl/tensor';
-import type { RngState, Tensor } from '@ssl/tensor';
+import { resolvePrecision, tf, Rng } from '@ssl/tensor';
+import type { Precision, RngState, Tensor } from '@ssl/tensor';
 import type { Module } from '@ssl/models';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, loadCheckpoint, periodicCheckpointName, resolveCheckpoint, saveCheckpoints, versions } from './checkpoint.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -109,6 +109,12 @@ export type ConfigInput<C> = { [G in keyof C]?: Partial<C[G]> };
  * the loop reads, from `input` when given, else the default. Other fields of `input` stay out, so
  * checkpoints record (and resume warns about) what the loop uses only.
  */
+/** The precision a train step runs: 'auto' is bf16 where the CPU runs it (`resolvePrecision`). */
+export function stepPrecision(requested: Precision | 'auto'): Precision {
+  if (requested === 'auto') return resolvePrecision(undefined).precision;
+  return requested;
+}
+
 export function resolveGroups<C extends { [G in keyof C]: object }>(name: string, defaults: C, input: ConfigInput<C> | undefined): C {
   const out: Record<string, Record<string, unknown>> = {};
   for (const [group, fields] of Object.entries(defaults) as [string, Record<string, unknown>][]) {
