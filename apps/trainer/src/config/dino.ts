@@ -120,7 +120,10 @@ export const dinoOptimizationSchema = z
         'Base EMA parameter for teacher update, raised to 1 with a cosine schedule. The authors recommend a higher value with small batches ' +
           '(0.9995 with batch 256); on small data a faster teacher (lower value, e.g. 0.99) fights collapse.',
       ),
-    use_fp16: z.boolean().default(false).describe('Accepted for compatibility with official command lines; training here is always float32.'),
+    use_fp16: z
+      .boolean()
+      .default(true)
+      .describe('Mixed precision, as the official default. Here: true = bf16 autocast where the CPU supports it (--precision auto), false = float32.'),
     time_budget: z
       .number()
       .min(0)

@@ -94,7 +94,10 @@ export const pawsMetaSchema = z
       .describe('Ours: channels of a ResNet\'s stem and first stage (null = 64, torchvision); 16 with a _cifar model keeps full resolution at a quarter of the width.'),
     load_checkpoint: z.boolean().default(false).describe('Official key: same as runtime.resume.'),
     read_checkpoint: z.string().nullable().default(null).describe('Official key: checkpoint directory to start from.'),
-    use_fp16: z.boolean().default(false).describe('Accepted for compatibility; training here is float32.'),
+    use_fp16: z
+      .boolean()
+      .default(true)
+      .describe('Mixed precision, as the official default. Here: true = bf16 autocast where the CPU supports it (--precision auto), false = float32.'),
     copy_data: z.boolean().default(false).describe('Accepted for compatibility; ignored.'),
     device: z.string().default('cpu').describe('Accepted for compatibility; the tensor backend is chosen by @ssl/tensor.'),
   })

@@ -5,7 +5,8 @@ import type { TrainLoopOptions, TrainLoopResult } from '@ssl/engine';
 import { knnClassifier, pickImages, pixelFeatures } from '@ssl/eval';
 import type { EvalImages, FeatureModel, KnnEval, Matrix } from '@ssl/eval';
 import type { Module } from '@ssl/models';
-import type { Tensor } from '@ssl/tensor';
+import { resolvePrecision } from '@ssl/tensor';
+import type { Precision, Tensor } from '@ssl/tensor';
 import type { DinoConfig } from '../config/dino.js';
 import type { PawsConfig } from '../config/paws.js';
 import { writeResolvedConfig } from '../config/load.js';
@@ -126,6 +127,18 @@ export function folderOptions(config: TrainConfig): FolderOptions {
 const pct = (r: { top1: number; top5: number }): string => `top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}%`;
 
 /**
+ * `--precision` once the backend is up: auto follows the official `use_fp16` (default true) and
+ * runs bf16 where the CPU does; bf16 that cannot run falls back to float32, saying why.
+ */
+export function choosePrecision(config: TrainConfig): { precision: Precision; reason: string } {
+  const useFp16 = 'meta' in config ? config.meta.use_fp16 : config.optimization.use_fp16;
+  const requested = config.runtime.precision;
+  if (requested === 'fp32') return { precision: 'fp32', reason: '--precision fp32' };
+  if (requested === 'auto' && !useFp16) return { precision: 'fp32', reason: '--use_fp16 false' };
+  return resolvePrecision(requested === 'bf16' ? 'bf16' : undefined);
+}
+
+/**
  * `ssl-train dino|paws`: open the run, the data and the pixel baseline, train with one engine call
  * (Ctrl-C, SIGTERM and the time budget stop it after a step with a checkpoint there; evaluations
  * run between epochs), evaluate at the end and write the report.
@@ -154,6 +167,11 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
     timeBudget: o.time_budget,
   });
   try {
+    const precision = choosePrecision(config);
+    config.runtime.precision = precision.precision; // the resolved config records what ran
+    ctx.print(`precision ${precision.precision} (${precision.reason})`);
+    ctx.facts.set('precision', `${precision.precision} (${precision.reason})`);
+    ctx.log.write({ type: 'precision', precision: precision.precision, reason: precision.reason });
     const sets = await openDatasets(ctx, config.data.dataset, config.data.val_data_path, config.data.train_images, folderOptions(config));
     // A resumed budget run keeps the schedule it planned (budget.json beside the checkpoint).
     const resuming = (config.runtime.resume || (config.method === 'paws' && config.meta.load_checkpoint)) && (await checkpointPosition(ctx.outputDir)) !== null;
