@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD } from '@ssl/augment';
 import { defaultFashionMnistDir, FashionMNIST } from '@ssl/data';
 import { createModel, type VisionTransformer } from '@ssl/models';
-import { initBackend } from '@ssl/tensor';
+import { initBackend, parsePrecision } from '@ssl/tensor';
 import { vitFromWeights, WEIGHTS_FLAGS, WEIGHTS_HELP, weightsFlag } from './cli-common.js';
 import { retrievalCommand } from './retrieval-cli.js';
 import { videoSegCommand } from './video-seg-cli.js';
@@ -36,6 +36,7 @@ ${WEIGHTS_HELP}  --random-init          a randomly initialised ViT instead (see 
   --out DIR              write attention PNGs here (default ./eval-out)
   --png-images N         test images to visualise (default 4)
   --batch-size N         default 128
+  --precision P          fp32 (default) or bf16: features with matmuls/convolutions in bf16 where the CPU supports it
   --json                 print the result as JSON
 `;
 
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
       out: { type: 'string', default: 'eval-out' },
       'png-images': { type: 'string', default: '4' },
       'batch-size': { type: 'string', default: '128' },
+      precision: { type: 'string', default: 'fp32' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
     ks,
     T: num('temperature'),
     batchSize: int('batch-size'),
+    precision: parsePrecision(values.precision as string, '--precision'),
     segImages: int('seg-images'),
     snnPerClass: int('snn-per-class'),
     linearEpochs: int('linear-epochs'),

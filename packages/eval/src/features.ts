@@ -1,6 +1,7 @@
 import type { ImageU8 } from '@ssl/augment';
 import type { Dataset } from '@ssl/data';
-import { tf } from '@ssl/tensor';
+import { autocast, tf } from '@ssl/tensor';
+import type { Precision } from '@ssl/tensor';
 import type { Matrix } from './matrix.js';
 
 /** Images handed out in index ranges, NHWC float, ready for the model (caller disposes). */
@@ -28,11 +29,13 @@ export function tensorBatchSource(images: tf.Tensor4D): ImageBatchSource {
  * Features of a whole image source, batch by batch, as `eval_knn.extract_features` followed by
  * `nn.functional.normalize(dim=1, p=2)` when `normalize` (default true). Every batch's tensors are
  * released before the next one, so tf.memory stays flat. Returns a row-major Matrix.
+ * `precision` 'bf16' runs `embed` under `autocast` (matmuls and convolutions in bf16, float32
+ * where the CPU cannot); default float32, so embeddings compare across machines.
  */
 export async function extractFeatures(
   embed: Embed,
   source: ImageBatchSource,
-  options: { batchSize?: number; normalize?: boolean; onBatch?: (done: number, total: number) => void } = {},
+  options: { batchSize?: number; normalize?: boolean; precision?: Precision; onBatch?: (done: number, total: number) => void } = {},
 ): Promise<Matrix> {
   const batchSize = options.batchSize ?? 128;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
@@ -44,7 +47,7 @@ export async function extractFeatures(
     let feats: tf.Tensor;
     try {
       feats = tf.tidy(() => {
-        const f = embed(images);
+        const f = autocast(options.precision ?? 'fp32', () => embed(images));
         if (f.rank !== 2 || f.shape[0] !== e - s) {
           throw new Error(`embed returned shape [${f.shape.join(', ')}], expected [${e - s}, D]`);
         }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeImage, resize, type ImageU8 } from '@ssl/augment';
 import type { Dataset } from '@ssl/data';
 import { tf } from '@ssl/tensor';
+import type { Precision } from '@ssl/tensor';
 import { clsAttentionMaps, type SelfAttentionModel } from './attention.js';
 import { makeCopy } from './copies.js';
 import { copyDetection, copyDetectionDescriptor, learnWhitening, type RetrievalScore } from './copy-detection.js';
@@ -49,6 +50,8 @@ export interface EvalSuiteOptions {
   linearEpochs?: number;
   linearLr?: number;
   batchSize?: number;
+  /** Feature extraction precision (`extractFeatures`); default fp32. */
+  precision?: Precision;
   /** Test images scored for segmentation (default 500); foreground = pixel > 0. */
   segImages?: number;
   threshold?: number;
@@ -111,6 +114,7 @@ function imageListSource(images: ImageU8[], size: number, mean: readonly number[
 export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult> {
   const log = o.log ?? (() => {});
   const batchSize = o.batchSize ?? 128;
+  const precision = o.precision ?? 'fp32';
   const seconds: Record<string, number> = {};
   const tick = (name: string, t0: number): void => {
     seconds[name] = (performance.now() - t0) / 1000;
@@ -128,8 +132,8 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
     if (done === total || done % (batchSize * 20) < batchSize) log(`  ${what} features ${done}/${total}`);
   };
   // raw CLS features; k-NN and soft-NN use them L2-normalised, the linear probe as they are
-  const trainRaw = await extractFeatures(embed, trainSrc, { batchSize, normalize: false, onBatch: progress('train') });
-  const testRaw = await extractFeatures(embed, testSrc, { batchSize, normalize: false, onBatch: progress('test') });
+  const trainRaw = await extractFeatures(embed, trainSrc, { batchSize, normalize: false, precision, onBatch: progress('train') });
+  const testRaw = await extractFeatures(embed, testSrc, { batchSize, normalize: false, precision, onBatch: progress('test') });
   const trainF = normalizeRows(trainRaw);
   const testF = normalizeRows(testRaw);
   const numClasses = o.train.classes?.length ?? Math.max(...trainSrc.labels()) + 1;
