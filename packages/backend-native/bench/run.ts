@@ -1,15 +1,17 @@
-// `pnpm --filter @ssl/backend-native bench`: sgemm GFLOP/s (native, wasm, direct OpenBLAS), the
-// ViT-Tiny train step in ms/step (native, wasm, PyTorch when importable), thread scaling.
+// `pnpm --filter @ssl/backend-native bench`: sgemm GFLOP/s (native on OpenBLAS, on oneDNN float32
+// and bf16, wasm, direct OpenBLAS), the ViT-Tiny train step in ms/step (native float32 and bf16
+// autocast, wasm, PyTorch float32 and bf16 autocast when importable), thread scaling.
 // Env: SSL_THREADS (default 2), BENCH_STEPS (native/PyTorch timed steps, default 3),
 // BENCH_WASM_STEPS (default 1; 0 skips the wasm step), BENCH_DEPTH (default 12),
-// BENCH_WASM_DEPTH (default 4: wasm's 32-bit heap runs out of memory on the 12-block step).
+// BENCH_WASM_DEPTH (default 4: wasm's 32-bit heap runs out of memory on the 12-block step),
+// BENCH_THREADS_TABLE (default 1; 0 skips the 1-vs-2-threads table).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { directSgemm, nativeBackendStatus, registerNativeBackend, setNativeThreads } from '../src/index.js';
+import { GEMM_MODES, directSgemm, nativeBackendStatus, registerNativeBackend, setNativeThreads, type GemmMode, type NativeBackend } from '../src/index.js';
 import { loadFusedOps, makeVitStep, PLAIN_OPS, VIT_TINY_BENCH, type StepOps } from './vit.js';
 
 const threads = Number(process.env.SSL_THREADS ?? 2);
@@ -65,11 +67,14 @@ function tfMatMulMs(s: Shape): number {
   return ms;
 }
 
+const nativeBackend = () => tf.backend() as NativeBackend;
+
 /**
- * Native tf.matMul and direct sgemm, alternated rep by rep so that both see the same machine load
- * (this machine is shared): returns [native ms, direct ms], medians.
+ * Native tf.matMul in each GEMM mode (OpenBLAS, oneDNN float32, oneDNN bf16 when available) and
+ * direct sgemm, alternated rep by rep so that all see the same machine load (this machine is
+ * shared): returns { direct, [mode]: ms }, medians.
  */
-function nativeVsDirectMs(s: Shape, budgetMs = 800): [number, number] {
+function nativeVsDirectMs(s: Shape, modes: GemmMode[], budgetMs = 1200): { direct: number; modes: number[] } {
   // One matrix per batch entry, as tf.matMul reads, so neither side runs from a warm cache.
   const [sa, sb, sc] = [s.m * s.k, s.k * s.n, s.m * s.n];
   const a = new Float32Array(s.batch * sa).map(() => Math.random());
@@ -81,21 +86,29 @@ function nativeVsDirectMs(s: Shape, budgetMs = 800): [number, number] {
     }
   };
   const m = tfMatMul(s);
-  m.run();
+  const backend = nativeBackend();
+  for (const mode of modes) {
+    backend.gemmMode = mode;
+    m.run();
+  }
   direct();
-  const tn: number[] = [];
+  const tn: number[][] = modes.map(() => []);
   const td: number[] = [];
   const start = performance.now();
-  while (tn.length < 5 || (performance.now() - start < budgetMs && tn.length < 100)) {
-    let t0 = performance.now();
-    m.run();
-    tn.push(performance.now() - t0);
-    t0 = performance.now();
+  while (td.length < 5 || (performance.now() - start < budgetMs && td.length < 100)) {
+    modes.forEach((mode, i) => {
+      backend.gemmMode = mode;
+      const t0 = performance.now();
+      m.run();
+      tn[i]!.push(performance.now() - t0);
+    });
+    const t0 = performance.now();
     direct();
     td.push(performance.now() - t0);
   }
+  backend.gemmMode = GEMM_MODES.blas;
   m.dispose();
-  return [median(tn), median(td)];
+  return { direct: median(td), modes: tn.map(median) };
 }
 
 const gflops = (s: Shape, ms: number) => (2 * s.batch * s.m * s.n * s.k) / (ms * 1e6);
@@ -108,9 +121,23 @@ async function useWasm(): Promise<void> {
 
 let lastCpuMs = 0;
 
-/** Wall ms per step; `lastCpuMs` gets the process CPU ms per step (fairer on a loaded machine). */
-function vitMs(n: number, blocks = depth, ops: StepOps = PLAIN_OPS): number {
+/**
+ * Wall ms per step; `lastCpuMs` gets the process CPU ms per step (fairer on a loaded machine).
+ * bf16: the whole step under the backend's autocast (what @ssl/tensor's `autocast` switches):
+ * matmuls and convolutions of forward and backward in bf16, everything else float32.
+ */
+function vitMs(n: number, blocks = depth, ops: StepOps = PLAIN_OPS, precision: 'fp32' | 'bf16' = 'fp32'): number {
   const vit = makeVitStep({ ...VIT_TINY_BENCH, depth: blocks }, 0, ops);
+  const native = tf.getBackend() === 'native' ? nativeBackend() : undefined;
+  native?.setAutocast(precision);
+  try {
+    return timedSteps(vit, n);
+  } finally {
+    native?.setAutocast('fp32');
+  }
+}
+
+function timedSteps(vit: ReturnType<typeof makeVitStep>, n: number): number {
   vit.step();
   const before = tf.memory().numTensors;
   const c0 = process.cpuUsage();
@@ -129,7 +156,7 @@ function vitMs(n: number, blocks = depth, ops: StepOps = PLAIN_OPS): number {
  * on OpenBLAS's own pool, one thread per core, unless OPENBLAS_NUM_THREADS says otherwise. Bounded,
  * both pools get `threads`, the comparison the target is about; unbounded is PyTorch as installed.
  */
-function torchMs(bounded: boolean): { ms?: number; cpuMs?: number; why?: string } {
+function torchMs(bounded: boolean, precision: 'fp32' | 'bf16' = 'fp32'): { ms?: number; cpuMs?: number; why?: string } {
   const python = '/usr/bin/python3';
   if (!existsSync(python) || spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
     return { why: `${python} cannot import torch` };
@@ -137,8 +164,10 @@ function torchMs(bounded: boolean): { ms?: number; cpuMs?: number; why?: string 
   // bench/vit_step.py sits next to this file in the source tree and one level up from dist/.
   const script = [join(here, 'vit_step.py'), join(here, '..', 'bench', 'vit_step.py')].find(existsSync);
   if (!script) return { why: 'bench/vit_step.py not found' };
-  const env = bounded ? { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) } : process.env;
-  const r = spawnSync(python, [script, String(threads), String(steps), String(depth)], { encoding: 'utf8', env });
+  const env = bounded
+    ? { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE' }
+    : process.env;
+  const r = spawnSync(python, [script, String(threads), String(steps), String(depth), precision], { encoding: 'utf8', env });
   if (r.status !== 0) return { why: `vit_step.py failed: ${r.stderr.trim().split('\n').pop()}` };
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_per_step: number; cpu_ms_per_step: number };
   return { ms: out.ms_per_step, cpuMs: out.cpu_ms_per_step };
@@ -153,17 +182,22 @@ registerNativeBackend({ threads });
 console.log(`# @ssl/backend-native bench: ${status.reason.replace(/, \d+ thread\(s\)$/, '')}, ${threads} thread(s)`);
 console.log(`# load average at start: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 
-console.log('\n## sgemm GFLOP/s (median)\n');
-console.log('| shape | native | wasm | direct OpenBLAS | native / direct |');
-console.log('| --- | ---: | ---: | ---: | ---: |');
-const rows: Array<[Shape, number, number]> = [];
+console.log('\n## GEMM GFLOP/s (median; the native modes and direct OpenBLAS alternated rep by rep)\n');
+const modes: GemmMode[] = status.isa ? [GEMM_MODES.blas, GEMM_MODES.onednnF32] : [GEMM_MODES.blas];
+if (status.bf16) modes.push(GEMM_MODES.bf16);
+const modeNames = ['native float32 (OpenBLAS)', 'native float32 (oneDNN)', 'native bf16 (oneDNN)'].slice(0, modes.length);
+console.log(`| shape | ${modeNames.join(' | ')} | wasm | direct OpenBLAS | OpenBLAS native / direct |${status.bf16 ? ' bf16 / float32 |' : ''}`);
+console.log(`| --- |${' ---: |'.repeat(modes.length + 3 + (status.bf16 ? 1 : 0))}`);
+if (!status.bf16) console.log(`(bf16 off: ${status.bf16Reason})`);
+const rows: Array<[Shape, { direct: number; modes: number[] }]> = [];
 await tf.setBackend('native');
-for (const s of SHAPES) rows.push([s, ...nativeVsDirectMs(s)]);
+for (const s of SHAPES) rows.push([s, nativeVsDirectMs(s, modes)]);
 await useWasm();
-for (const [s, nativeMs, direct] of rows) {
+for (const [s, r] of rows) {
   const wasmMs = tfMatMulMs(s);
+  const f32 = Math.min(r.modes[0]!, r.modes[1] ?? Infinity);
   console.log(
-    `| ${s.name} | ${gflops(s, nativeMs).toFixed(1)} | ${gflops(s, wasmMs).toFixed(1)} | ${gflops(s, direct).toFixed(1)} | ${((100 * direct) / nativeMs).toFixed(0)}% |`,
+    `| ${s.name} | ${r.modes.map((ms) => gflops(s, ms).toFixed(1)).join(' | ')} | ${gflops(s, wasmMs).toFixed(1)} | ${gflops(s, r.direct).toFixed(1)} | ${((100 * r.direct) / r.modes[0]!).toFixed(0)}% |${status.bf16 ? ` ${(f32 / r.modes[2]!).toFixed(2)}x |` : ''}`,
   );
 }
 
@@ -172,28 +206,38 @@ await tf.setBackend('native');
 // plain: the issue's step, every op a tfjs op; fused: LayerNorm, GELU and AdamW through
 // @ssl/tensor's fused ops (one native kernel each, forward and backward).
 const fusedOps = await loadFusedOps();
-const variants: Array<[string, StepOps | undefined]> = [['plain', PLAIN_OPS], ['fused', fusedOps]];
+const variants: Array<[string, StepOps | undefined, 'fp32' | 'bf16']> = [['plain', PLAIN_OPS, 'fp32'], ['fused', fusedOps, 'fp32']];
+if (status.bf16) variants.push(['fused bf16', fusedOps, 'bf16']);
+else console.log(`native bf16: skipped (${status.bf16Reason})`);
 const measured: Array<[string, number, number]> = [];
-for (const [name, ops] of variants) {
+for (const [name, ops, precision] of variants) {
   if (!ops) {
     console.log(`native ${name}: skipped (@ssl/tensor is not built: run pnpm build)`);
     continue;
   }
-  const ms = vitMs(steps, depth, ops);
+  const ms = vitMs(steps, depth, ops, precision);
   measured.push([name, ms, lastCpuMs]);
   console.log(`native ${name}: ${ms.toFixed(0)} ms/step wall, ${lastCpuMs.toFixed(0)} ms/step CPU (${steps} steps)`);
 }
-for (const [bounded, label] of [
-  [true, `PyTorch, ${threads} thread(s) (OpenMP and OpenBLAS)`],
-  [false, `PyTorch, set_num_threads(${threads}) only (OpenBLAS threads as installed)`],
-] as const) {
-  const torch = torchMs(bounded);
+const fusedF32 = measured.find(([n]) => n === 'fused');
+const fusedBf16 = measured.find(([n]) => n === 'fused bf16');
+if (fusedF32 && fusedBf16) {
+  console.log(`  native fused float32 / bf16: ${(fusedF32[1] / fusedBf16[1]).toFixed(2)}x wall, ${(fusedF32[2] / fusedBf16[2]).toFixed(2)}x CPU (goal >= 2)`);
+}
+const torchRuns: Array<[boolean, 'fp32' | 'bf16', string]> = [
+  [true, 'fp32', `PyTorch float32, ${threads} thread(s) (OpenMP and OpenBLAS, OMP_WAIT_POLICY=PASSIVE)`],
+  [true, 'bf16', `PyTorch bf16 autocast, ${threads} thread(s) (OpenMP and OpenBLAS, OMP_WAIT_POLICY=PASSIVE)`],
+  [false, 'fp32', `PyTorch float32, set_num_threads(${threads}) only (OpenBLAS threads as installed)`],
+];
+for (const [bounded, precision, label] of torchRuns) {
+  const torch = torchMs(bounded, precision);
   if (torch.ms === undefined || torch.cpuMs === undefined) {
     console.log(`PyTorch: skipped (${torch.why})`);
     break;
   }
   console.log(`${label}: ${torch.ms.toFixed(0)} ms/step wall, ${torch.cpuMs.toFixed(0)} ms/step CPU`);
   for (const [name, ms, cpuMs] of measured) {
+    if (precision === 'bf16' && !name.includes('bf16')) continue;
     console.log(`  native ${name} / this PyTorch: ${(ms / torch.ms).toFixed(2)}x wall, ${(cpuMs / torch.cpuMs).toFixed(2)}x CPU`);
   }
 }
@@ -210,6 +254,10 @@ if (wasmSteps > 0) {
   }
 }
 
+if (process.env.BENCH_THREADS_TABLE === '0') {
+  console.log(`\n# load average at end: ${(await import('node:os')).loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+  process.exit(0);
+}
 console.log('\n## threads: median ms at 1 and 2 threads\n');
 await tf.setBackend('native');
 const x = tf.randomUniform([64, 50, 768]);

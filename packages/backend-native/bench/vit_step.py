@@ -1,6 +1,8 @@
 """The ViT-Tiny DINO-style train step of bench/vit.ts in PyTorch, for the ratio in the bench.
 
-Usage: python3 vit_step.py THREADS STEPS [DEPTH]  -> prints one JSON line {"ms_per_step": ..., "cpu_ms_per_step": ..., "threads": ...}
+Usage: python3 vit_step.py THREADS STEPS [DEPTH] [fp32|bf16]  -> prints one JSON line {"ms_per_step": ..., "cpu_ms_per_step": ..., "threads": ...}
+bf16: forward and loss under torch.autocast('cpu', dtype=torch.bfloat16), backward outside it (as
+PyTorch documents), the CPU counterpart of the official --use_fp16.
 Same shapes, ops and optimizer as bench/vit.ts; PyTorch is a reference here, never a dependency.
 """
 import json
@@ -70,6 +72,7 @@ def main():
     threads, steps = int(sys.argv[1]), int(sys.argv[2])
     if len(sys.argv) > 3:
         DEPTH = int(sys.argv[3])
+    bf16 = len(sys.argv) > 4 and sys.argv[4] == 'bf16'
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     student, teacher = Vit(), Vit()
@@ -79,7 +82,7 @@ def main():
     globals_ = torch.rand(N_GLOBAL * BATCH, 1, IMG, IMG)
     locals_ = torch.rand(N_LOCAL * BATCH, 1, LOCAL_IMG, LOCAL_IMG)
 
-    def step():
+    def forward():
         with torch.no_grad():
             targets = F.softmax(teacher(globals_) / 0.04, dim=-1).chunk(N_GLOBAL)
         views = list(F.log_softmax(student(globals_) / 0.1, -1).chunk(N_GLOBAL)) + list(
@@ -91,7 +94,11 @@ def main():
                     continue
                 total = total + torch.sum(-q * s, dim=-1).mean()
                 terms += 1
-        loss = total / terms
+        return total / terms
+
+    def step():
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+            loss = forward()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -106,7 +113,7 @@ def main():
         step()
     ms = (time.perf_counter() - t0) * 1000 / steps
     cpu_ms = (time.process_time() - c0) * 1000 / steps
-    print(json.dumps({"ms_per_step": ms, "cpu_ms_per_step": cpu_ms, "threads": threads, "torch": torch.__version__}))
+    print(json.dumps({"ms_per_step": ms, "cpu_ms_per_step": cpu_ms, "threads": threads, "precision": "bf16" if bf16 else "fp32", "torch": torch.__version__}))
 
 
 if __name__ == "__main__":
