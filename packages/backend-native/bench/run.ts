@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { GEMM_MODES, directSgemm, nativeBackendStatus, registerNativeBackend, setNativeThreads, type GemmMode, type NativeBackend } from '../src/index.js';
-import { loadFusedOps, makeVitStep, PLAIN_OPS, VIT_TINY_BENCH, type StepOps } from './vit.js';
+import { FMNIST_REFERENCE_BENCH, loadFusedOps, makeVitStep, PLAIN_OPS, VIT_TINY_BENCH, type StepOps, type VitConfig } from './vit.js';
 
 const threads = Number(process.env.SSL_THREADS ?? 2);
 const steps = Number(process.env.BENCH_STEPS ?? 3);
@@ -156,7 +156,7 @@ function timedSteps(vit: ReturnType<typeof makeVitStep>, n: number): number {
  * on OpenBLAS's own pool, one thread per core, unless OPENBLAS_NUM_THREADS says otherwise. Bounded,
  * both pools get `threads`, the comparison the target is about; unbounded is PyTorch as installed.
  */
-function torchMs(bounded: boolean, precision: 'fp32' | 'bf16' = 'fp32'): { ms?: number; cpuMs?: number; why?: string } {
+function torchMs(bounded: boolean, precision: 'fp32' | 'bf16' = 'fp32', preset = 'vit_tiny'): { ms?: number; cpuMs?: number; why?: string } {
   const python = '/usr/bin/python3';
   if (!existsSync(python) || spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
     return { why: `${python} cannot import torch` };
@@ -167,7 +167,7 @@ function torchMs(bounded: boolean, precision: 'fp32' | 'bf16' = 'fp32'): { ms?: 
   const env = bounded
     ? { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE' }
     : process.env;
-  const r = spawnSync(python, [script, String(threads), String(steps), String(depth), precision], { encoding: 'utf8', env });
+  const r = spawnSync(python, [script, String(threads), String(steps), String(depth), precision, preset], { encoding: 'utf8', env });
   if (r.status !== 0) return { why: `vit_step.py failed: ${r.stderr.trim().split('\n').pop()}` };
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_per_step: number; cpu_ms_per_step: number };
   return { ms: out.ms_per_step, cpuMs: out.cpu_ms_per_step };
@@ -241,6 +241,39 @@ for (const [bounded, precision, label] of torchRuns) {
     console.log(`  native ${name} / this PyTorch: ${(ms / torch.ms).toFixed(2)}x wall, ${(cpuMs / torch.cpuMs).toFixed(2)}x CPU`);
   }
 }
+console.log('\n## fmnist_reference shapes (ViT 96/4/3, head 1024/512/256, batch 64, 2x28px + 4x12px crops): DINO step, fused, float32 vs bf16\n');
+{
+  const fmnist = async (precision: 'fp32' | 'bf16') => {
+    const vit = makeVitStep(FMNIST_REFERENCE_BENCH as VitConfig, 0, fusedOps ?? PLAIN_OPS);
+    nativeBackend().setAutocast(precision);
+    try {
+      return timedSteps(vit, steps);
+    } finally {
+      nativeBackend().setAutocast('fp32');
+    }
+  };
+  const f32 = await fmnist('fp32');
+  const f32Cpu = lastCpuMs;
+  console.log(`native float32: ${f32.toFixed(0)} ms/step wall, ${f32Cpu.toFixed(0)} ms/step CPU`);
+  let b16: number | undefined;
+  let b16Cpu = 0;
+  if (status.bf16) {
+    b16 = await fmnist('bf16');
+    b16Cpu = lastCpuMs;
+    console.log(`native bf16: ${b16.toFixed(0)} ms/step wall, ${b16Cpu.toFixed(0)} ms/step CPU; float32 / bf16 = ${(f32 / b16).toFixed(2)}x wall, ${(f32Cpu / b16Cpu).toFixed(2)}x CPU`);
+  }
+  for (const precision of ['fp32', 'bf16'] as const) {
+    const torch = torchMs(true, precision, 'fmnist_reference');
+    if (torch.ms === undefined || torch.cpuMs === undefined) {
+      console.log(`PyTorch: skipped (${torch.why})`);
+      break;
+    }
+    const ours = precision === 'fp32' ? [f32, f32Cpu] : [b16, b16Cpu];
+    const ratio = ours[0] !== undefined ? `; native / PyTorch = ${(ours[0] / torch.ms).toFixed(2)}x wall, ${(ours[1]! / torch.cpuMs).toFixed(2)}x CPU` : '';
+    console.log(`PyTorch ${precision === 'bf16' ? 'bf16 autocast' : 'float32'} (${threads} threads, OMP_WAIT_POLICY=PASSIVE): ${torch.ms.toFixed(0)} ms/step wall, ${torch.cpuMs.toFixed(0)} ms/step CPU${ratio}`);
+  }
+}
+
 if (wasmSteps > 0) {
   const nativeShort = vitMs(steps, wasmDepth);
   await useWasm();

@@ -38,6 +38,19 @@ export const VIT_TINY_BENCH: VitConfig = {
   localCrops: 6,
 };
 
+/** The shapes of `ssl-train --preset fmnist_reference` (ViT 96/4/3, head 1024/512/256, batch 64, 2x28 + 4x12 crops). */
+export const FMNIST_REFERENCE_BENCH: VitConfig = {
+  ...VIT_TINY_BENCH,
+  dim: 96,
+  depth: 4,
+  heads: 3,
+  headHidden: 512,
+  headBottleneck: 256,
+  outDim: 1024,
+  batch: 64,
+  localCrops: 4,
+};
+
 type Params = Map<string, tf.Variable>;
 
 function makeParams(cfg: VitConfig, seed: number, trainable: boolean): Params {

@@ -1,6 +1,6 @@
 """The ViT-Tiny DINO-style train step of bench/vit.ts in PyTorch, for the ratio in the bench.
 
-Usage: python3 vit_step.py THREADS STEPS [DEPTH] [fp32|bf16]  -> prints one JSON line {"ms_per_step": ..., "cpu_ms_per_step": ..., "threads": ...}
+Usage: python3 vit_step.py THREADS STEPS [DEPTH] [fp32|bf16] [vit_tiny|fmnist_reference]  -> prints one JSON line {"ms_per_step": ..., "cpu_ms_per_step": ..., "threads": ...}
 bf16: forward and loss under torch.autocast('cpu', dtype=torch.bfloat16), backward outside it (as
 PyTorch documents), the CPU counterpart of the official --use_fp16.
 Same shapes, ops and optimizer as bench/vit.ts; PyTorch is a reference here, never a dependency.
@@ -16,6 +16,8 @@ import torch.nn.functional as F
 
 IMG, LOCAL_IMG, PATCH, DIM, DEPTH, HEADS = 28, 12, 4, 192, 12, 3
 HEAD_HIDDEN, HEAD_BOTTLENECK, OUT_DIM, BATCH, N_GLOBAL, N_LOCAL = 512, 128, 1024, 32, 2, 6
+# bench/vit.ts's FMNIST_REFERENCE_BENCH: the shapes of ssl-train --preset fmnist_reference
+FMNIST_REFERENCE = dict(DIM=96, DEPTH=4, HEADS=3, HEAD_HIDDEN=512, HEAD_BOTTLENECK=256, OUT_DIM=1024, BATCH=64, N_LOCAL=4)
 
 
 class Block(nn.Module):
@@ -70,7 +72,9 @@ class Vit(nn.Module):
 def main():
     global DEPTH
     threads, steps = int(sys.argv[1]), int(sys.argv[2])
-    if len(sys.argv) > 3:
+    if len(sys.argv) > 5 and sys.argv[5] == 'fmnist_reference':
+        globals().update(FMNIST_REFERENCE)
+    elif len(sys.argv) > 3:
         DEPTH = int(sys.argv[3])
     bf16 = len(sys.argv) > 4 and sys.argv[4] == 'bf16'
     torch.set_num_threads(threads)

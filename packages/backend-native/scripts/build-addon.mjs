@@ -19,6 +19,7 @@ function finish(ok, reason) {
     console.warn('[backend-native]   Debian/Ubuntu: apt-get install g++ make python3 pkg-config libopenblas-dev');
     console.warn('[backend-native]   Fedora: dnf install gcc-c++ make python3 pkgconf openblas-devel');
     console.warn('[backend-native]   macOS: brew install openblas pkg-config');
+    console.warn('[backend-native] optional: libdnnl-dev (oneDNN) adds the bf16 matmuls and convolutions of autocast.');
     console.warn('[backend-native] the package reports itself unavailable; @ssl/tensor falls back to the next backend (wasm, cpu).');
   }
   process.exit(0);
