@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { readSafetensors, serializeSafetensors } from '@ssl/models';
+import { readSafetensors, serializeSafetensorsAsync } from '@ssl/models';
 import { tf } from '@ssl/tensor';
 import type { Tensor } from '@ssl/tensor';
 
@@ -45,7 +45,7 @@ export interface Checkpoint {
  * checkpoint (a `<name>.old-*` left by a crash between the two renames is found by `resolveCheckpoint`).
  */
 export async function saveCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
-  const bytes = serializeSafetensors(checkpoint.tensors, { format: CHECKPOINT_FORMAT });
+  const bytes = await serializeSafetensorsAsync(checkpoint.tensors, { format: CHECKPOINT_FORMAT });
   await writeCheckpointBytes(dir, bytes, JSON.stringify(checkpoint.state, null, 1));
 }
 
@@ -71,7 +71,7 @@ async function writeCheckpointBytes(dir: string, bytes: Uint8Array, stateJson: s
 
 /** Save the same checkpoint under several names (serialised once). */
 export async function saveCheckpoints(dirs: string[], checkpoint: Checkpoint): Promise<void> {
-  const bytes = serializeSafetensors(checkpoint.tensors, { format: CHECKPOINT_FORMAT });
+  const bytes = await serializeSafetensorsAsync(checkpoint.tensors, { format: CHECKPOINT_FORMAT });
   const json = JSON.stringify(checkpoint.state, null, 1);
   for (const d of dirs) await writeCheckpointBytes(d, bytes, json);
 }

@@ -215,12 +215,12 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
           } finally {
             teacherOut.dispose();
           }
-          lossValue = value.dataSync()[0] as number;
+          lossValue = (await value.data())[0] as number;
           value.dispose();
           const named = gradsByParamName(studentNamed, grads);
           try {
             if (!Number.isFinite(lossValue)) throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);
-            if (o.clip_grad) norms = clipGradients(named, o.clip_grad);
+            if (o.clip_grad) norms = await clipGradients(named, o.clip_grad);
             cancelGradientsLastLayer(epoch, named, o.freeze_last_layer);
             optimizer.step(named);
           } finally {

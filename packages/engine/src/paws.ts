@@ -183,6 +183,7 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
       const uimgs = viewTensors(ubatch);
       let ploss = Number.NaN;
       let rloss = Number.NaN;
+      let parts: Tensor[] = [];
       let lossValue: number;
       const U = uimgs[0]?.shape[0] as number;
       try {
@@ -206,12 +207,15 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
           // targets: the two large views swapped
           const targetViews = tf.concat([tf.slice(h, [numSupport + U, 0], [U, d]), tf.slice(h, [numSupport, 0], [U, d])], 0);
           const out = paws(anchorViews, anchorSupports, labels, targetViews, targetSupports, labels);
-          ploss = out.loss.dataSync()[0] as number;
-          rloss = out.rloss.dataSync()[0] as number;
+          // kept past the tape's scope and read after it (a GPU tensor has no dataSync in Node)
+          parts = [tf.keep(out.loss), tf.keep(out.rloss)];
           return tf.add(out.loss, out.rloss) as Scalar;
         }, vars));
-        lossValue = value.dataSync()[0] as number;
-        value.dispose();
+        const [pv, rv, lv] = await Promise.all([...parts, value].map((t) => t.data()));
+        tf.dispose([...parts, value]);
+        ploss = pv![0] as number;
+        rloss = rv![0] as number;
+        lossValue = lv![0] as number;
         const ng = gradsByParamName(named, grads);
         try {
           if (!Number.isFinite(lossValue)) throw new NonFiniteLossError(lossValue, epoch, g, lastCheckpoint);

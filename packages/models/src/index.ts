@@ -4,6 +4,7 @@ export {
   readSafetensors,
   readSafetensorsWithMetadata,
   serializeSafetensors,
+  serializeSafetensorsAsync,
   writeSafetensors,
 } from './safetensors.js';
 export type { SafetensorsDtype, SafetensorsEntry, SafetensorsFile, SerializeOptions } from './safetensors.js';

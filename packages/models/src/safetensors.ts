@@ -187,11 +187,41 @@ export async function readSafetensors(pathOrBytes: string | Uint8Array): Promise
   return (await readSafetensorsWithMetadata(pathOrBytes)).tensors;
 }
 
-/** Serialise a tensor dict (insertion order kept) and optional string metadata to safetensors bytes. */
+type TensorValues = (t: Tensor) => Float32Array | Int32Array | Uint8Array;
+
+/**
+ * Serialise a tensor dict (insertion order kept) and optional string metadata to safetensors bytes.
+ * Reads with `dataSync()`: for tensors that may live on a GPU use `serializeSafetensorsAsync`.
+ */
 export function serializeSafetensors(
   dict: Record<string, Tensor>,
   metadata?: Record<string, string>,
   options: SerializeOptions = {},
+): Uint8Array {
+  return encodeSafetensors(dict, metadata, options, (t) => t.dataSync() as Float32Array | Int32Array | Uint8Array);
+}
+
+/**
+ * `serializeSafetensors` for tensors on any backend: values are read with `await data()` (a GPU
+ * tensor of the webgpu backend cannot be read synchronously in Node).
+ */
+export async function serializeSafetensorsAsync(
+  dict: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+  options: SerializeOptions = {},
+): Promise<Uint8Array> {
+  const values = new Map<Tensor, Float32Array | Int32Array | Uint8Array>();
+  for (const t of Object.values(dict)) {
+    if (t instanceof tf.Tensor && !t.isDisposed && !values.has(t)) values.set(t, (await t.data()) as Float32Array | Int32Array | Uint8Array);
+  }
+  return encodeSafetensors(dict, metadata, options, (t) => values.get(t)!);
+}
+
+function encodeSafetensors(
+  dict: Record<string, Tensor>,
+  metadata: Record<string, string> | undefined,
+  options: SerializeOptions,
+  valuesOf: TensorValues,
 ): Uint8Array {
   const intDtype = options.intDtype ?? 'I64';
   const header: Record<string, unknown> = {};
@@ -212,10 +242,10 @@ export function serializeSafetensors(
     let data: Uint8Array;
     if (t.dtype === 'float32') {
       dtype = 'F32';
-      const f = t.dataSync() as Float32Array;
+      const f = valuesOf(t) as Float32Array;
       data = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
     } else if (t.dtype === 'int32') {
-      const src = t.dataSync() as Int32Array;
+      const src = valuesOf(t) as Int32Array;
       if (intDtype === 'I64') {
         dtype = 'I64';
         const wide = new BigInt64Array(src.length);
@@ -227,7 +257,7 @@ export function serializeSafetensors(
       }
     } else if (t.dtype === 'bool') {
       dtype = 'BOOL';
-      data = Uint8Array.from(t.dataSync() as Uint8Array);
+      data = Uint8Array.from(valuesOf(t) as Uint8Array);
     } else {
       throw new TypeError(`serializeSafetensors: '${name}' has dtype ${t.dtype}; float32, int32 and bool are supported`);
     }
@@ -261,7 +291,7 @@ export async function writeSafetensors(
   options?: SerializeOptions,
 ): Promise<void> {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('writeSafetensors: path must be a non-empty string');
-  const bytes = serializeSafetensors(dict, metadata, options);
+  const bytes = await serializeSafetensorsAsync(dict, metadata, options);
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await open(tmp, 'w');
   try {

@@ -19,16 +19,16 @@ export function gradsByParamName(named: NamedParameters, grads: Record<string, T
 /**
  * DINO's `utils.clip_gradients`: per parameter (not by the global norm), scale the gradient by
  * `clip / (norm + 1e-6)` when that is < 1. Replaces the clipped tensors in `grads` (disposing the
- * old ones) and returns each gradient's norm before clipping, in the map's order.
+ * old ones) and resolves to each gradient's norm before clipping, in the map's order.
  */
-export function clipGradients(grads: Record<string, Tensor | null | undefined>, clip: number): number[] {
+export async function clipGradients(grads: Record<string, Tensor | null | undefined>, clip: number): Promise<number[]> {
   if (!(clip > 0)) throw new Error(`clipGradients: clip must be > 0, got ${clip}`);
   const names = Object.keys(grads).filter((n) => grads[n]);
   if (names.length === 0) return [];
-  // one read-back for all norms
+  // one read-back for all norms (awaited: a GPU tensor has no dataSync in Node)
   // sqrt(sum(g^2)): fewer kernels than tf.norm (abs, pow, sum, pow)
   const stacked = tf.tidy(() => tf.sqrt(tf.stack(names.map((n) => tf.sum(tf.square(grads[n] as Tensor))))));
-  const norms = Array.from(stacked.dataSync());
+  const norms = Array.from(await stacked.data());
   stacked.dispose();
   names.forEach((n, i) => {
     const norm = norms[i] as number;

@@ -127,7 +127,7 @@ export const runtimeSchema = z
       .default(null)
       .describe('Ours: threads for the tensor kernels (default: SSL_THREADS, else the number of cores).'),
     backend: z
-      .enum(['native', 'wasm', 'cpu', 'tensorflow'])
+      .enum(['webgpu', 'native', 'wasm', 'cpu', 'tensorflow'])
       .nullable()
       .default(null)
       .describe('Ours: force a tensor backend (default: the best that loads; see @ssl/tensor).'),
