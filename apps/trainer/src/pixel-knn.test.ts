@@ -34,7 +34,7 @@ describe('raw-pixel k-NN baseline', () => {
     let sq = 0;
     for (let j = 0; j < 784; j++) sq += (f.data[5 * 784 + j] as number) ** 2;
     expect(sq).toBeCloseTo(1, 5);
-    const r = pixelKnn(train, test, 20, 0.07, (v) => v / 255);
+    const r = await pixelKnn(train, test, 20, 0.07, (v) => v / 255);
     expect(r.top1).toBeCloseTo(bruteForce(f.data, train.labels, pixelFeatures({ data: test.images, count: test.count }, (v) => v / 255).data, test.labels, 784, 20, 0.07), 6);
     expect(r.top1).toBeGreaterThan(50); // pixels do carry the class on Fashion-MNIST
     expect(r.top5).toBeGreaterThanOrEqual(r.top1);

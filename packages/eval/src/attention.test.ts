@@ -41,7 +41,7 @@ function fixedAttentionModel(clsRows: number[][]): SelfAttentionModel & { calls:
 }
 
 describe('threshold masks', () => {
-  it('keeps the smallest set of largest values holding the mass, on a hand-made map', () => {
+  it('keeps the smallest set of largest values holding the mass, on a hand-made map', async () => {
     // ascending 0.1, 0.2, 0.3, 0.4 -> cumsum 0.1, 0.3, 0.6, 1.0; keep cumsum > 0.4
     expect(Array.from(thresholdMask([0.1, 0.4, 0.2, 0.3], 0.6))).toEqual([0, 1, 0, 1]);
     // keep cumsum > 0.8: only the largest
@@ -53,7 +53,7 @@ describe('threshold masks', () => {
     expect(() => thresholdMask([1], 1.5)).toThrow(/threshold must be in \[0, 1\]/);
   });
 
-  it('matches visualize_attention.py on a PyTorch fixture, upsampling included', () => {
+  it('matches visualize_attention.py on a PyTorch fixture, upsampling included', async () => {
     const ref = JSON.parse(readFileSync(new URL('../fixtures/attention_masks.json', import.meta.url), 'utf8')) as {
       heads: number; gridH: number; gridW: number; patch: number; attentions: number[];
       masks: Record<string, { grid: number[]; upsampled: number[] }>;
@@ -71,24 +71,24 @@ describe('threshold masks', () => {
     }
   });
 
-  it('upsamples nearest by whole blocks', () => {
+  it('upsamples nearest by whole blocks', async () => {
     expect(Array.from(upsampleNearest(Float32Array.from([1, 2, 3, 4, 5, 6]), 2, 3, 2))).toEqual([
       1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 4, 4, 5, 5, 6, 6,
     ]);
     expect(() => upsampleNearest(new Uint8Array(5), 2, 3, 2)).toThrow(/5 values, expected 2x3/);
   });
 
-  it('reads the CLS row of the last attention per image and head', () => {
+  it('reads the CLS row of the last attention per image and head', async () => {
     const model = fixedAttentionModel([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]);
     const images = tf.zeros([3, 8, 8, 1]) as tf.Tensor4D;
     const before = tf.memory().numTensors;
-    const maps = clsAttentionMaps(model, images, 4);
+    const maps = await clsAttentionMaps(model, images, 4);
     expect(tf.memory().numTensors).toBe(before);
     expect(maps).toHaveLength(3);
     expect(maps[2]!.gridH).toBe(2);
     expect(Array.from(maps[1]!.maps)).toEqual([0.7, 0.1, 0.1, 0.1, 0.25, 0.25, 0.25, 0.25].map(Math.fround));
     expect(Array.from(meanHeadMap(maps[0]!))).toEqual([0.475, 0.175, 0.175, 0.175].map(Math.fround));
-    expect(() => clsAttentionMaps(model, tf.zeros([1, 9, 8, 1]) as tf.Tensor4D, 4)).toThrow(/multiples of patchSize 4/);
+    await expect(clsAttentionMaps(model, tf.zeros([1, 9, 8, 1]) as tf.Tensor4D, 4)).rejects.toThrow(/multiples of patchSize 4/);
     const cropped = cropToPatchMultiple(tf.zeros([1, 9, 10, 1]) as tf.Tensor4D, 4);
     expect(cropped.shape).toEqual([1, 8, 8, 1]);
     tf.dispose([images, cropped]);
@@ -96,7 +96,7 @@ describe('threshold masks', () => {
 });
 
 describe('segmentation', () => {
-  it('computes Jaccard on shapes', () => {
+  it('computes Jaccard on shapes', async () => {
     expect(jaccard([1, 1, 0, 0], [0, 1, 1, 0])).toBeCloseTo(1 / 3, 12);
     expect(jaccard([0, 0], [0, 0])).toBe(1);
     expect(jaccard([1, 0], [0, 1])).toBe(0);
@@ -111,19 +111,19 @@ describe('segmentation', () => {
     expect(() => jaccard([1], [1, 0])).toThrow(/1 and 2 pixels/);
   });
 
-  it('builds foreground and disc masks', () => {
+  it('builds foreground and disc masks', async () => {
     expect(Array.from(foregroundMask([0, 3, 0, 255]))).toEqual([0, 1, 0, 1]);
     // 4x4, radius 2: the four corner pixel centres lie at distance sqrt(4.5) > 2
     expect(Array.from(centredDiscMask(4, 4))).toEqual([0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0]);
   });
 
-  it('scores a model against foreground masks, per head, mean map and disc', () => {
+  it('scores a model against foreground masks, per head, mean map and disc', async () => {
     // 8x8 images, patch 4: a 2x2 grid. Foreground = the top half (patches 0 and 1).
     const model = fixedAttentionModel([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]);
     const gt = new Uint8Array(64);
     for (let i = 0; i < 32; i++) gt[i] = 1;
     const images = tf.zeros([5, 8, 8, 1]) as tf.Tensor4D;
-    const s = segmentationScore(model, images, Array(5).fill(gt), { patchSize: 4, batchSize: 2 });
+    const s = await segmentationScore(model, images, Array(5).fill(gt), { patchSize: 4, batchSize: 2 });
     expect(model.calls).toBe(3);
     // head 0 keeps patch 0 only: 16 / 32
     expect(s.perHead[0]).toBeCloseTo(0.5, 12);
@@ -135,7 +135,7 @@ describe('segmentation', () => {
     expect(s.headMeanMap).toBeCloseTo(1 / 3, 6);
     expect(s.disc).toBeCloseTo(jaccard(centredDiscMask(8, 8), gt), 12);
     expect(s.images).toBe(5);
-    expect(() => segmentationScore(model, images, [gt], { patchSize: 4 })).toThrow(/1 masks for 5 images/);
+    await expect(segmentationScore(model, images, [gt], { patchSize: 4 })).rejects.toThrow(/1 masks for 5 images/);
     images.dispose();
   });
 });
@@ -144,7 +144,7 @@ describe('attention PNGs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ssl-eval-attn-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('colours with viridis after min-max normalisation, as plt.imsave', () => {
+  it('colours with viridis after min-max normalisation, as plt.imsave', async () => {
     const rgb = colorize([2, 4, 3]);
     expect(Array.from(rgb.subarray(0, 3))).toEqual(Array.from(VIRIDIS.subarray(0, 3)));
     expect(Array.from(rgb.subarray(3, 6))).toEqual(Array.from(VIRIDIS.subarray(765, 768)));
@@ -152,7 +152,7 @@ describe('attention PNGs', () => {
     expect(Array.from(VIRIDIS.subarray(0, 3))).toEqual([68, 1, 84]);
   });
 
-  it('paints mask overlays as apply_mask', () => {
+  it('paints mask overlays as apply_mask', async () => {
     const rgb = new Uint8Array(9 * 3).fill(100);
     const mask = [0, 0, 0, 0, 1, 0, 0, 0, 0];
     const noContour = maskOverlay(rgb, 3, 3, mask, { contour: false });
@@ -164,7 +164,7 @@ describe('attention PNGs', () => {
   it('writes heat maps and overlays per head and for the mean', async () => {
     const model = fixedAttentionModel([[0.7, 0.1, 0.1, 0.1], [0.1, 0.2, 0.3, 0.4]]);
     const image = tf.randomUniform([1, 8, 8, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const [maps] = clsAttentionMaps(model, image, 4);
+    const [maps] = await clsAttentionMaps(model, image, 4);
     const img3 = tf.squeeze(image, [0]) as tf.Tensor3D;
     const files = await writeAttentionPngs(dir, img3, maps!, { patchSize: 4, enlarge: 2, prefix: 'x-' });
     expect(files.map((f) => f.slice(dir.length + 1))).toEqual([

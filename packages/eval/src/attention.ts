@@ -23,7 +23,7 @@ export interface AttentionMaps {
  * `attentions[:, :, 0, 1:]` reshaped to the patch grid. `images` is NHWC with H and W multiples of
  * `patchSize` (use `cropToPatchMultiple` first, as the official script crops).
  */
-export function clsAttentionMaps(model: SelfAttentionModel, images: tf.Tensor4D, patchSize: number): AttentionMaps[] {
+export async function clsAttentionMaps(model: SelfAttentionModel, images: tf.Tensor4D, patchSize: number): Promise<AttentionMaps[]> {
   const [B, H, W] = images.shape;
   if (!Number.isInteger(patchSize) || patchSize < 1) throw new Error(`patchSize must be a positive integer, got ${patchSize}`);
   if (H % patchSize !== 0 || W % patchSize !== 0) {
@@ -41,7 +41,7 @@ export function clsAttentionMaps(model: SelfAttentionModel, images: tf.Tensor4D,
     return tf.reshape(tf.slice(attn, [0, 0, 0, 1], [B, heads, 1, n1 - 1]), [B, heads, n1 - 1]); // [B, heads, N]
   });
   const heads = cls.shape[1] as number;
-  const data = cls.dataSync() as Float32Array;
+  const data = (await cls.data()) as Float32Array; // awaited: a webgpu tensor has no dataSync in Node
   cls.dispose();
   const per = heads * gridH * gridW;
   return Array.from({ length: B }, (_, b) => ({ heads, gridH, gridW, maps: data.slice(b * per, (b + 1) * per) }));

@@ -28,7 +28,7 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: numbe
 }
 
 describe('copy-detection descriptors', () => {
-  it('GeM(p=4) and [CLS ; GeM] match eval_copy_detection.py', () => {
+  it('GeM(p=4) and [CLS ; GeM] match eval_copy_detection.py', async () => {
     const tokens = tf.tensor3d(ref.tokens, [ref.B, ref.N + 1, ref.D]);
     const patches = tf.slice(tokens, [0, 1, 0], [ref.B, ref.N, ref.D]) as tf.Tensor3D;
     const gem = gemPool(patches);
@@ -41,7 +41,7 @@ describe('copy-detection descriptors', () => {
 });
 
 describe('symmetricEigen', () => {
-  it('decomposes a random symmetric matrix: A v = lambda v, ascending, orthonormal', () => {
+  it('decomposes a random symmetric matrix: A v = lambda v, ascending, orthonormal', async () => {
     const n = 12;
     const rng = new Rng(4);
     const a = new Float64Array(n * n);
@@ -65,14 +65,14 @@ describe('symmetricEigen', () => {
 });
 
 describe('PCA whitening', () => {
-  it('matches utils.PCA(whit=0.5) on the similarities it produces', () => {
+  it('matches utils.PCA(whit=0.5) on the similarities it produces', async () => {
     const w = ref.whitening;
     const white = learnWhitening({ data: Float32Array.from(w.features), rows: w.n, cols: w.dim });
     expect(white.energyKept).toBeCloseTo(w.energyKept, 6);
     const q = { data: Float32Array.from(w.queries), rows: w.queries.length / w.dim, cols: w.dim };
     const db = { data: Float32Array.from(w.database), rows: w.database.length / w.dim, cols: w.dim };
     // eigenvector signs are arbitrary; cosine similarities after whitening are not
-    const res = copyDetection(q, db, Array.from({ length: q.rows }, () => [0]), { whitening: white, topK: 4 });
+    const res = await copyDetection(q, db, Array.from({ length: q.rows }, () => [0]), { whitening: white, topK: 4 });
     expect(res.ranking.flatMap((r) => Array.from(r))).toEqual(w.top4);
     const qw = applyWhitening(white, tf.tensor2d(q.data, [q.rows, q.cols]));
     const dw = applyWhitening(white, tf.tensor2d(db.data, [db.rows, db.cols]));
@@ -88,7 +88,7 @@ describe('PCA whitening', () => {
 });
 
 describe('retrieval scores', () => {
-  it('computes Copydays AP on hand-made rankings', () => {
+  it('computes Copydays AP on hand-made rankings', async () => {
     // positives at ranks 0 and 2 of 2: 0.5 * (1 + 1) / 2 + 0.5 * (1/2 + 2/3) / 2
     expect(averagePrecision([0, 2], 2)).toBeCloseTo(0.5 + (0.5 + 2 / 3) / 4, 12);
     // one positive, found at rank 3: (0 + 1/4) / 2
@@ -104,12 +104,12 @@ describe('retrieval scores', () => {
     expect(s.recallAt1).toBeCloseTo(1 / 3, 12);
   });
 
-  it('finds near-duplicates of database rows: mAP 1', () => {
+  it('finds near-duplicates of database rows: mAP 1', async () => {
     const rng = new Rng(9);
     const db = Array.from({ length: 30 }, () => Array.from({ length: 16 }, () => rng.normal()));
     const queries = db.slice(0, 10).map((r) => r.map((v) => v + 0.05 * rng.normal()));
     const before = tf.memory().numTensors;
-    const res = copyDetection(queries, db, queries.map((_, i) => [i]));
+    const res = await copyDetection(queries, db, queries.map((_, i) => [i]));
     expect(tf.memory().numTensors).toBe(before);
     expect(res.mAP).toBe(1);
     expect(res.recallAt1).toBe(1);

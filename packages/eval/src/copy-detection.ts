@@ -170,12 +170,12 @@ export interface CopyDetectionOptions {
  * similarity, top-k database images per query, mAP (Copydays AP) and recall@1.
  * `positives[q]` lists the database rows that are copies' originals for query q.
  */
-export function copyDetection(
+export async function copyDetection(
   queries: FeatureInput,
   database: FeatureInput,
   positives: readonly (readonly number[])[],
   options: CopyDetectionOptions = {},
-): RetrievalScore & { ranking: Int32Array[] } {
+): Promise<RetrievalScore & { ranking: Int32Array[] }> {
   const topK = options.topK ?? 20;
   const q = rowSource(queries, 'queries');
   const db = rowSource(database, 'database');
@@ -188,7 +188,7 @@ export function copyDetection(
   const dbT = prep(db);
   let nb;
   try {
-    nb = knnSearch(dbT, qT, topK);
+    nb = await knnSearch(dbT, qT, topK);
   } finally {
     tf.dispose([qT, dbT]);
   }

@@ -146,7 +146,7 @@ export async function knnEvaluate(model: FeatureModel, train: EvalImages, test: 
   const a = await imageFeatures(model, train);
   const b = await imageFeatures(model, test);
   const numClasses = Math.max(...train.labels, ...test.labels) + 1;
-  const { top1, top5 } = knnClassifier(a, train.labels, b, test.labels, { k, T, numClasses });
+  const { top1, top5 } = await knnClassifier(a, train.labels, b, test.labels, { k, T, numClasses });
   return { top1, top5, k, trainImages: train.count, testImages: test.count, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -165,7 +165,7 @@ export async function writeAttentionMaps(
   const batch = evalImagesSource(images).batch(0, n) as tf.Tensor4D;
   const written: string[] = [];
   try {
-    const maps = clsAttentionMaps(model, batch, patchSize);
+    const maps = await clsAttentionMaps(model, batch, patchSize);
     for (let i = 0; i < n; i++) {
       const image = tf.tidy(() => tf.squeeze(tf.slice(batch, [i, 0, 0, 0], [1, -1, -1, -1]), [0]) as tf.Tensor3D);
       try {

@@ -61,7 +61,7 @@ export async function extractFeatures(
       cols = feats.shape[1] as number;
       data = new Float32Array(source.size * cols);
     }
-    data.set(feats.dataSync(), s * cols);
+    data.set(await feats.data(), s * cols); // awaited: a webgpu tensor has no dataSync in Node
     feats.dispose();
     options.onBatch?.(e, source.size);
   }

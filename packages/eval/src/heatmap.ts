@@ -35,10 +35,10 @@ export function colorize(map: ArrayLike<number>): Uint8Array {
  * script's `make_grid(normalize=True, scale_each=True)` + `save_image` (x * 255 + 0.5, clamped).
  * `image` is `[H, W, C]` with C = 1 (grey, repeated) or 3.
  */
-export function imageToRgb(image: tf.Tensor3D): Uint8Array {
+export async function imageToRgb(image: tf.Tensor3D): Promise<Uint8Array> {
   const [H, W, C] = image.shape;
   if (C !== 1 && C !== 3) throw new Error(`image: expected 1 or 3 channels, got ${C}`);
-  const v = image.dataSync();
+  const v = await image.data();
   let min = Infinity;
   let max = -Infinity;
   for (const x of v) {
@@ -127,7 +127,7 @@ export async function writeAttentionPngs(
     throw new Error(`image is ${image.shape[0]}x${image.shape[1]}, attention grid covers ${H}x${W}; crop with cropToPatchMultiple`);
   }
   await mkdir(dir, { recursive: true });
-  const rgb = imageToRgb(image);
+  const rgb = await imageToRgb(image);
   const n = maps.gridH * maps.gridW;
   const written: string[] = [];
   const save = async (name: string, data: Uint8Array): Promise<void> => {

@@ -67,12 +67,12 @@ function blockSizes(train: RowSource, maxBlockElements: number): { trainBlock: n
  * The k train rows most similar (dot product) to each query row, blocked over both sets.
  * Ties go to the lower train index.
  */
-export function knnSearch(
+export async function knnSearch(
   trainFeatures: FeatureInput,
   queryFeatures: FeatureInput,
   k: number,
   options: { maxBlockElements?: number } = {},
-): KnnNeighbors {
+): Promise<KnnNeighbors> {
   const train = rowSource(trainFeatures, 'trainFeatures');
   const query = rowSource(queryFeatures, 'queryFeatures');
   checkPositiveInt(k, 'k');
@@ -101,8 +101,8 @@ export function knnSearch(
         const top = tf.topk(sim, kc, true); // [q, kc], ties to the lower column
         return [top.values, top.indices];
       });
-      const v = vals.dataSync();
-      const ix = inds.dataSync();
+      // awaited: on the webgpu backend a tensor has no dataSync in Node
+      const [v, ix] = await Promise.all([vals.data(), inds.data()]);
       vals.dispose();
       inds.dispose();
       // Merge each row's running list with this block's list. Every index of this block is
@@ -196,13 +196,13 @@ function resolveNumClasses(numClasses: number | undefined, labels: Int32Array): 
  * top-1 / top-5 (percent) for several k from one neighbour search, as the official script loops
  * over `--nb_knn` (default [10, 20, 100, 200]).
  */
-export function knnClassifierSweep(
+export async function knnClassifierSweep(
   trainFeatures: FeatureInput,
   trainLabels: LabelInput,
   testFeatures: FeatureInput,
   testLabels: LabelInput,
   options: Omit<KnnOptions, 'k'> & { ks?: number[] } = {},
-): Map<number, KnnResult> {
+): Promise<Map<number, KnnResult>> {
   const ks = options.ks ?? [10, 20, 100, 200];
   if (ks.length === 0) throw new Error('ks must list at least one k');
   ks.forEach((k) => checkPositiveInt(k, 'k'));
@@ -216,7 +216,7 @@ export function knnClassifierSweep(
   if (test.rows < 1) throw new Error('testFeatures: need at least one test row');
 
   const searchOpts = options.maxBlockElements !== undefined ? { maxBlockElements: options.maxBlockElements } : {};
-  const neighbors = knnSearch(trainFeatures, testFeatures, Math.max(...ks), searchOpts);
+  const neighbors = await knnSearch(trainFeatures, testFeatures, Math.max(...ks), searchOpts);
   const results = new Map<number, KnnResult>();
   for (const k of ks) {
     const kk = Math.min(k, neighbors.k);
@@ -239,16 +239,16 @@ export function knnClassifierSweep(
  * `knn_classifier(train_features, train_labels, test_features, test_labels, k, T, num_classes)`.
  * Features should be L2-normalised (cosine similarity); labels are integers in [0, numClasses).
  */
-export function knnClassifier(
+export async function knnClassifier(
   trainFeatures: FeatureInput,
   trainLabels: LabelInput,
   testFeatures: FeatureInput,
   testLabels: LabelInput,
   options: KnnOptions = {},
-): KnnResult {
+): Promise<KnnResult> {
   const k = options.k ?? 20;
   checkPositiveInt(k, 'k');
   const { k: _k, ...rest } = options;
-  const res = knnClassifierSweep(trainFeatures, trainLabels, testFeatures, testLabels, { ...rest, ks: [k] });
+  const res = await knnClassifierSweep(trainFeatures, trainLabels, testFeatures, testLabels, { ...rest, ks: [k] });
   return res.get(k) as KnnResult;
 }

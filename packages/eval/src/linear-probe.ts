@@ -119,7 +119,7 @@ export async function trainLinearProbe(options: LinearProbeOptions): Promise<Lin
         const onehot = tf.oneHot(y, numClasses);
         return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(z)), 1))) as tf.Scalar;
       }, [weight, bias]);
-      lossSum += value.dataSync()[0] as number;
+      lossSum += (await value.data())[0] as number;
       batches++;
       sgd.step({ 'linear.weight': grads[weight.name], 'linear.bias': grads[bias.name] });
       tf.dispose([value, y, feats, ...Object.values(grads)]);
@@ -161,7 +161,7 @@ export async function evaluateLinearProbe(
     const images = await test.batch(s, e);
     const z = probe.predict(images);
     images.dispose();
-    const v = z.dataSync();
+    const v = await z.data();
     z.dispose();
     for (let i = 0; i < e - s; i++) {
       const r = classRank(v, i * C, C, y[s + i] as number);

@@ -91,12 +91,12 @@ export interface SegmentationOptions {
  * `images` is NHWC as the model expects; `masks` are row-major `[H * W]` per image. Images whose
  * size is not a multiple of the patch size are cropped top-left, masks with them, as officially.
  */
-export function segmentationScore(
+export async function segmentationScore(
   model: SelfAttentionModel,
   images: tf.Tensor4D,
   masks: ArrayLike<number>[],
   options: SegmentationOptions,
-): SegmentationScore {
+): Promise<SegmentationScore> {
   const { patchSize } = options;
   const threshold = options.threshold ?? 0.6;
   const batchSize = options.batchSize ?? 64;
@@ -117,7 +117,7 @@ export function segmentationScore(
     const batch = tf.slice(images, [b0, 0, 0, 0], [b1 - b0, h, w, C]);
     let maps;
     try {
-      maps = clsAttentionMaps(model, batch, patchSize);
+      maps = await clsAttentionMaps(model, batch, patchSize);
     } finally {
       batch.dispose();
     }

@@ -16,12 +16,12 @@ export interface SnnOptions {
  * query embeddings are L2-normalised here, p = softmax(q . s^T / T) @ onehot(support labels).
  * Returns `[numQueries * numClasses]`, blocked over queries.
  */
-export function snnProbabilities(
+export async function snnProbabilities(
   support: FeatureInput,
   supportLabels: LabelInput,
   queries: FeatureInput,
   options: SnnOptions = {},
-): { probs: Float32Array; numClasses: number } {
+): Promise<{ probs: Float32Array; numClasses: number }> {
   const T = options.T ?? 0.1;
   if (!(T > 0)) throw new Error(`T must be > 0, got ${T}`);
   const s = rowSource(support, 'support');
@@ -43,7 +43,7 @@ export function snnProbabilities(
         const h = normalise(q.block(q0, q1));
         return tf.matMul(tf.softmax(tf.div(tf.matMul(h, sN, false, true), T)), onehot); // [q, C]
       });
-      probs.set(p.dataSync(), q0 * numClasses);
+      probs.set(await p.data(), q0 * numClasses);
       p.dispose();
     }
   } finally {
@@ -57,14 +57,14 @@ export function snnProbabilities(
  * `snn_eval.evaluate_embeddings`: top-1 by the most probable class, top-5 among the five most
  * probable (min(5, numClasses)); equal probabilities rank the lower class first.
  */
-export function snnClassifier(
+export async function snnClassifier(
   support: FeatureInput,
   supportLabels: LabelInput,
   queries: FeatureInput,
   queryLabels: LabelInput,
   options: SnnOptions = {},
-): KnnResult {
-  const { probs, numClasses } = snnProbabilities(support, supportLabels, queries, options);
+): Promise<KnnResult> {
+  const { probs, numClasses } = await snnProbabilities(support, supportLabels, queries, options);
   const n = probs.length / numClasses;
   const y = labelArray(queryLabels, 'queryLabels', n, numClasses);
   if (n === 0) throw new Error('queries: need at least one row');

@@ -138,7 +138,7 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
   const testF = normalizeRows(testRaw);
   const numClasses = o.train.classes?.length ?? Math.max(...trainSrc.labels()) + 1;
   const ks = o.ks ?? [10, 20, 100, 200];
-  const sweep = knnClassifierSweep(trainF, trainSrc.labels(), testF, testSrc.labels(), { ks, T: o.T ?? 0.07, numClasses });
+  const sweep = await knnClassifierSweep(trainF, trainSrc.labels(), testF, testSrc.labels(), { ks, T: o.T ?? 0.07, numClasses });
   const knn: Record<string, KnnResult> = {};
   for (const [k, r] of sweep) knn[String(k)] = r;
   tick('knn', t0);
@@ -160,7 +160,7 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
     rows: supportRows.length,
     cols: trainF.cols,
   };
-  const snn = { ...snnClassifier(support, supportRows.map((i) => trainY[i] as number), testF, testSrc.labels(), { T: 0.1, numClasses }), support: support.rows };
+  const snn = { ...(await snnClassifier(support, supportRows.map((i) => trainY[i] as number), testF, testSrc.labels(), { T: 0.1, numClasses })), support: support.rows };
   tick('snn', t0);
 
   // linear probe on the frozen (precomputed, unaugmented) CLS features, when asked
@@ -193,7 +193,7 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
   const segImages = await segSrc.batch(0, segSrc.size);
   let segmentation: SegmentationScore;
   try {
-    segmentation = segmentationScore(o.model, segImages, masks, { patchSize: o.model.patchSize, threshold: o.threshold ?? 0.6, batchSize });
+    segmentation = await segmentationScore(o.model, segImages, masks, { patchSize: o.model.patchSize, threshold: o.threshold ?? 0.6, batchSize });
   } finally {
     segImages.dispose();
   }
@@ -222,7 +222,7 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
     tf.tidy(() => copyDetectionDescriptor(o.model.getIntermediateLayers(x, 1)[0] as tf.Tensor3D));
   const dbF = await extractFeatures(descriptor, imageListSource(dbImages, size, o.mean, o.std), { batchSize, normalize: false });
   const qF = await extractFeatures(descriptor, imageListSource(qImages, size, o.mean, o.std), { batchSize, normalize: false });
-  const cd = copyDetection(qF, dbF, positives);
+  const cd = await copyDetection(qF, dbF, positives);
   let whitened: RetrievalScore | undefined;
   if ((o.whiteningCopies ?? 0) > 0) {
     const wImages: ImageU8[] = [];
@@ -231,7 +231,7 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
       wImages.push(await decodeImage(copy.data, { channels }));
     }
     const wF = await extractFeatures(descriptor, imageListSource(wImages, size, o.mean, o.std), { batchSize, normalize: false });
-    const { ranking: _r, ...score } = copyDetection(qF, dbF, positives, { whitening: learnWhitening(wF) });
+    const { ranking: _r, ...score } = await copyDetection(qF, dbF, positives, { whitening: learnWhitening(wF) });
     whitened = score;
   }
   const { ranking: _ranking, ...cdScore } = cd;
@@ -247,7 +247,7 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
     const photo = await imageListSource(dbImages.slice(0, 1), size, o.mean, o.std).batch(0, 1);
     try {
       const all = tf.concat([imgs, photo], 0) as tf.Tensor4D;
-      const maps = clsAttentionMaps(o.model, all, o.model.patchSize);
+      const maps = await clsAttentionMaps(o.model, all, o.model.patchSize);
       for (let i = 0; i < maps.length; i++) {
         const img = tf.tidy(() => tf.reshape(tf.slice(all, [i, 0, 0, 0], [1, size, size, C]), [size, size, C]) as tf.Tensor3D);
         const prefix = i < n ? `test${i}-` : 'photo0-';

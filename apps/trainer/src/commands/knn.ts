@@ -47,7 +47,7 @@ export async function runKnnCommand(flags: KnnFlags): Promise<void> {
     ['pixels, normalised as the training input', FASHION_MNIST_NORMALIZE],
     ['raw pixels / 255', (v: number) => v / 255],
   ] as const) {
-    const r = pixelKnn(train, test, k, T, fn);
+    const r = await pixelKnn(train, test, k, T, fn);
     console.log(
       `${name}: k-NN (k=${k}, T=${T}) top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% ` +
         `(${r.trainImages} train, ${r.testImages} test images from ${loc.dir} [${loc.origin}], ${r.seconds.toFixed(1)} s)`,

@@ -59,7 +59,7 @@ export async function checkpointKnn(dir: string, options: { trainImages?: number
       if (batchNormImages) recomputeBatchNormStats(net.network as never, batchNormImages);
       if (!test) throw new Error(`${dir}: ${NO_LABELS}`);
       const model = await knnEvaluate(net.features, memory, test, k, T);
-      const pixels = knnClassifier(pixelFeatures(memory), memory.labels, pixelFeatures(test), test.labels, { k, T, numClasses: sets.numClasses });
+      const pixels = await knnClassifier(pixelFeatures(memory), memory.labels, pixelFeatures(test), test.labels, { k, T, numClasses: sets.numClasses });
       return { method: config.method, epoch: ck.state.epoch, model, pixels };
     } finally {
       net.network.dispose();

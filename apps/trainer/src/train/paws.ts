@@ -156,7 +156,7 @@ export const PAWS: TrainMethod<PawsConfig, PawsStepEvent> = {
           const knn = await knnEvaluate(backbone, memory, test, config.logging.knn_k, config.logging.knn_temperature);
           // official PAWS evaluation (snn_eval.py): soft nearest neighbours of the encoder output, T 0.1
           const [a, b] = [await imageFeatures(encoder as never, memory), await imageFeatures(encoder as never, test)];
-          return { knn, snn: snnClassifier(a, memory.labels, b, test.labels, { T: 0.1, numClasses }) };
+          return { knn, snn: await snnClassifier(a, memory.labels, b, test.labels, { T: 0.1, numClasses }) };
         }),
       mapFeatures: (images) => withEvalBatchNormStats(encoder, allTrain, () => imageFeatures(backbone, images)),
       train: (options) => trainPaws({ ...options, encoder, loader, support, config, outputDir: ctx.outputDir }),

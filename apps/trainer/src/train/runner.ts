@@ -181,7 +181,7 @@ export async function runTraining<C extends TrainConfig, S extends StepEventBase
     const ipe = run.loader.length(0);
     const { memory, test } = run;
     const baseline = test
-      ? knnClassifier(pixelFeatures(memory), memory.labels, pixelFeatures(test), test.labels, {
+      ? await knnClassifier(pixelFeatures(memory), memory.labels, pixelFeatures(test), test.labels, {
           k: logging.knn_k,
           T: logging.knn_temperature,
           numClasses: sets.numClasses,
