@@ -38,14 +38,14 @@ describe('ssl-train CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ssl-cli-'));
     writeFileSync(join(dir, 'c.yaml'), 'model:\n  out_dim: 512\noptimization:\n  epochs: 4\n');
     const io = capture();
-    expect(main(['dino', '--print-config', '--preset', 'fmnist_small', '--config', join(dir, 'c.yaml'), '--epochs', '2'])).toBe(0);
+    expect(await main(['dino', '--print-config', '--preset', 'fmnist_small', '--config', join(dir, 'c.yaml'), '--epochs', '2'])).toBe(0);
     const c = parseYaml(io.out()) as Record<string, Record<string, unknown>>;
     expect([c.model?.out_dim, c.optimization?.epochs, c.model?.patch_size]).toEqual([512, 2, 4]);
   });
 
   it('a typo in a flag suggests the right one', async () => {
     const io = capture();
-    expect(main(['dino', '--momentum-teacer', '0.99'])).toBe(1);
+    expect(await main(['dino', '--momentum-teacer', '0.99'])).toBe(1);
     expect(io.err()).toMatch(/unknown option '--momentum-teacer'[\s\S]*--momentum-teacher/);
   });
 
@@ -53,13 +53,13 @@ describe('ssl-train CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ssl-cli-'));
     writeFileSync(join(dir, 'c.yaml'), 'loss:\n  teacher_tmp: 0.07\n');
     const io = capture();
-    expect(main(['dino', '--print-config', '--config', join(dir, 'c.yaml')])).toBe(1);
+    expect(await main(['dino', '--print-config', '--config', join(dir, 'c.yaml')])).toBe(1);
     expect(io.err()).toMatch(/unknown dino config key 'loss\.teacher_tmp' \(did you mean 'loss\.teacher_temp'\?\)/);
   });
 
   it('paws reads official YAML keys and --labels', async () => {
     const io = capture();
-    expect(main(['paws', '--print-config', '--preset', 'fmnist_paws', '--labels', '10', '--me_max', 'false'])).toBe(0);
+    expect(await main(['paws', '--print-config', '--preset', 'fmnist_paws', '--labels', '10', '--me_max', 'false'])).toBe(0);
     const c = parseYaml(io.out()) as Record<string, Record<string, unknown>>;
     expect(c.data?.labels).toBe(10);
     expect(c.criterion?.me_max).toBe(false);
@@ -67,7 +67,7 @@ describe('ssl-train CLI', () => {
 
   it('lists presets', async () => {
     const io = capture();
-    expect(main(['dino', '--list-presets'])).toBe(0);
+    expect(await main(['dino', '--list-presets'])).toBe(0);
     expect(io.out()).toMatch(/dino_vits16_boost[\s\S]*fmnist_small/);
   });
 

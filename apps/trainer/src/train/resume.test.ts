@@ -55,7 +55,7 @@ describe('stopping and resuming ssl-train dino', () => {
     const summary = await runDino(resolveConfig('dino', { preset: 'fmnist_tiny', flags: flags(killed) }));
     expect(summary.steps).toBe(8);
     expect(readLog(killed).some((r) => r.type === 'eval')).toBe(true);
-    expect(maxWeightDiff(straightDir, killed)).toBeLessThan(1e-6);
+    expect(await maxWeightDiff(straightDir, killed)).toBeLessThan(1e-6);
   });
 
   it('SIGTERM mid-epoch saves that step and exits 143; --resume continues from that step with nothing lost', async () => {
@@ -93,7 +93,7 @@ describe('stopping and resuming ssl-train dino', () => {
     expect([...before, ...after].map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const straightSteps = readLog(straightDir).filter((r) => r.type === 'step');
     [...before, ...after].forEach((r, i) => expect(Math.abs((r.loss as number) - (straightSteps[i]?.loss as number))).toBeLessThan(1e-6));
-    expect(maxWeightDiff(straightDir, out)).toBeLessThan(1e-6);
+    expect(await maxWeightDiff(straightDir, out)).toBeLessThan(1e-6);
   });
 
   it('refuses a checkpoint from another architecture, naming both', async () => {
