@@ -19,7 +19,7 @@ export async function writeNeighbourStrips(model: FeatureModel, images: EvalImag
   const features = await imageFeatures(model, images);
   const queries = { data: features.data.subarray(0, n * features.cols), rows: n, cols: features.cols };
   // one more than needed: the query itself is its own nearest neighbour
-  const found = knnSearch(features, queries, kk + 1);
+  const found = await knnSearch(features, queries, kk + 1);
   const { height: H, width: W, channels: C } = images;
   const px = H * W * C;
   const stripW = (kk + 1) * W + kk * GAP;
@@ -29,10 +29,12 @@ export async function writeNeighbourStrips(model: FeatureModel, images: EvalImag
     const row = Array.from(found.indices.subarray(q * found.k, (q + 1) * found.k));
     const others = row.filter((i) => i !== q).slice(0, kk);
     const strip = new Uint8Array(H * stripW * 3).fill(255);
-    [q, ...others].forEach((index, slot) => {
-      const rgb = tf.tidy(() => imageToRgb(tf.tensor3d(images.data.subarray(index * px, (index + 1) * px), [H, W, C])));
+    for (const [slot, index] of [q, ...others].entries()) {
+      const image = tf.tensor3d(images.data.subarray(index * px, (index + 1) * px), [H, W, C]);
+      const rgb = await imageToRgb(image);
+      image.dispose();
       for (let y = 0; y < H; y++) strip.set(rgb.subarray(y * W * 3, (y + 1) * W * 3), (y * stripW + slot * (W + GAP)) * 3);
-    });
+    }
     const file = join(dir, `img${q}-neighbours.png`);
     writeFileSync(file, await rgbToPng(strip, H, stripW));
     written.push(file);
