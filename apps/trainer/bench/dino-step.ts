@@ -42,7 +42,7 @@ const info = await initBackend(values.backend ? { backend: values.backend as Bac
 const { channels, local_crops_number, global_crops_size, local_crops_size, ...model } = setting;
 const outputDir = mkdtempSync(join(tmpdir(), 'ssl-dino-step-'));
 const config = resolveConfig('dino', {
-  flags: { ...model, global_crops_size, local_crops_size, local_crops_number, batch_size_per_gpu: batch, epochs: 1, output_dir: outputDir },
+  flags: { ...model, global_crops_size, local_crops_size, local_crops_number, batch_size_per_gpu: batch, epochs: 1, warmup_epochs: 0, output_dir: outputDir },
 });
 const nets = buildDinoNetworks(config, channels);
 
