@@ -15,7 +15,7 @@ import type { BatchSource, TrainBatch } from '@ssl/engine';
 import { Rng, initBackend } from '@ssl/tensor';
 import type { BackendName } from '@ssl/tensor';
 import { resolveConfig } from '../src/config/load.js';
-import { buildDinoNetworks, engineDinoConfig } from '../src/train/dino.js';
+import { buildDinoNetworks } from '../src/train/dino.js';
 
 const SETTINGS = {
   tiny: { arch: 'vit_tiny', patch_size: 4, global_crops_size: 28, local_crops_size: 12, local_crops_number: 6, channels: 1 },
@@ -63,7 +63,8 @@ const result = await trainDino({
   student: nets.student,
   teacher: nets.teacher,
   loader,
-  config: { ...engineDinoConfig(config, outputDir), saveckpFreq: 0 },
+  config: { ...config, logging: { ...config.logging, saveckp_freq: 0 } },
+  outputDir,
   logEvery: 0,
   onStep: (e) => seconds.push(e.seconds),
 });
