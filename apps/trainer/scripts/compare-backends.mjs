@@ -2,7 +2,8 @@
 // The same `ssl-train dino` run on two tensor backends, step by step: the loss curves must agree
 // within float tolerance (different kernels, same float32 math).
 // Usage: node scripts/compare-backends.mjs [backendA=native] [backendB=webgpu] [-- extra ssl-train flags]
-// Default run: --preset fmnist_tiny (8 steps). Prints one line per step and the worst relative difference;
+// Default run: --preset fmnist_tiny (8 steps) in float32 on both (auto precision is bf16 on native
+// where the CPU has it, float32 on webgpu). Prints one line per step and the worst relative difference;
 // exits 1 when it exceeds SSL_COMPARE_RTOL (default 1e-4).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ const rtol = Number(process.env.SSL_COMPARE_RTOL ?? 1e-4);
 
 function run(backend) {
   const out = mkdtempSync(join(tmpdir(), `ssl-compare-${backend}-`));
-  const args = [cli, 'dino', '--preset', 'fmnist_tiny', '--log-every', '1', '--progress', 'none', ...extra, '--backend', backend, '--output-dir', out];
+  const args = [cli, 'dino', '--preset', 'fmnist_tiny', '--log-every', '1', '--progress', 'none', '--precision', 'fp32', ...extra, '--backend', backend, '--output-dir', out];
   const t0 = performance.now();
   const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`ssl-train on ${backend} exited with ${r.status}`);
