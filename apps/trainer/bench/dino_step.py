@@ -7,6 +7,7 @@ centre, backward, per-parameter clipping (3.0), AdamW, teacher EMA: the same ste
 A ViT as in DINO's vision_transformer.py (pre-norm blocks, exact GELU) and DINOHead (3-layer MLP,
 weight-normed last layer). PyTorch is a reference here, never a dependency.
 """
+import contextlib
 import json
 import math
 import sys
@@ -113,7 +114,8 @@ def run(setting, steps, batch, dtype, device):
 
     def step():
         nonlocal center
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        scope = contextlib.nullcontext() if dtype == torch.float32 else torch.autocast(device.type, dtype=dtype)
+        with scope:
             t_out = teacher(crops[:2])
             s_out = student(crops)
         s_out = (s_out.float() / 0.1).chunk(n_crops)
