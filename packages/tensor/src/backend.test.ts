@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, formatBackendReport, initBackend, resolveThreads } from './backend.js';
 
 describe('initBackend', () => {
+  // These two probe every backend, Dawn's adapter request included: seconds on a busy machine.
   it('falls back from the installed-but-unloadable tfjs-node-gpu and says why', async () => {
     const info = await initBackend({ env: {} });
     expect(info.attempts.map((a) => a.name)).toEqual([...BACKEND_ORDER]);
@@ -20,7 +21,7 @@ describe('initBackend', () => {
     // The chosen backend computes.
     const y = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync());
     expect(Array.from(y)).toEqual([11]);
-  });
+  }, 30_000);
 
   it('takes webgpu only on a real GPU adapter, and says which adapter it saw', async () => {
     const info = await initBackend({ env: {} });
@@ -29,7 +30,7 @@ describe('initBackend', () => {
     expect(webgpu.ok).toBe(false);
     expect(webgpu.reason).toMatch(/Vulkan|fallback adapter|no WebGPU adapter|does not load/);
     expect(formatBackendReport(info)).toContain(webgpu.reason);
-  });
+  }, 30_000);
 
   it('forces a backend through SSL_BACKEND and reports it', async () => {
     const info = await initBackend({ env: { SSL_BACKEND: 'cpu', SSL_THREADS: '1' } });
