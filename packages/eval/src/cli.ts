@@ -34,7 +34,7 @@ ${WEIGHTS_HELP}  --random-init          a randomly initialised ViT instead (see 
   --copies N             copies per photo for copy detection (default 4)
   --whitening-copies N   also report mAP after PCA whitening learnt on N copies from a disjoint seed (default 0)
   --out DIR              write attention PNGs here (default ./eval-out)
-  --png-images N         test images to visualise (default 4)
+  --png-images N         test images to visualise, with one photo (default 4; 0: no PNGs)
   --batch-size N         default 128
   --precision P          fp32 (default) or bf16: features with matmuls/convolutions in bf16 where the CPU supports it
   --json                 print the result as JSON

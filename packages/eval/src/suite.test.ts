@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD } from '@ssl/augment';
@@ -41,5 +41,21 @@ describe('runEvalSuite', () => {
     expect(res.copyDetection.whitened?.mAP).toBeGreaterThan(0);
     // 2 images (1 test + 1 photo) x (img + 3 maps x (heat map + overlay))
     expect(res.pngs).toHaveLength(14);
+  });
+
+  it('writes no PNGs with pngImages 0 (ssl-eval --png-images 0), and scores the rest', async () => {
+    const root = fashionMnistFixtureDir();
+    const [train, test] = await Promise.all([FashionMNIST.load({ root, split: 'train' }), FashionMNIST.load({ root, split: 'test' })]);
+    const model = tiny();
+    const out = join(dir, 'none');
+    const res = await runEvalSuite({
+      model, train, test, mean: [...FASHION_MNIST_MEAN], std: [...FASHION_MNIST_STD],
+      trainLimit: 40, testLimit: 10, ks: [5], segImages: 2, snnPerClass: 1, copiesPerPhoto: 1,
+      outDir: out, pngImages: 0,
+    });
+    expect(res.pngs).toEqual([]);
+    expect(existsSync(out)).toBe(false);
+    expect(res.knn['5']!.top1).toBeGreaterThanOrEqual(0);
+    model.dispose();
   });
 });

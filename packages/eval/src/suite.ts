@@ -63,6 +63,7 @@ export interface EvalSuiteOptions {
   whiteningCopies?: number;
   /** Write attention PNGs of the first `pngImages` test images (and one photo) here. */
   outDir?: string;
+  /** Test images to visualise (default 4); 0 writes no PNGs at all. */
   pngImages?: number;
   /** PNG enlargement factor (28-px images are small). */
   enlarge?: number;
@@ -240,8 +241,8 @@ export async function runEvalSuite(o: EvalSuiteOptions): Promise<EvalSuiteResult
   // 4. attention PNGs
   t0 = performance.now();
   const pngs: string[] = [];
-  if (o.outDir) {
-    const n = Math.min(o.pngImages ?? 4, o.test.length);
+  const n = Math.min(o.pngImages ?? 4, o.test.length);
+  if (o.outDir && n > 0) {
     const pngSrc = datasetBatchSource(o.test, { mean: o.mean, std: o.std, indices: firstN(n, o.test.length) });
     const imgs = await pngSrc.batch(0, n);
     const photo = await imageListSource(dbImages.slice(0, 1), size, o.mean, o.std).batch(0, 1);
