@@ -60,8 +60,13 @@ export function buildProgram(): Command {
   });
   program
     .command('knn')
-    .description('weighted k-NN (official protocol) of a checkpoint\'s teacher features and of raw pixels, on the test split')
-    .option('--checkpoint <dir>', 'run directory or checkpoint directory of ssl-train dino/paws')
+    .description('weighted k-NN (official protocol) of a backbone\'s features and of raw pixels, on the test split')
+    .option('--checkpoint <dir>', 'run directory or checkpoint directory of ssl-train dino/paws (its data and model as recorded)')
+    .option('--weights <file>', 'any backbone weights: official .pth (dino_*_pretrain.pth, main_dino.py or PAWS checkpoints), safetensors (Hugging Face facebook/dino-* too) or a checkpoint directory; the architecture is read off the file, the data comes from --dataset/--data-path')
+    .option('--pretrained-weights <file>', 'the same as --weights (the official eval_knn.py spelling)')
+    .option('--checkpoint-key <key>', 'section of a checkpoint holding several networks, as the official --checkpoint_key (default teacher; PAWS: encoder)')
+    .option('--num-heads <n>', 'ViT attention heads where the file does not record them and the width is no official preset (192: 3, 384: 6, 768: 12)')
+    .option('--image-size <px>', 'eval crop for --weights (RGB: resize to size*256/224, centre crop); default a ViT\'s training size, else 28 (Fashion-MNIST) / 224')
     .option('--pixels', 'only the raw-pixel baseline')
     .option('--dataset <name>', 'fashion-mnist | folder', 'fashion-mnist')
     .option('--data-path <dir>', 'training images (default: Fashion-MNIST)')

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTransform } from '@ssl/augment';
 import { DataLoader } from '@ssl/data';
-import { section, trainDino } from '@ssl/engine';
+import { trainDino } from '@ssl/engine';
 import type { DinoStepEvent } from '@ssl/engine';
 import { imageFeatures, knnEvaluate, writeAttentionMaps } from '@ssl/eval';
 import type { FeatureModel } from '@ssl/eval';
@@ -96,12 +96,6 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
       memory: await loadEvalImages(sets.train, size, sets, n, options.skips),
       test: sets.test ? await loadEvalImages(sets.test, size, sets, options.testImages ?? 0, options.skips) : null,
     };
-  },
-  fromCheckpoint(config, channels, tensors) {
-    const nets = buildDinoNetworks(config, channels);
-    nets.student.dispose();
-    nets.teacher.loadStateDict(section(tensors, 'teacher'), { strict: true });
-    return { features: nets.teacher.backbone as unknown as FeatureModel, network: nets.teacher };
   },
   minEpochs: ({ optimization: o, loss }) => Math.max(o.warmup_epochs, o.freeze_last_layer, loss.warmup_teacher_temp_epochs) + 1,
   baselineWhat: (run) => `(${run.memory.count} train, ${run.test?.count ?? 0} test)`,

@@ -3,7 +3,7 @@ import { buildTransform, pawsSpec } from '@ssl/augment';
 import type { TransformSpec } from '@ssl/augment';
 import { ClassStratifiedSampler, DataLoader, Subset, SupportBatches, coinFlipSubset, perClassSubset, readLabelSubset } from '@ssl/data';
 import type { Dataset } from '@ssl/data';
-import { section, trainPaws } from '@ssl/engine';
+import { trainPaws } from '@ssl/engine';
 import type { PawsStepEvent } from '@ssl/engine';
 import { imageFeatures, knnEvaluate, pickImages, snnClassifier, withEvalBatchNormStats } from '@ssl/eval';
 import type { FeatureModel } from '@ssl/eval';
@@ -92,11 +92,6 @@ export const PAWS: TrainMethod<PawsConfig, PawsStepEvent> = {
     const rowOf = new Map(Array.from(all.indices, (index, row) => [index, row]));
     const rows = Int32Array.from(Array.from(labelled, (i) => rowOf.get(i) ?? -1).filter((r) => r >= 0));
     return { memory: pickImages(all, rows), test: await loadEvalImages(sets.test, size, sets, options.testImages ?? 0, options.skips), batchNormImages: all };
-  },
-  fromCheckpoint(config, channels, tensors) {
-    const encoder = buildPawsEncoder(config, channels);
-    encoder.loadStateDict(section(tensors, 'encoder'), { strict: true });
-    return { features: encoder.backbone as unknown as FeatureModel, network: encoder };
   },
   minEpochs: (config) => Math.floor(config.optimization.warmup) + 1,
   baselineWhat: (run) => `with the ${run.memory.count} labels`,

@@ -3,10 +3,9 @@ import type { MultiCropSpec } from '@ssl/augment';
 import type { DataLoader } from '@ssl/data';
 import type { TrainLoopOptions, TrainLoopResult } from '@ssl/engine';
 import { knnClassifier, pickImages, pixelFeatures } from '@ssl/eval';
-import type { EvalImages, FeatureModel, KnnEval, Matrix } from '@ssl/eval';
-import type { Module } from '@ssl/models';
+import type { EvalImages, KnnEval, Matrix } from '@ssl/eval';
 import { resolvePrecision } from '@ssl/tensor';
-import type { Precision, Tensor } from '@ssl/tensor';
+import type { Precision } from '@ssl/tensor';
 import type { DinoConfig } from '../config/dino.js';
 import type { PawsConfig } from '../config/paws.js';
 import { writeResolvedConfig } from '../config/load.js';
@@ -86,8 +85,6 @@ export interface TrainMethod<C extends TrainConfig, S extends StepEventBase> {
   imagesName: string;
   /** Evaluation images (center view); `memoryImages` / `testImages` > 0 override how many. */
   evalImages(config: C, sets: RunDatasets, options?: { memoryImages?: number; testImages?: number; skips?: SkippedFiles }): Promise<EvalSet>;
-  /** The evaluated network rebuilt from a checkpoint's tensors: its feature model, and the module holding its BatchNorms. */
-  fromCheckpoint(config: C, channels: number, tensors: Record<string, Tensor>): { features: FeatureModel; network: Module };
   /** Check the config against the data and the run directory, build everything; `facts` go into the report. */
   prepare(ctx: RunContext, config: C, sets: RunDatasets): Promise<PreparedRun<S>>;
   /** The fewest epochs a schedule of `config` can have under a time budget: its warm-ups (lr, teacher temperature, frozen last layer) and one more. */
