@@ -1,9 +1,13 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_ORDER, formatBackendReport, initBackend, resolveThreads } from './backend.js';
+import { BACKEND_ORDER, formatBackendReport, gpuDeviceNode, initBackend, resolveThreads } from './backend.js';
 
 describe('initBackend', () => {
-  // These two probe every backend, Dawn's adapter request included: seconds on a busy machine.
+  // These two probe every backend, Dawn's adapter request included where a GPU device node exists:
+  // seconds on a busy machine.
   it('falls back from the installed-but-unloadable tfjs-node-gpu and says why', async () => {
     const info = await initBackend({ env: {} });
     expect(info.attempts.map((a) => a.name)).toEqual([...BACKEND_ORDER]);
@@ -11,6 +15,8 @@ describe('initBackend', () => {
     expect(tensorflow.ok).toBe(false);
     // tfjs-node-gpu is a devDependency here; its libtensorflow download never ran.
     expect(tensorflow.reason).toMatch(/@tensorflow\/tfjs-node-gpu is installed but does not load/);
+    // Told from its empty addon folder, without importing its JavaScript (0.5-1.5 s).
+    expect(tensorflow.reason).toMatch(/tfjs-node-gpu is installed but does not load \(no native addon under @tensorflow\/tfjs-node-gpu\/lib\/\)/);
     expect(info.name).not.toBe('tensorflow');
     expect(tf.getBackend()).toBe(info.name);
     const chosen = info.attempts.filter((a) => a.ok);
@@ -26,11 +32,26 @@ describe('initBackend', () => {
   it('takes webgpu only on a real GPU adapter, and says which adapter it saw', async () => {
     const info = await initBackend({ env: {} });
     const webgpu = info.attempts.find((a) => a.name === 'webgpu')!;
-    // This machine has no GPU: either no adapter at all, or only CPU Vulkan (a fallback adapter).
+    // This machine has no GPU: no device node (Dawn not even loaded), no adapter at all, or only
+    // CPU Vulkan (a fallback adapter).
     expect(webgpu.ok).toBe(false);
-    expect(webgpu.reason).toMatch(/Vulkan|fallback adapter|no WebGPU adapter|does not load/);
+    expect(webgpu.reason).toMatch(/no GPU device|Vulkan|fallback adapter|no WebGPU adapter|does not load/);
+    if (gpuDeviceNode() === undefined) expect(webgpu.reason).toMatch(/^no GPU device .*SSL_BACKEND=webgpu uses it anyway/);
     expect(formatBackendReport(info)).toContain(webgpu.reason);
   }, 30_000);
+
+  it('finds the device node a GPU driver needs, and none in an empty /dev', () => {
+    if (process.platform !== 'linux') return;
+    const dev = mkdtempSync(join(tmpdir(), 'ssl-dev-'));
+    expect(gpuDeviceNode(dev)).toBeUndefined();
+    mkdirSync(join(dev, 'dri'));
+    writeFileSync(join(dev, 'dri', 'card0'), ''); // a display node alone: no render node
+    expect(gpuDeviceNode(dev)).toBeUndefined();
+    writeFileSync(join(dev, 'nvidiactl'), '');
+    expect(gpuDeviceNode(dev)).toBe(join(dev, 'nvidiactl'));
+    writeFileSync(join(dev, 'dri', 'renderD128'), '');
+    expect(gpuDeviceNode(dev)).toBe(join(dev, 'dri', 'renderD128'));
+  });
 
   it('forces a backend through SSL_BACKEND and reports it', async () => {
     const info = await initBackend({ env: { SSL_BACKEND: 'cpu', SSL_THREADS: '1' } });

@@ -1,4 +1,7 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // The pure-JS kernels: always registered, so `cpu` is the floor every selection can fall to.
 import '@tensorflow/tfjs-backend-cpu';
@@ -81,11 +84,44 @@ async function activate(name: string): Promise<void> {
   await tf.ready();
 }
 
+/**
+ * For a package that ships its addon through node-pre-gyp (`binary.module_path` in its package.json,
+ * as tfjs-node does), whether that folder holds no `.node` file: then its install script never
+ * fetched the addon and importing it can only fail, after 0.5-1.5 s of loading its JavaScript.
+ * Undefined when that cannot be told (not installed, no such field): the import decides.
+ */
+function prebuiltAddonMissing(specifier: string): string | undefined {
+  let root: string;
+  let modulePath: unknown;
+  try {
+    const pkg = createRequire(import.meta.url).resolve(`${specifier}/package.json`);
+    root = dirname(pkg);
+    modulePath = (JSON.parse(readFileSync(pkg, 'utf8')) as { binary?: { module_path?: unknown } }).binary?.module_path;
+  } catch {
+    return undefined;
+  }
+  if (typeof modulePath !== 'string') return undefined;
+  // './lib/napi-v{napi_build_version}' -> './lib': the templated part is not known before loading.
+  const fixed = modulePath.split('{')[0]!.replace(/[^/]*$/, '');
+  const hasAddon = (dir: string): boolean => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    return entries.some((e) => (e.isDirectory() ? hasAddon(join(dir, e.name)) : e.name.endsWith('.node')));
+  };
+  return hasAddon(join(root, fixed)) ? undefined : `no native addon under ${join(specifier, fixed)}`;
+}
+
 async function loadTensorflow(): Promise<string> {
   const candidates = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
   const failures: string[] = [];
   for (const specifier of candidates) {
     try {
+      const missing = prebuiltAddonMissing(specifier);
+      if (missing) throw new Error(missing);
       await import(specifier);
       await activate('tensorflow');
       return `${specifier} loaded`;
@@ -110,7 +146,28 @@ async function loadNative(threads: number): Promise<string> {
   return `C++ kernels on OpenBLAS (${status.reason})`;
 }
 
+/**
+ * Where a GPU driver could be reached, the device node it needs (Linux; other systems: assumed):
+ * DRM render nodes (Mesa's radv/anv/nvk, AMD, Intel), NVIDIA's proprietary nodes, WSL's `/dev/dxg`.
+ * Without one Dawn can offer only a CPU (fallback) adapter, which is never chosen unless forced,
+ * so Dawn is not even loaded: its adapter request costs 0.5-3 s of start-up and prints warnings.
+ */
+export function gpuDeviceNode(dev = '/dev'): string | undefined {
+  if (process.platform !== 'linux') return `${process.platform} (not checked)`;
+  let dri: string[] = [];
+  try {
+    dri = readdirSync(`${dev}/dri`).filter((n) => n.startsWith('renderD'));
+  } catch {
+    // no /dev/dri: no DRM GPU
+  }
+  if (dri.length > 0) return `${dev}/dri/${dri[0]}`;
+  return [`${dev}/nvidiactl`, `${dev}/dxg`].find((p) => existsSync(p));
+}
+
 async function loadWebgpu(_threads: number, forced: boolean): Promise<string> {
+  if (!forced && gpuDeviceNode() === undefined) {
+    throw new Error('no GPU device (/dev/dri/renderD*, /dev/nvidiactl, /dev/dxg): Dawn could offer only a CPU adapter, slower than native; SSL_BACKEND=webgpu uses it anyway');
+  }
   const mod = await importOptional<WebGPUBackendModule>('@ssl/backend-webgpu', 'GPU training through WebGPU (Dawn)');
   const status = await mod.webgpuAdapterStatus();
   if (!status.available) throw new Error(status.reason);
@@ -205,9 +262,13 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     }
   }
   if (!chosen) throw new Error('no tensor backend could load, not even cpu');
+  // Landing below `native` (the CPU default) is never silent: the one-line reason says why native did not load.
+  const native = attempts.find((a) => a.name === 'native');
+  const belowNative = BACKEND_ORDER.indexOf(chosen.name) > BACKEND_ORDER.indexOf('native') && native && !native.reason.startsWith('not tried');
+  const reason = belowNative ? `${chosen.reason}; native did not load: ${native.reason}` : chosen.reason;
   const info: BackendInfo = {
     name: chosen.name,
-    reason: forced ? `forced; ${chosen.reason}` : chosen.reason,
+    reason: forced ? `forced; ${reason}` : reason,
     threads,
     attempts,
   };
