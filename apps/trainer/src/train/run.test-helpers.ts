@@ -56,9 +56,14 @@ export async function printed<T>(fn: () => Promise<T>): Promise<[T, string]> {
   }
 }
 
-/** The CLI in a child process; `onPoll` decides when to signal it. Resolves with its exit code (null: killed) and stderr. */
+/**
+ * The CLI in a child process; `onPoll` decides when to signal it. Resolves with its exit code (null: killed) and stderr.
+ * The child is pinned to `native` (unless SSL_BACKEND says otherwise): an automatic choice that fell past
+ * native (e.g. its addon being rebuilt) must fail naming why, not train on wasm, which has no Conv2D gradient.
+ */
 export function child(args: string[], onPoll: (c: ReturnType<typeof spawn>) => boolean): Promise<{ code: number | null; stderr: string }> {
-  const c = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const env = { ...process.env, SSL_BACKEND: process.env.SSL_BACKEND || 'native' };
+  const c = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   c.stderr?.on('data', (d) => (stderr += String(d)));
   return new Promise((resolve, reject) => {
