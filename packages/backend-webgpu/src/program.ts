@@ -76,6 +76,20 @@ fn workgroupSum(lane: u32, value: f32) -> f32 {
   return total;
 }`;
 
+/** WGSL: the maximum over the workgroup, as `WORKGROUP_SUM` (same `scratch`). */
+export const WORKGROUP_MAX = `
+fn workgroupMax(lane: u32, value: f32) -> f32 {
+  scratch[lane] = value;
+  workgroupBarrier();
+  for (var stride = ${ROW_WORKGROUP / 2}u; stride > 0u; stride = stride / 2u) {
+    if (lane < stride) { scratch[lane] = max(scratch[lane], scratch[lane + stride]); }
+    workgroupBarrier();
+  }
+  let total = scratch[0];
+  workgroupBarrier();
+  return total;
+}`;
+
 export function run(backend: WebGPUBackend, program: WebGPUProgram, inputs: TensorInfo[], uniforms: Uniform[] = [], dtype: DataType = 'float32'): TensorInfo {
   return backend.runWebGPUProgram(program, inputs, dtype, uniforms);
 }

@@ -81,3 +81,30 @@ export async function expectWebgpuMatches(ref: () => Result, got: () => Result, 
   }
   return worstAll;
 }
+
+/** Each value rounded to the nearest binary16 value (ties to even), as torch's `.half()`; +-inf past its range. */
+export function roundToHalfJs(values: Float32Array): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    const a = Math.abs(x);
+    if (!Number.isFinite(x) || a === 0) {
+      out[i] = x;
+      continue;
+    }
+    if (a >= 65520) {
+      out[i] = Math.sign(x) * Infinity;
+      continue;
+    }
+    let e = Math.floor(Math.log2(a));
+    if (2 ** e > a) e -= 1;
+    if (2 ** (e + 1) <= a) e += 1;
+    const quantum = 2 ** (Math.max(e, -14) - 10); // 10 mantissa bits; subnormals below 2^-14
+    const t = a / quantum;
+    let r = Math.floor(t);
+    const frac = t - r;
+    if (frac > 0.5 || (frac === 0.5 && r % 2 === 1)) r += 1;
+    out[i] = Math.sign(x) * r * quantum;
+  }
+  return out;
+}

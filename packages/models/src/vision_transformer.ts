@@ -3,7 +3,7 @@
  * position embedding (bicubic-interpolated for other input sizes exactly as the official code),
  * pre-norm blocks with stochastic depth, final LayerNorm. Inputs are NHWC.
  */
-import { Rng, tf } from '@ssl/tensor';
+import { Rng, attention, tf } from '@ssl/tensor';
 import type { Tensor, Variable } from '@ssl/tensor';
 import type { Backbone, ForwardOptions } from './backbone.js';
 import { Conv2d, LayerNorm, Linear, gelu, toRng, truncNormal } from './layers.js';
@@ -67,17 +67,26 @@ class Attention extends Module {
     this.proj = this.registerModule('proj', new Linear(dim, dim, { init: 'trunc_normal', rng }));
   }
 
-  /** x `[B, N, D]` -> output `[B, N, D]` and attention `[B, heads, N, N]`. */
-  forward(x: Tensor, wantOutput = true): { out: Tensor | null; attn: Tensor } {
+  /** x `[B, N, D]` -> q, k, v, each `[B, heads, N, hd]`. */
+  private qkvHeads(x: Tensor): [Tensor, Tensor, Tensor] {
     const [B, N, D] = x.shape as [number, number, number];
     const h = this.numHeads;
     const qkv = tf.reshape(this.qkv.forward(x), [B, N, 3, h, D / h]); // [B, N, 3, heads, hd]
-    const [q, k, v] = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4])) as [Tensor, Tensor, Tensor]; // 3 x [B, heads, N, hd]
-    // Scaling q (N x hd values) instead of the scores (N x N) is the same product, cheaper.
-    const attn = tf.softmax(tf.matMul(tf.mul(q, this.scale), k, false, true)); // [B, heads, N, N]
-    if (!wantOutput) return { out: null, attn };
-    const o = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [B, N, D]); // [B, N, heads, hd] -> [B, N, D]
-    return { out: this.proj.forward(o), attn };
+    return tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4])) as [Tensor, Tensor, Tensor]; // 3 x [B, heads, N, hd]
+  }
+
+  /** x `[B, N, D]` -> `[B, N, D]`: softmax(q k^T scale) v through `attention` (one fused kernel where the backend has it). */
+  forward(x: Tensor): Tensor {
+    const [B, N, D] = x.shape as [number, number, number];
+    const [q, k, v] = this.qkvHeads(x);
+    const o = tf.transpose(attention(q, k, v, this.scale), [0, 2, 1, 3]); // [B, heads, N, hd] -> [B, N, heads, hd]
+    return this.proj.forward(tf.reshape(o, [B, N, D]));
+  }
+
+  /** The attention weights `[B, heads, N, N]` (for attention maps; the forward never forms them where fused). */
+  attentionWeights(x: Tensor): Tensor {
+    const [q, k] = this.qkvHeads(x);
+    return tf.softmax(tf.matMul(tf.mul(q, this.scale), k, false, true));
   }
 }
 
@@ -119,7 +128,7 @@ class Block extends Module {
 
   forward(x: Tensor, rng: Rng): Tensor {
     const drop = this.training && this.dropPathRate > 0;
-    let y = this.attn.forward(this.norm1.forward(x)).out as Tensor;
+    let y = this.attn.forward(this.norm1.forward(x));
     x = tf.add(x, drop ? dropPath(y, this.dropPathRate, rng) : y);
     y = this.mlp.forward(this.norm2.forward(x));
     return tf.add(x, drop ? dropPath(y, this.dropPathRate, rng) : y);
@@ -289,7 +298,7 @@ export class VisionTransformer extends Module implements Backbone {
     return tf.tidy(() => {
       const t = this.runBlocks(this.prepareTokens(x), this.depth - 1, options.rng ?? this.rng);
       const last = this.blocks[this.depth - 1] as Block;
-      return last.attn.forward(last.norm1.forward(t), false).attn;
+      return last.attn.attentionWeights(last.norm1.forward(t));
     });
   }
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 // Through the index, which registers tfjs's gradients.
-import { FUSED_KERNELS, adamwUpdate, batchNormTrain, gelu, hasFusedKernel, initBackend, layerNorm, tf } from './index.js';
+import { FUSED_KERNELS, adamwUpdate, attention, autocast, batchNormTrain, gelu, hasFusedKernel, initBackend, layerNorm, tf } from './index.js';
 import type { AdamWStep } from './index.js';
 
 /** Deterministic values in [-2, 2) (an LCG), so failures reproduce. */
@@ -170,9 +170,12 @@ describe('composite (cpu backend)', () => {
 });
 
 describe('fused kernels (native backend) against the composite (cpu backend)', () => {
-  it('the native backend registers every fused kernel under these names', () => {
+  // Native keeps attention as the composite: its bf16 GEMMs are the fast path for q k^T and p v.
+  const NATIVE_FUSED = Object.values(FUSED_KERNELS).filter((k) => k !== FUSED_KERNELS.attention && k !== FUSED_KERNELS.attentionGrad);
+
+  it('the native backend registers every fused kernel under these names (attention excepted)', () => {
     expect(nativeOk).toBe(true);
-    for (const name of Object.values(FUSED_KERNELS)) expect(tf.getKernel(name, 'native')).toBeDefined();
+    for (const name of NATIVE_FUSED) expect(tf.getKernel(name, 'native')).toBeDefined();
   });
 
   it('layerNorm: forward and gradients (dx, dgamma, dbeta)', () => {
@@ -230,7 +233,7 @@ describe('fused kernels (native backend) against the composite (cpu backend)', (
       return new Set(info.kernels.map((k) => k.name));
     };
     const native = await names('native');
-    for (const k of Object.values(FUSED_KERNELS)) expect(native.has(k)).toBe(true);
+    for (const k of NATIVE_FUSED) expect(native.has(k)).toBe(true);
     expect(native.has('Erf') || native.has('Mean') || native.has('Sqrt')).toBe(false);
     const cpu = await names('cpu');
     expect([...cpu].some((k) => k.startsWith('Ssl'))).toBe(false);
@@ -255,5 +258,42 @@ describe('fused kernels (native backend) against the composite (cpu backend)', (
     for (let i = 0; i < 5; i++) once();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, g, b]);
+  });
+});
+
+describe('attention', () => {
+  // The ops the ViT ran before `attention` existed: on every backend without an SslAttention kernel
+  // (cpu, native) the op must be exactly these, so numerics and speed do not move.
+  const attentionPlain = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, s: number) => tf.matMul(tf.softmax(tf.matMul(tf.mul(q, s), k, false, true)), v);
+  const qkv = (seed: number) => [rand([2, 3, 50, 16], seed), rand([2, 3, 50, 16], seed + 1), rand([2, 3, 50, 16], seed + 2)] as const;
+  const withGrads = (f: typeof attentionPlain, seed: number) => () => {
+    const w = rand([2, 3, 50, 16], seed + 3);
+    const [q, k, v] = qkv(seed);
+    return [f(q, k, v, 0.25), ...tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, b, c, 0.25), w)))([q, k, v])];
+  };
+
+  it('on cpu and native (no SslAttention kernel) is the same float32 bits as the plain ops, forward and gradients', () => {
+    for (const backend of nativeOk ? ['cpu', 'native'] : ['cpu']) {
+      tf.setBackend(backend);
+      expect(hasFusedKernel(FUSED_KERNELS.attention)).toBe(false);
+      expectClose(on(backend, withGrads(attention, 500)), on(backend, withGrads(attentionPlain, 500)), 0, 0);
+    }
+  });
+
+  it('under bf16 autocast native keeps its bf16 GEMMs for q k^T and p v (the same bits as the plain ops there)', () => {
+    if (!nativeOk) return;
+    tf.setBackend('native');
+    const ours = autocast('bf16', () => on('native', withGrads(attention, 510)));
+    const plain = autocast('bf16', () => on('native', withGrads(attentionPlain, 510)));
+    expectClose(ours, plain, 0, 0);
+  });
+
+  it('bad inputs are named', () => {
+    tf.setBackend('cpu');
+    const q = tf.zeros([2, 4, 8]);
+    expect(() => attention(q, tf.zeros([2, 4, 7]), q, 1)).toThrow(/attention: k must have the shape of q \[2,4,8\], got \[2,4,7\]/);
+    expect(() => attention(q, q, tf.zeros([2, 5, 8]), 1)).toThrow(/attention: v must have the shape of q/);
+    expect(() => attention(tf.zeros([3]), tf.zeros([3]), tf.zeros([3]), 1)).toThrow(/attention: q must be \[\.\.\., N, d\]/);
+    expect(() => attention(q, q, q, Number.NaN)).toThrow(/attention: scale must be a finite number/);
   });
 });

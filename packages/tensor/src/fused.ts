@@ -1,9 +1,10 @@
-// Fused ops for the ViT and ResNet hot paths: LayerNorm, training BatchNorm, exact GELU and one AdamW step. Each runs a single
+// Fused ops for the ViT and ResNet hot paths: LayerNorm, training BatchNorm, exact GELU, attention and one AdamW step. Each runs a single
 // kernel when the active backend has one (the native backend registers them under these names)
 // and a composite of tfjs ops otherwise. Looked up by name, so this package never imports the
 // native backend statically.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { currentPrecision } from './autocast.js';
 
 /** Kernel names (and their inputs/outputs) a backend may register to run the fused ops. */
 export const FUSED_KERNELS = {
@@ -21,7 +22,17 @@ export const FUSED_KERNELS = {
   geluGrad: 'SslGeluGrad',
   /** inputs {param, grad, m, v}; attrs: see `adamwScalars`; outputs [param, m, v]. */
   adamw: 'SslAdamW',
+  /**
+   * inputs {q, k, v} (each `[BH, N, d]`); attrs scale, precision (`currentPrecision()`: 'fp16'
+   * reads the matmul operands rounded to binary16); output softmax(q scale k^T) v `[BH, N, d]`.
+   */
+  attention: 'SslAttention',
+  /** inputs {dy, q, k, v}; attrs scale, precision; outputs [dq, dk, dv]. */
+  attentionGrad: 'SslAttentionGrad',
 } as const;
+
+/** Largest sequence length and head dim an `SslAttention` kernel must take; beyond, the composite runs. */
+export const ATTENTION_KERNEL_LIMITS = { maxTokens: 1024, maxHeadDim: 128 } as const;
 
 /** Whether the active backend runs `kernelName` itself (else the ops use their composite). */
 export function hasFusedKernel(kernelName: string): boolean {
@@ -257,4 +268,53 @@ export function adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s
     return [tf.sub(decayed, tf.mul(tf.div(m1, denom), tf.scalar(k.stepSize!))), m1, v1];
   });
   return { param: p1!, m: m1!, v: v1! };
+}
+
+/** The ops the ViT ran before the fused op existed, kept as they were: native's numerics (bf16 GEMMs included) and speed stay. */
+function attentionComposite(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+  // Scaling q (N x hd values) instead of the scores (N x N) is the same product, cheaper.
+  return tf.matMul(tf.softmax(tf.matMul(tf.mul(q, scale), k, false, true)), v); // [..., N, N] x [..., N, d]
+}
+
+function attentionKernel(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+  return customGrad((...args) => {
+    const [qs, ks, vs, save] = args as [Tensor, Tensor, Tensor, Saver];
+    save([qs, ks, vs]);
+    return {
+      value: tf.engine().runKernel(FUSED_KERNELS.attention, { q: qs, k: ks, v: vs }, { scale, precision: currentPrecision() }) as Tensor,
+      // The backward pass runs in the precision current then, as the composite's gradient matmuls would.
+      gradFunc: (dy, saved) => {
+        const [q0, k0, v0] = saved as [Tensor, Tensor, Tensor];
+        return tf.engine().runKernel(FUSED_KERNELS.attentionGrad, { dy, q: q0, k: k0, v: v0 }, { scale, precision: currentPrecision() }) as Tensor[];
+      },
+    };
+  })(q, k, v);
+}
+
+/**
+ * Scaled dot-product attention, `softmax(q scale k^T) v` over the last two axes (the ViT's
+ * `(q @ k.transpose(-2, -1)) * scale`, softmax, `@ v`, with the scale applied to q). `q`, `k`,
+ * `v` are `[..., N, d]` of one shape. One kernel forward and four backward where the backend
+ * registers `SslAttention` (webgpu); elsewhere the composite of matMul and softmax, so the native
+ * backend keeps its GEMMs (bf16 under autocast) exactly as before. Differentiable in q, k and v.
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+  if (q.rank < 2) throw new Error(`attention: q must be [..., N, d], got [${q.shape}]`);
+  if (!sameShape(k.shape, q.shape)) throw new Error(`attention: k must have the shape of q [${q.shape}], got [${k.shape}]`);
+  if (!sameShape(v.shape, q.shape)) throw new Error(`attention: v must have the shape of q [${q.shape}], got [${v.shape}]`);
+  if (!Number.isFinite(scale)) throw new Error(`attention: scale must be a finite number, got ${scale}`);
+  const [n, d] = q.shape.slice(-2) as [number, number];
+  const fused =
+    allFloat32([q, k, v]) &&
+    hasFusedKernel(FUSED_KERNELS.attention) &&
+    currentPrecision() !== 'bf16' &&
+    n <= ATTENTION_KERNEL_LIMITS.maxTokens &&
+    d <= ATTENTION_KERNEL_LIMITS.maxHeadDim &&
+    q.size > 0;
+  if (!fused) return attentionComposite(q, k, v, scale);
+  const flat = [q.size / (n * d), n, d];
+  return tf.tidy(() => {
+    const out = attentionKernel(tf.reshape(q, flat), tf.reshape(k, flat), tf.reshape(v, flat), scale); // [BH, N, d]
+    return tf.reshape(out, q.shape);
+  });
 }
