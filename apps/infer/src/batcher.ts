@@ -1,4 +1,5 @@
-import type { FloatTensor, OnnxFeatureExtractor } from '@ssl/onnx';
+import type { FloatTensor } from '@ssl/onnx';
+import type { Extractor } from './native-engine.js';
 import { stack, type Prepared } from './preprocess.js';
 
 /** Thrown when the queue is full; the server answers 429 with Retry-After. */
@@ -48,7 +49,7 @@ export class Batcher {
   private readonly onBatch: ((size: number, seconds: number) => void) | undefined;
 
   constructor(
-    private readonly extractor: OnnxFeatureExtractor,
+    private readonly extractor: Extractor,
     options: BatcherOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 16;

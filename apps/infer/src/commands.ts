@@ -4,10 +4,12 @@ import { basename, extname, join } from 'node:path';
 import { rgbToPng } from '@ssl/eval';
 import { inferModelSpec } from '@ssl/models';
 import { exportStateDict, loadStateDict, readModelMetadata, type ExportResult, type LoadedStateDict } from '@ssl/onnx';
+import { parsePrecision, type Precision } from '@ssl/tensor';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkArch, resolveArch, type ArchFlags } from './arch.js';
 import { attentionImages, clsMaps, toRgb } from './attention.js';
-import { checkpointRunMetadata, loadModel, type LoadedModel } from './model.js';
+import { checkpointRunMetadata, loadModel, loadNativeModel, type LoadedModel } from './model.js';
+import { chooseEngine, formatEngineChoice } from './native-engine.js';
 import { multiScaleEmbedding } from './multiscale.js';
 import { prepareImage, resolvePreprocess, stack, type PreprocessOptions, type Prepared, type ResolvedPreprocess } from './preprocess.js';
 import { startServer } from './server.js';
@@ -38,6 +40,10 @@ interface ModelFlags extends ArchFlags {
   checkpointKey?: string;
 }
 
+interface PrecisionFlags {
+  precision?: Precision;
+}
+
 interface PreFlags {
   resize?: number;
   crop?: number;
@@ -57,6 +63,21 @@ function addModelOptions(cmd: Command, withOnnx: boolean): Command {
     .option('--num-heads <n>', 'ViT attention heads where the file does not record them (default: the official preset of the width, 192: 3, 384: 6, 768: 12)', int('--num-heads'))
     .option('--patch-size <n>', 'ViT patch size', int('--patch-size'))
     .option('--in-chans <n>', 'input channels (1 for grayscale models such as Fashion-MNIST)', int('--in-chans'));
+}
+
+function addPrecisionOption(cmd: Command): Command {
+  return cmd.option(
+    '--precision <p>',
+    'fp32 (default: ONNX Runtime, embeddings that compare across machines) or bf16 (the native backend under autocast: matmuls and convolutions in bf16 with float32 accumulation where the CPU has AVX512-BF16/AMX, else float32 with the reason; needs --weights or --checkpoint)',
+    (v: string) => {
+      try {
+        return parsePrecision(v, '--precision');
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    },
+    'fp32',
+  );
 }
 
 function addPreprocessOptions(cmd: Command): Command {
@@ -149,12 +170,39 @@ async function prepareOrSkip(file: string, pre: ResolvedPreprocess): Promise<Pre
   }
 }
 
-async function withModel<T>(flags: ModelFlags & PreFlags, fn: (m: LoadedModel, pre: ResolvedPreprocess) => Promise<T>, threads?: number): Promise<T> {
-  const { bytes } = await modelBytes(flags);
+/**
+ * The model the flags name, on the engine `--precision` asks for: ONNX Runtime in float32, or with
+ * bf16 the weights' backbone on the native backend under autocast (float32 on ONNX Runtime where
+ * bf16 cannot run here, the reason on stderr). Preprocessing and metadata come from the same ONNX
+ * export either way.
+ */
+export async function openModel(
+  flags: ModelFlags & PreFlags & PrecisionFlags,
+  options: { workers?: number; threads?: number } = {},
+): Promise<{ model: LoadedModel; pre: ResolvedPreprocess }> {
+  const requested = flags.precision ?? 'fp32';
+  if (requested === 'bf16' && flags.model) {
+    throw new Error('--precision bf16 runs the backbone from its weights on the native backend: give --weights FILE or --checkpoint DIR (an .onnx model runs under ONNX Runtime in float32)');
+  }
+  const { bytes, exported } = await modelBytes(flags);
   const pre = preprocessFrom(flags, bytes);
-  const opts: { intraOpThreads?: number } = {};
-  if (threads !== undefined) opts.intraOpThreads = threads;
+  const choice = await chooseEngine(requested, options.threads);
+  if (requested === 'bf16') process.stderr.write(`ssl-infer: ${formatEngineChoice(choice, requested)}\n`);
+  if (choice.engine === 'native' && exported) {
+    const weights = (flags.weights ?? flags.checkpoint) as string;
+    const key = flags.checkpointKey;
+    return { model: await loadNativeModel(weights, { spec: exported.spec, onnxBytes: bytes, choice, ...(key !== undefined ? { key } : {}) }, pre), pre };
+  }
+  const opts: { workers?: number; intraOpThreads?: number } = {};
+  if (options.workers !== undefined) opts.workers = options.workers;
+  if (options.threads !== undefined) opts.intraOpThreads = options.threads;
   const model = await loadModel(bytes, pre, opts);
+  if (requested === 'bf16') model.precisionReason = choice.reason;
+  return { model, pre };
+}
+
+async function withModel<T>(flags: ModelFlags & PreFlags & PrecisionFlags, fn: (m: LoadedModel, pre: ResolvedPreprocess) => Promise<T>, threads?: number): Promise<T> {
+  const { model, pre } = await openModel(flags, threads !== undefined ? { threads } : {});
   try {
     return await fn(model, pre);
   } finally {
@@ -176,12 +224,12 @@ export function buildCli(): Command {
       process.stderr.write(`wrote ${flags.out} (${JSON.stringify(exported?.spec)}; from ${how}; ${(bytes.length / 1e6).toFixed(1)} MB)\n`);
     });
 
-  addPreprocessOptions(addModelOptions(program.command('embed').description('one JSON line {"file","embedding"} per image'), true))
+  addPrecisionOption(addPreprocessOptions(addModelOptions(program.command('embed').description('one JSON line {"file","embedding","precision","engine"} per image'), true)))
     .argument('<images...>', 'image files or directories')
-    .option('--batch-size <n>', 'images per ONNX Runtime run', int('--batch-size'), 16)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads'))
+    .option('--batch-size <n>', 'images per model run', int('--batch-size'), 16)
+    .option('--threads <n>', 'threads: ONNX Runtime intra-op, or the native backend\'s with bf16', int('--threads'))
     .option('--multiscale', 'retrieval embeddings: the mean over scales 1, 1/sqrt(2), 1/2, L2-normalised (DINO --multiscale)')
-    .action(async (images: string[], flags: ModelFlags & PreFlags & { batchSize: number; threads?: number; multiscale?: boolean }) => {
+    .action(async (images: string[], flags: ModelFlags & PreFlags & PrecisionFlags & { batchSize: number; threads?: number; multiscale?: boolean }) => {
       const files = expandImages(images);
       await withModel(
         flags,
@@ -197,7 +245,7 @@ export function buildCli(): Command {
                 continue;
               }
               const embedding = await multiScaleEmbedding(p, embed);
-              process.stdout.write(`${JSON.stringify({ file, embedding: Array.from(embedding) })}\n`);
+              process.stdout.write(`${JSON.stringify({ file, embedding: Array.from(embedding), precision: model.precision, engine: model.engine })}\n`);
             }
             if (skipped) process.stderr.write(`embedded ${files.length - skipped} of ${files.length} images; ${skipped} could not be read and were skipped\n`);
             return;
@@ -214,7 +262,7 @@ export function buildCli(): Command {
             const emb = out[model.embeddingOutput]!;
             const d = emb.dims[1] as number;
             chunk.forEach((file, j) => {
-              process.stdout.write(`${JSON.stringify({ file, embedding: Array.from(emb.data.subarray(j * d, (j + 1) * d)) })}\n`);
+              process.stdout.write(`${JSON.stringify({ file, embedding: Array.from(emb.data.subarray(j * d, (j + 1) * d)), precision: model.precision, engine: model.engine })}\n`);
             });
           }
           if (skipped) process.stderr.write(`embedded ${files.length - skipped} of ${files.length} images; ${skipped} could not be read and were skipped\n`);
@@ -223,14 +271,14 @@ export function buildCli(): Command {
       );
     });
 
-  addPreprocessOptions(addModelOptions(program.command('attention').description('last-block attention maps (PNG per head) and threshold masks, of images or of a video'), true))
+  addPrecisionOption(addPreprocessOptions(addModelOptions(program.command('attention').description('last-block attention maps (PNG per head) and threshold masks, of images or of a video'), true)))
     .argument('[images...]', 'image files or directories')
     .option('--threshold <t>', 'keep the patches holding this share of the attention mass (DINO: 0.6)', num('--threshold'), 0.6)
     .option('--video <file|dir>', 'a video (ffmpeg reads it) or a folder of frames: --out is then a video file (.mp4, .webm, .gif) at the source frame rate, or a folder of PNG frames; --resize sets the shorter side (default: the source size)')
     .option('--fps <n>', 'output frame rate for a folder of frames (default 30)', num('--fps'))
     .option('--all-heads', 'video frames show every head (heat maps over mask overlays), not only the head mean')
     .requiredOption('--out <path>', 'output directory (one sub-directory per image), or with --video a video file or frame folder')
-    .action(async (images: string[], flags: ModelFlags & PreFlags & { threshold: number; out: string; video?: string; fps?: number; allHeads?: boolean }) => {
+    .action(async (images: string[], flags: ModelFlags & PreFlags & PrecisionFlags & { threshold: number; out: string; video?: string; fps?: number; allHeads?: boolean }) => {
       if (!(flags.threshold > 0 && flags.threshold <= 1)) throw new Error(`--threshold must be in (0, 1], got ${flags.threshold}`);
       if (flags.video) {
         if (images.length > 0) throw new Error('give either images or --video, not both');
@@ -246,7 +294,7 @@ export function buildCli(): Command {
             allHeads: Boolean(flags.allHeads),
             progress: bar,
           });
-          process.stderr.write(`\n${video}: ${r.frames} frames at ${Number(r.fps.toFixed(3))} fps -> ${flags.out} (${r.width}x${r.height})\n`);
+          process.stderr.write(`\n${video}: ${r.frames} frames at ${Number(r.fps.toFixed(3))} fps -> ${flags.out} (${r.width}x${r.height}; ${model.precision}, ${model.engine})\n`);
         });
         return;
       }
@@ -267,18 +315,18 @@ export function buildCli(): Command {
             await writeFile(join(dir, `attn-${t.tag}.png`), await rgbToPng(t.heat, p.height, p.width));
             await writeFile(join(dir, `mask_th${flags.threshold}_${t.tag}.png`), await rgbToPng(t.mask, p.height, p.width));
           }
-          process.stderr.write(`${file}: ${maps.heads} heads -> ${dir}\n`);
+          process.stderr.write(`${file}: ${maps.heads} heads -> ${dir} (${model.precision}, ${model.engine})\n`);
         }
       });
     });
 
-  addPreprocessOptions(addModelOptions(program.command('serve').description('HTTP server: embeddings, attention, vector index, k-NN, web page'), true))
+  addPrecisionOption(addPreprocessOptions(addModelOptions(program.command('serve').description('HTTP server: embeddings, attention, vector index, k-NN, web page'), true)))
     .option('--host <host>', 'address to bind (loopback by default)', '127.0.0.1')
     .option('--port <n>', 'port', int('--port'), 8080)
     .addOption(new Option('--token <token>', 'require Authorization: Bearer <token> on /v1/* and /metrics').env('SSL_INFER_TOKEN'))
     .option('--index-dir <dir>', 'persistent vector index directory', 'ssl-index')
-    .option('--workers <n>', 'ONNX Runtime worker threads', int('--workers'), 1)
-    .option('--threads <n>', 'intra-op threads per worker', int('--threads'))
+    .option('--workers <n>', 'ONNX Runtime worker threads (bf16 on the native backend: one, on the main thread)', int('--workers'), 1)
+    .option('--threads <n>', 'intra-op threads per worker (bf16: the native backend\'s threads)', int('--threads'))
     .option('--max-batch <n>', 'dynamic batching: most images per run', int('--max-batch'), 16)
     .option('--max-wait-ms <n>', 'dynamic batching: longest wait for a fuller batch', int('--max-wait-ms'), 5)
     .option('--max-queue <n>', 'images waiting before 429', int('--max-queue'), 64)
@@ -289,17 +337,17 @@ export function buildCli(): Command {
     .option('--multiscale', 'embed at scales 1, 1/sqrt(2), 1/2 (mean, L2-normalised) for the index, search and k-NN (DINO retrieval --multiscale); 3x the work')
     .option('--no-index-images', 'keep no picture of indexed images (by default the model-input crop and a thumbnail, for the web page)')
     .option('--log', 'log requests (JSON)')
-    .action(async (flags: ModelFlags & PreFlags & Record<string, unknown>) => {
-      const { bytes } = await modelBytes(flags);
-      const pre = preprocessFrom(flags, bytes);
+    .action(async (flags: ModelFlags & PreFlags & PrecisionFlags & Record<string, unknown>) => {
+      const { model, pre } = await openModel(flags, {
+        workers: flags['workers'] as number,
+        ...(flags['threads'] !== undefined ? { threads: flags['threads'] as number } : {}),
+      });
       const server = await startServer({
-        model: bytes,
+        model,
         host: flags['host'] as string,
         port: flags['port'] as number,
         ...(flags['token'] ? { token: flags['token'] as string } : {}),
         indexDir: flags['indexDir'] as string,
-        workers: flags['workers'] as number,
-        ...(flags['threads'] !== undefined ? { intraOpThreads: flags['threads'] as number } : {}),
         batch: { maxBatch: flags['maxBatch'] as number, maxWaitMs: flags['maxWaitMs'] as number, maxQueue: flags['maxQueue'] as number },
         preprocess: { resize: pre.resize, crop: pre.crop, mean: pre.mean, std: pre.std, channels: pre.channels, maxPixels: flags['maxPixels'] as number },
         bodyLimit: flags['bodyLimit'] as number,
@@ -309,7 +357,7 @@ export function buildCli(): Command {
         multiscale: Boolean(flags['multiscale']),
         indexImages: flags['indexImages'] !== false,
       });
-      process.stderr.write(`ssl-infer: serving on ${server.url} (index ${flags['indexDir']}: ${server.index.size} entries; web page at ${server.url}/)\n`);
+      process.stderr.write(`ssl-infer: serving on ${server.url} (${model.precision} on ${model.engine}; index ${flags['indexDir']}: ${server.index.size} entries; web page at ${server.url}/)\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
           process.stderr.write(`ssl-infer: ${sig}, finishing in-flight requests\n`);

@@ -1,12 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { loadBackbone, type ModelSpec } from '@ssl/models';
 import { OnnxFeatureExtractor, readModelMetadata, type FeatureExtractorOptions, type FloatTensor } from '@ssl/onnx';
+import type { Precision } from '@ssl/tensor';
+import { NativeExtractor, type EngineChoice, type EngineName, type Extractor } from './native-engine.js';
 import type { ResolvedPreprocess } from './preprocess.js';
 
-/** An exported model loaded into an ORT worker pool, with what the app needs to know about it. */
+/** A model ready to run (ORT workers or the native backend), with what the app needs to know about it. */
 export interface LoadedModel {
-  extractor: OnnxFeatureExtractor;
+  extractor: Extractor;
   /** Output holding the embedding: `cls` (ViT) or `features` (ResNet). */
   embeddingOutput: string;
   embeddingDim: number;
@@ -15,6 +18,12 @@ export interface LoadedModel {
   patchSize: number | null;
   inChans: number;
   metadata: Record<string, string>;
+  /** What runs it: ONNX Runtime (float32) or the native backend (under autocast). */
+  engine: EngineName;
+  /** The precision its matmuls and convolutions run in. */
+  precision: Precision;
+  /** Why this engine and precision (e.g. why bf16 fell back to float32). */
+  precisionReason: string;
 }
 
 export interface LoadModelOptions {
@@ -22,19 +31,42 @@ export interface LoadModelOptions {
   intraOpThreads?: number;
 }
 
-/** Loads an .onnx file (or bytes) and runs one warm-up image at the crop size to learn the embedding size. */
+function metadataOf(bytes: Uint8Array, what: string): Record<string, string> {
+  try {
+    return readModelMetadata(bytes);
+  } catch (err) {
+    throw new Error(`${what}: not an ONNX model (${(err as Error).message})`);
+  }
+}
+
+/** Loads an .onnx file (or bytes) into ONNX Runtime workers (float32). */
 export async function loadModel(model: string | Uint8Array, pre: ResolvedPreprocess, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const bytes = typeof model === 'string' ? new Uint8Array(await readFile(model)) : model;
-  let metadata: Record<string, string>;
-  try {
-    metadata = readModelMetadata(bytes);
-  } catch (err) {
-    throw new Error(`${typeof model === 'string' ? model : 'model bytes'}: not an ONNX model (${(err as Error).message})`);
-  }
+  const metadata = metadataOf(bytes, typeof model === 'string' ? model : 'model bytes');
   const fxOpts: FeatureExtractorOptions = { model: bytes };
   if (options.workers !== undefined) fxOpts.workers = options.workers;
   if (options.intraOpThreads !== undefined) fxOpts.intraOpThreads = options.intraOpThreads;
   const extractor = await OnnxFeatureExtractor.create(fxOpts);
+  return describeLoaded(extractor, metadata, pre, { engine: 'onnxruntime', precision: 'fp32', reason: 'float32 requested' });
+}
+
+/**
+ * The backbone of `weights` (any file or checkpoint directory @ssl/models reads) built from `spec`
+ * (the one its ONNX export used) on the active tfjs backend, run under `choice.precision`.
+ * `onnxBytes` is that export: its metadata (input size, channels, run facts) is the ORT path's.
+ */
+export async function loadNativeModel(
+  weights: string,
+  options: { key?: string; spec: ModelSpec; onnxBytes: Uint8Array; choice: EngineChoice },
+  pre: ResolvedPreprocess,
+): Promise<LoadedModel> {
+  const metadata = metadataOf(options.onnxBytes, weights);
+  const loaded = await loadBackbone(weights, { spec: options.spec, ...(options.key !== undefined ? { key: options.key } : {}) });
+  return describeLoaded(new NativeExtractor(loaded.model, options.choice.precision), metadata, pre, options.choice);
+}
+
+/** Runs one warm-up image at the crop size to learn the embedding size; closes the extractor on failure. */
+async function describeLoaded(extractor: Extractor, metadata: Record<string, string>, pre: ResolvedPreprocess, choice: EngineChoice): Promise<LoadedModel> {
   try {
     const embeddingOutput = ['cls', 'features'].find((n) => extractor.outputNames.includes(n));
     if (!embeddingOutput) throw new Error(`model has no "cls" or "features" output (outputs: ${extractor.outputNames.join(', ')})`);
@@ -54,6 +86,9 @@ export async function loadModel(model: string | Uint8Array, pre: ResolvedPreproc
       patchSize: patch ? Number(patch) : null,
       inChans,
       metadata,
+      engine: choice.engine,
+      precision: choice.precision,
+      precisionReason: choice.reason,
     };
   } catch (err) {
     await extractor.close();

@@ -13,8 +13,8 @@ import { VectorIndex } from './vector-index.js';
 import { PAGE_HTML } from './page.js';
 
 export interface ServerOptions {
-  /** Path of the .onnx model, or its bytes. */
-  model: string | Uint8Array;
+  /** Path of the .onnx model, or its bytes (run under ONNX Runtime), or a loaded model (e.g. `loadNativeModel`; closed with the server). */
+  model: string | Uint8Array | LoadedModel;
   /** Default 127.0.0.1 (loopback only); use 0.0.0.0 deliberately to expose it. */
   host?: string;
   /** Default 8080; 0 picks a free port. */
@@ -89,7 +89,7 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
   const modelOpts: { workers?: number; intraOpThreads?: number } = {};
   if (options.workers !== undefined) modelOpts.workers = options.workers;
   if (options.intraOpThreads !== undefined) modelOpts.intraOpThreads = options.intraOpThreads;
-  const model = await loadModel(options.model, pre, modelOpts);
+  const model = typeof options.model === 'string' || options.model instanceof Uint8Array ? await loadModel(options.model, pre, modelOpts) : options.model;
   let index: VectorIndex;
   try {
     index = VectorIndex.open(options.indexDir ?? 'ssl-index', model.embeddingDim);
@@ -290,7 +290,11 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     ready ? { status: 'ready', indexSize: index.size, queue: batcher.depth } : reply.code(503).send(errorBody('not_ready', 'not ready')),
   );
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(registry.render()));
+  // Which engine and precision ran: in /v1/model, in the inference responses, and as headers on the PNG.
+  const ran = { engine: model.engine, precision: model.precision };
   app.get('/v1/model', async () => ({
+    ...ran,
+    precisionReason: model.precisionReason,
     embeddingDim: model.embeddingDim,
     embeddingOutput: model.embeddingOutput,
     attention: model.hasAttention,
@@ -307,6 +311,7 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     const { files } = await readImages(req);
     const { results } = await infer(files, [model.embeddingOutput]);
     return {
+      ...ran,
       dim: model.embeddingDim,
       data: files.map((f, i) => ({ name: f.name, embedding: Array.from((results[i] as Record<string, { data: Float32Array }>)[model.embeddingOutput]!.data) })),
     };
@@ -325,10 +330,14 @@ export async function startServer(options: ServerOptions): Promise<InferServer> 
     const gridH = Math.floor(p.height / model.patchSize);
     const gridW = Math.floor(p.width / model.patchSize);
     const maps = clsMaps(results[0]!['attention']!, gridH, gridW);
-    if (format === 'png') return reply.type('image/png').send(await attentionMosaicPng(p.image, maps, model.patchSize, threshold));
+    if (format === 'png') {
+      reply.header('x-ssl-engine', ran.engine).header('x-ssl-precision', ran.precision);
+      return reply.type('image/png').send(await attentionMosaicPng(p.image, maps, model.patchSize, threshold));
+    }
     const n = gridH * gridW;
     const masks = thresholdMasks(maps, threshold);
     const out: Record<string, unknown> = {
+      ...ran,
       heads: maps.heads,
       gridH,
       gridW,
