@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { addAutocast } from './autocast.js';
 import { describeAdapter, installDawn } from './dawn.js';
 import type { AdapterReport } from './dawn.js';
 import { keepUpstream } from './kernels/upstream.js';
@@ -37,7 +38,35 @@ async function createBackend(): Promise<WebGPUBackend> {
     },
   });
   lastAdapter = describeAdapter(adapter);
-  return new Backend(device, adapter.info);
+  return addAutocast(countDispatches(new Backend(device, adapter.info)), lastAdapter);
+}
+
+/** A webgpu backend instance that counts its compute dispatches (`dispatchCount`). */
+export interface CountingBackend {
+  /** Compute dispatches run since this backend (device) was created: one per program run. */
+  dispatchCount: number;
+}
+
+// Every compute dispatch, tfjs's and ours, goes through runWebGPUProgram (one dispatchWorkgroups each).
+function countDispatches(backend: WebGPUBackend): WebGPUBackend {
+  const counting = backend as WebGPUBackend & CountingBackend;
+  counting.dispatchCount = 0;
+  const runProgram = backend.runWebGPUProgram.bind(backend);
+  counting.runWebGPUProgram = (...args: Parameters<WebGPUBackend['runWebGPUProgram']>) => {
+    counting.dispatchCount++;
+    return runProgram(...args);
+  };
+  return counting;
+}
+
+/**
+ * Compute dispatches the live webgpu backend has run since its device was created (the property
+ * `dispatchCount` of `tf.backend()` while webgpu is active); undefined when none exists. Take the
+ * difference around a step to count its kernels.
+ */
+export function webgpuDispatchCount(): number | undefined {
+  const instance = tf.engine().registry[BACKEND_NAME] as (WebGPUBackend & Partial<CountingBackend>) | undefined;
+  return instance?.dispatchCount;
 }
 
 /**

@@ -26,7 +26,8 @@ beforeAll(async () => {
 describe('precision settings', () => {
   it('parses precisions and rejects others by name', () => {
     expect(parsePrecision(' BF16 ')).toBe('bf16');
-    expect(() => parsePrecision('fp16', '--precision')).toThrow(/--precision='fp16' is not a precision; expected one of: bf16, fp32/);
+    expect(parsePrecision('FP16')).toBe('fp16');
+    expect(() => parsePrecision('fp8', '--precision')).toThrow(/--precision='fp8' is not a precision; expected one of: bf16, fp16, fp32/);
   });
 
   it('SSL_PRECISION=fp32 forces float32; the default is bf16 only where it runs', () => {
@@ -96,6 +97,13 @@ describe('float32 fallback', () => {
         expect(autocast('bf16', () => tf.matMul(a, tf.tensor2d([[1]])).dataSync()[0])).toBe(1 + 2 ** -8);
       }
       expect(lines).toEqual(["[ssl] bf16 autocast unavailable, running float32: the 'cpu' backend has no bf16 kernels"]);
+      // fp16 (webgpu's) likewise: float32 here, said once, and the scope reports float32.
+      for (let i = 0; i < 2; i++) {
+        expect(autocast('fp16', () => [currentPrecision(), tf.matMul(a, tf.tensor2d([[1]])).dataSync()[0]])).toEqual(['fp32', 1 + 2 ** -8]);
+      }
+      expect(lines[1]).toBe("[ssl] fp16 autocast unavailable, running float32: the 'cpu' backend has no fp16 kernels");
+      expect(lines.length).toBe(2);
+      expect(resolvePrecision('fp16', {})).toEqual({ precision: 'fp32', reason: "the 'cpu' backend has no fp16 kernels" });
     } finally {
       setAutocastLogger((l) => console.warn(l));
       await initBackend({ backend: 'native', env: {} });

@@ -2,15 +2,22 @@
 // `autocast('bf16', fn)` the backend runs matmuls and convolutions (and their gradients, which are
 // the same kernels) on bf16-rounded inputs with float32 accumulation; every other op, and every
 // tensor, stays float32. The scope is state of the active backend, so models, losses and the
-// optimizer do not change: only the caller enters the scope.
+// optimizer do not change: only the caller enters the scope. `autocast('fp16', fn)` is the same
+// with binary16-rounded inputs (the GPU counterpart, as torch.cuda.amp): the webgpu backend runs
+// it; elsewhere it runs float32 with the reason printed once.
 import * as tf from '@tensorflow/tfjs-core';
 
-export type Precision = 'bf16' | 'fp32';
-export const PRECISIONS: readonly Precision[] = ['bf16', 'fp32'];
+export type Precision = 'bf16' | 'fp16' | 'fp32';
+export const PRECISIONS: readonly Precision[] = ['bf16', 'fp16', 'fp32'];
 
-/** What a backend implements to run autocast (the native backend does; others run float32). */
+/**
+ * What a backend implements to run autocast (native: bf16; webgpu: fp16; others run float32).
+ * `setAutocast` is only called with a precision the backend reports as supported.
+ */
 interface AutocastBackend {
   autocastSupport(): { bf16: boolean; reason: string };
+  /** Whether fp16 runs; a backend without this method has none. */
+  fp16Support?(): { fp16: boolean; reason: string };
   setAutocast(precision: Precision): Precision;
   currentAutocast(): Precision;
 }
@@ -43,25 +50,49 @@ export function bf16Support(env: NodeJS.ProcessEnv = process.env): { bf16: boole
   return b.autocastSupport();
 }
 
+/** Whether fp16 runs here: on the active backend (webgpu), unless `SSL_PRECISION=fp32` forces float32. */
+export function fp16Support(env: NodeJS.ProcessEnv = process.env): { fp16: boolean; reason: string } {
+  const forced = env.SSL_PRECISION;
+  if (forced !== undefined && forced !== '' && parsePrecision(forced, 'SSL_PRECISION') === 'fp32') {
+    return { fp16: false, reason: 'SSL_PRECISION=fp32 forces float32' };
+  }
+  const b = autocastBackend();
+  if (!b?.fp16Support) return { fp16: false, reason: `the '${tf.getBackend()}' backend has no fp16 kernels` };
+  return b.fp16Support();
+}
+
+function support(precision: 'bf16' | 'fp16', env: NodeJS.ProcessEnv): { ok: boolean; reason: string } {
+  if (precision === 'fp16') {
+    const s = fp16Support(env);
+    return { ok: s.fp16, reason: s.reason };
+  }
+  const s = bf16Support(env);
+  return { ok: s.bf16, reason: s.reason };
+}
+
 /**
  * The precision that will run for a request: `requested` when possible, float32 otherwise
  * (with the reason). `undefined` asks for the default: bf16 where supported (training, as the
- * official `--use_fp16` default), pass 'fp32' for inference defaults.
+ * official `--use_fp16` default), pass 'fp32' for inference defaults. fp16 runs only when asked.
  */
 export function resolvePrecision(
   requested: Precision | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): { precision: Precision; reason: string } {
   if (requested === 'fp32') return { precision: 'fp32', reason: 'float32 requested' };
-  const support = bf16Support(env);
-  if (!support.bf16) return { precision: 'fp32', reason: support.reason };
-  return { precision: 'bf16', reason: `${requested === 'bf16' ? 'bf16 requested' : 'bf16 by default'}: ${support.reason}` };
+  if (requested === 'fp16') {
+    const s = support('fp16', env);
+    return s.ok ? { precision: 'fp16', reason: `fp16 requested: ${s.reason}` } : { precision: 'fp32', reason: s.reason };
+  }
+  const bf16 = bf16Support(env);
+  if (!bf16.bf16) return { precision: 'fp32', reason: bf16.reason };
+  return { precision: 'bf16', reason: `${requested === 'bf16' ? 'bf16 requested' : 'bf16 by default'}: ${bf16.reason}` };
 }
 
 const warned = new Set<string>();
 let warn: (line: string) => void = (line) => console.warn(line);
 
-/** Where the one-time "running float32 instead of bf16" notice goes (default console.warn). */
+/** Where the one-time "running float32 instead of bf16/fp16" notice goes (default console.warn). */
 export function setAutocastLogger(log: (line: string) => void): void {
   warn = log;
 }
@@ -78,13 +109,14 @@ export function autocast<T>(precision: Precision, fn: () => T): T {
   const target = parsePrecision(precision);
   const b = autocastBackend();
   let effective: Precision = target;
-  if (target === 'bf16') {
-    const support = bf16Support();
-    if (!support.bf16) {
+  if (target !== 'fp32') {
+    const s = support(target, process.env);
+    if (!s.ok) {
       effective = 'fp32';
-      if (!warned.has(support.reason)) {
-        warned.add(support.reason);
-        warn(`[ssl] bf16 autocast unavailable, running float32: ${support.reason}`);
+      const line = `[ssl] ${target} autocast unavailable, running float32: ${s.reason}`;
+      if (!warned.has(line)) {
+        warned.add(line);
+        warn(line);
       }
     }
   }

@@ -19,7 +19,7 @@ export { BACKEND_ORDER, formatBackendReport, initBackend, resolveThreads } from 
 export type { BackendAttempt, BackendInfo, BackendName, InitBackendOptions } from './backend.js';
 export { ATTENTION_KERNEL_LIMITS, FUSED_KERNELS, adamwScalars, adamwUpdate, attention, batchNormTrain, gelu, hasFusedKernel, layerNorm } from './fused.js';
 export type { AdamWStep } from './fused.js';
-export { PRECISIONS, autocast, bf16Support, currentPrecision, parsePrecision, resolvePrecision, setAutocastLogger } from './autocast.js';
+export { PRECISIONS, autocast, bf16Support, currentPrecision, fp16Support, parsePrecision, resolvePrecision, setAutocastLogger } from './autocast.js';
 export type { Precision } from './autocast.js';
 export { Rng } from './rng.js';
 export type { RngSeed, RngState } from './rng.js';

@@ -132,12 +132,13 @@ export const runtimeSchema = z
       .default(null)
       .describe('Ours: force a tensor backend (default: the best that loads; see @ssl/tensor).'),
     precision: z
-      .enum(['auto', 'bf16', 'fp32'])
+      .enum(['auto', 'bf16', 'fp16', 'fp32'])
       .default('auto')
       .describe(
         'Ours: bf16 runs matmuls and convolutions (and their gradients) on bf16 inputs with float32 accumulation, everything else, ' +
           'weights and optimizer state in float32 (PyTorch CPU autocast). auto: bf16 where the CPU has AVX512-BF16/AMX and use_fp16 is true, ' +
-          'else fp32. SSL_PRECISION=fp32 forces float32.',
+          'else fp32. fp16: the same for matmuls with binary16 inputs, on --backend webgpu (as torch.cuda.amp, without loss scaling). ' +
+          'SSL_PRECISION=fp32 forces float32.',
       ),
     resume: z
       .boolean()

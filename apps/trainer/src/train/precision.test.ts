@@ -25,6 +25,10 @@ describe('--precision and the official --use_fp16', () => {
     expect(choosePrecision(resolveConfig('paws', { flags: { use_fp16: false } })).precision).toBe('fp32');
     expect(choosePrecision(resolveConfig('dino', { flags: { precision: 'fp32' } }))).toEqual({ precision: 'fp32', reason: '--precision fp32' });
     expect(choosePrecision(resolveConfig('dino', { flags: { precision: 'bf16', use_fp16: false } })).precision).toBe(bf16Expected ? 'bf16' : 'fp32');
-    expect(() => resolveConfig('dino', { flags: { precision: 'fp16' } })).toThrow(/runtime\.precision/);
+    expect(() => resolveConfig('dino', { flags: { precision: 'fp8' } })).toThrow(/runtime\.precision/);
+  });
+
+  it('--precision fp16 (webgpu only) trains in float32 on native and says why', () => {
+    expect(choosePrecision(resolveConfig('dino', { flags: { precision: 'fp16' } }))).toEqual({ precision: 'fp32', reason: "the 'native' backend has no fp16 kernels" });
   });
 });

@@ -125,14 +125,14 @@ const pct = (r: { top1: number; top5: number }): string => `top-1 ${r.top1.toFix
 
 /**
  * `--precision` once the backend is up: auto follows the official `use_fp16` (default true) and
- * runs bf16 where the CPU does; bf16 that cannot run falls back to float32, saying why.
+ * runs bf16 where the CPU does; bf16 or fp16 (webgpu) that cannot run falls back to float32, saying why.
  */
 export function choosePrecision(config: TrainConfig): { precision: Precision; reason: string } {
   const useFp16 = 'meta' in config ? config.meta.use_fp16 : config.optimization.use_fp16;
   const requested = config.runtime.precision;
   if (requested === 'fp32') return { precision: 'fp32', reason: '--precision fp32' };
   if (requested === 'auto' && !useFp16) return { precision: 'fp32', reason: '--use_fp16 false' };
-  return resolvePrecision(requested === 'bf16' ? 'bf16' : undefined);
+  return resolvePrecision(requested === 'auto' ? undefined : requested);
 }
 
 /**

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { releaseWebGPUBackend } from '../index.js';
+import { releaseWebGPUBackend, webgpuDispatchCount } from '../index.js';
 import { expectWebgpuMatches, rand, roundToHalfJs, runOn, webgpuSuiteStatus } from '../test_util.js';
 
 const suite = await webgpuSuiteStatus();
@@ -73,6 +73,19 @@ describe.runIf(suite.run)('SslAttention on webgpu', () => {
     let worst = 0;
     for (let i = 0; i < f32!.values.length; i++) worst = Math.max(worst, Math.abs(f32!.values[i]! - f16!.values[i]!));
     expect(worst).toBeGreaterThan(4e-4);
+  });
+
+  it('is 1 dispatch forward and 4 backward', async () => {
+    await tf.setBackend('webgpu');
+    const [q, k, v] = [rand([2, 9, 4], 5), rand([2, 9, 4], 6), rand([2, 9, 4], 7)];
+    const before = webgpuDispatchCount()!;
+    const y = run('SslAttention', { q: q!, k: k!, v: v! }, { scale: 0.5 }) as Tensor;
+    await y.data();
+    expect(webgpuDispatchCount()! - before).toBe(1);
+    const grads = run('SslAttentionGrad', { dy: y, q: q!, k: k!, v: v! }, { scale: 0.5 }) as Tensor[];
+    await Promise.all(grads.map((g) => g.data()));
+    expect(webgpuDispatchCount()! - before).toBe(5);
+    tf.dispose([q!, k!, v!, y, ...grads]);
   });
 
   it('bad input is a clear error naming it', async () => {

@@ -6,6 +6,7 @@
 // 2^-14, +-infinity past its range, as torch's `.half()`.
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { autocastHalf } from '../autocast.js';
 import { elementwiseProgram, run } from '../program.js';
 import { Views } from './shapes.js';
 
@@ -41,4 +42,20 @@ fn main(index: i32) {
   const out = run(backend, elementwiseProgram('sslRoundToHalf', [size], ['X'], code), [views.as(x, [size])]);
   views.dispose();
   return views.back(out, x.shape);
+}
+
+/**
+ * Runs `product(a, b)` on binary16-rounded float32 copies of `a` and `b` inside an fp16 autocast
+ * scope (disposed after), on `a` and `b` themselves otherwise.
+ */
+export function withHalfOperands(backend: WebGPUBackend, a: TensorInfo, b: TensorInfo, product: (a: TensorInfo, b: TensorInfo) => TensorInfo): TensorInfo {
+  if (!autocastHalf(backend) || a.dtype !== 'float32' || b.dtype !== 'float32') return product(a, b);
+  const ha = roundToHalf(backend, a);
+  const hb = roundToHalf(backend, b);
+  try {
+    return product(ha, hb);
+  } finally {
+    backend.disposeData(ha.dataId);
+    backend.disposeData(hb.dataId);
+  }
 }
