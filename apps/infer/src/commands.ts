@@ -70,11 +70,15 @@ function addPrecisionOption(cmd: Command): Command {
     '--precision <p>',
     'fp32 (default: ONNX Runtime, embeddings that compare across machines) or bf16 (the native backend under autocast: matmuls and convolutions in bf16 with float32 accumulation where the CPU has AVX512-BF16/AMX, else float32 with the reason; needs --weights or --checkpoint)',
     (v: string) => {
+      let p: Precision;
       try {
-        return parsePrecision(v, '--precision');
+        p = parsePrecision(v, '--precision');
       } catch (err) {
         throw new InvalidArgumentError((err as Error).message);
       }
+      // fp16 is webgpu's autocast (ssl-train); inference runs native bf16 or ONNX Runtime float32.
+      if (p === 'fp16') throw new InvalidArgumentError("--precision='fp16' is for training on webgpu; ssl-infer takes bf16 or fp32");
+      return p;
     },
     'fp32',
   );

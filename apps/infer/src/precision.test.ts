@@ -168,3 +168,11 @@ describe('ssl-infer --precision bf16 where bf16 cannot run', () => {
     }, 60_000);
   }
 });
+
+describe('ssl-infer --precision fp16', () => {
+  it('is refused by name: fp16 is webgpu autocast for training', () => {
+    const r = spawnSync(process.execPath, [CLI, 'embed', '--weights', weights, '--precision', 'fp16', photo], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--precision='fp16' is for training on webgpu; ssl-infer takes bf16 or fp32/);
+  });
+});
