@@ -3,7 +3,7 @@
 // stride over the N keys (or queries) computing one coefficient each into workgroup memory, then
 // over the d columns summing coefficient x row. The N x N scores never reach global memory:
 // forward 1 dispatch, backward 4 (row statistics, dq, dk, dv), where the composite of matMul,
-// softmax and their gradients takes ~15.
+// softmax and their gradients takes ~4 and ~9 (19 fewer per ViT block in a DINO step).
 //
 // Under fp16 autocast every matmul operand is read rounded to binary16 (f32 accumulation), and
 // the softmax and its gradient stay f32, as `torch.autocast` runs these ops.

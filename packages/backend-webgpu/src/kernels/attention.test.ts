@@ -88,6 +88,24 @@ describe.runIf(suite.run)('SslAttention on webgpu', () => {
     tf.dispose([q!, k!, v!, y, ...grads]);
   });
 
+  it('leaves no tensors behind across repeated forward and backward calls', async () => {
+    await tf.setBackend('webgpu');
+    const [q, k, v] = [rand([2, 9, 4], 8), rand([2, 9, 4], 9), rand([2, 9, 4], 10)];
+    const step = () =>
+      tf.tidy(() => {
+        const y = run('SslAttention', { q: q!, k: k!, v: v! }, { scale: 0.5 }) as Tensor;
+        return tf.addN(run('SslAttentionGrad', { dy: y, q: q!, k: k!, v: v! }, { scale: 0.5 }) as Tensor[]);
+      });
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      const s = step();
+      await s.data();
+      s.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    tf.dispose([q!, k!, v!]);
+  });
+
   it('bad input is a clear error naming it', async () => {
     await tf.setBackend('webgpu');
     const q = tf.zeros([2, 4, 8]);
