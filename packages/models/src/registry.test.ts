@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { tf } from '@ssl/tensor';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from './fixtures.test-helpers.js';
-import { createModel, listModels } from './registry.js';
+import { createModel, listModels, modelFamily, registerModel } from './registry.js';
+import { specOf } from './spec.js';
 
 const COUNTS = JSON.parse(readFileSync(join(FIXTURES, 'param_counts.json'), 'utf8')) as Record<string, number>;
 
@@ -39,6 +40,33 @@ describe('model registry', () => {
   it('lists every preset', () => {
     expect(listModels().sort()).toEqual(Object.keys(FEATURES).sort());
     expect(() => createModel('vit_huge')).toThrow(/unknown model 'vit_huge'; known: vit_tiny/);
+  });
+
+  it('knows each preset\'s family, the arch of the spec it builds', () => {
+    for (const name of listModels()) {
+      const m = createModel(name, { seed: 1, ...NARROW[name]!.options });
+      expect(specOf(m).arch, name).toBe(modelFamily(name));
+      m.dispose();
+    }
+    expect(() => modelFamily('vit_huge')).toThrow(/unknown model 'vit_huge'/);
+    expect(() => registerModel('vit_small', 'vit', () => createModel('vit_tiny'))).toThrow(/already registered/);
+  });
+
+  it('takes options of the preset\'s family only: a ViT\'s depth is blocks, a WRN\'s layers, a ResNet has none', () => {
+    const vit = createModel('vit_tiny', { depth: 2, embedDim: 24, numHeads: 2, patchSize: 8, imgSize: 16, seed: 1 });
+    expect(specOf(vit)).toMatchObject({ arch: 'vit', options: { depth: 2, embedDim: 24, numHeads: 2, patchSize: 8, imgSize: 16 } });
+    vit.dispose();
+    const wrn = createModel<'wide_resnet'>('wide_resnet28_2', { depth: 10, widenFactor: 1, seed: 1 });
+    expect(specOf(wrn)).toEqual({ arch: 'wide_resnet', options: { depth: 10, widenFactor: 1, inChans: 3 } });
+    wrn.dispose();
+    expect(() => createModel('resnet18', { depth: 12, patchSize: 16 })).toThrow(
+      /createModel\('resnet18'\): 'depth', 'patchSize' are no resnet option; resnet options: block, layers, /,
+    );
+    expect(() => createModel('vit_tiny', { baseWidth: 8 } as never)).toThrow(/'baseWidth' is no vit option/);
+    // undefined options are absent options, as before
+    const r = createModel('resnet18_cifar', { baseWidth: 8, widen: undefined, seed: 1 });
+    expect(specOf(r)).toMatchObject({ arch: 'resnet', options: { baseWidth: 8, cifarStem: true, layers: [2, 2, 2, 2] } });
+    r.dispose();
   });
 
   for (const name of Object.keys(FEATURES)) {

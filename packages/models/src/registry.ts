@@ -3,6 +3,7 @@
  * a factory; options override the preset.
  */
 import type { Backbone } from './backbone.js';
+import type { ModelSpec } from './spec.js';
 import { ResNet } from './resnet.js';
 import type { ResNetOptions } from './resnet.js';
 import { VisionTransformer } from './vision_transformer.js';
@@ -10,17 +11,47 @@ import type { VisionTransformerOptions } from './vision_transformer.js';
 import { WideResNet } from './wide_resnet.js';
 import type { WideResNetOptions } from './wide_resnet.js';
 
-/** Options of any preset; each factory reads the ones of its family. */
-export type ModelOptions = VisionTransformerOptions & ResNetOptions & WideResNetOptions;
+/** The family of a preset: the `arch` of the model spec it builds. */
+export type ModelFamily = ModelSpec['arch'];
 
-type Factory = (options: ModelOptions) => Backbone;
+/** Options of the presets of each family; each overrides the preset's own values. */
+export interface ModelOptionsByFamily {
+  vit: VisionTransformerOptions;
+  resnet: ResNetOptions;
+  wide_resnet: WideResNetOptions;
+}
 
-const PRESETS = new Map<string, Factory>();
+/**
+ * Options of a preset, one family's (a ViT's `depth` is its blocks, a WRN's its layers; ResNets take
+ * stage `layers`). `createModel` refuses options of another family than the preset's.
+ */
+export type ModelOptions = ModelOptionsByFamily[ModelFamily];
 
-/** Add a preset to the registry (names are unique). */
-export function registerModel(name: string, factory: Factory): void {
+type Factory<F extends ModelFamily> = (options: ModelOptionsByFamily[F]) => Backbone;
+
+interface Preset {
+  family: ModelFamily;
+  build: (options: ModelOptions) => Backbone;
+}
+
+/** The option names of each family, so options of another family are named as such, not ignored. */
+const OPTION_KEYS = {
+  vit: ['imgSize', 'patchSize', 'inChans', 'embedDim', 'depth', 'numHeads', 'mlpRatio', 'qkvBias', 'dropPathRate', 'normEps', 'seed'],
+  resnet: ['block', 'layers', 'cifarStem', 'inChans', 'widen', 'baseWidth', 'zeroInitResidual', 'seed'],
+  wide_resnet: ['depth', 'widenFactor', 'inChans', 'seed'],
+} as const satisfies { [F in ModelFamily]: readonly (keyof ModelOptionsByFamily[F])[] };
+// Every option of each family is listed above (a new option that is not fails to compile here).
+type Unlisted<F extends ModelFamily> = Exclude<keyof ModelOptionsByFamily[F], (typeof OPTION_KEYS)[F][number]>;
+const everyOptionListed: [Unlisted<'vit'>, Unlisted<'resnet'>, Unlisted<'wide_resnet'>] extends [never, never, never] ? true : false = true;
+void everyOptionListed;
+
+const PRESETS = new Map<string, Preset>();
+
+/** Add a preset of `family` to the registry (names are unique). */
+export function registerModel<F extends ModelFamily>(name: string, family: F, factory: Factory<F>): void {
   if (PRESETS.has(name)) throw new Error(`registerModel: '${name}' is already registered`);
-  PRESETS.set(name, factory);
+  if (!(family in OPTION_KEYS)) throw new Error(`registerModel: unknown family '${String(family)}' (${Object.keys(OPTION_KEYS).join(', ')})`);
+  PRESETS.set(name, { family, build: factory as Preset['build'] });
 }
 
 /** Names of every preset. */
@@ -28,11 +59,29 @@ export function listModels(): string[] {
   return [...PRESETS.keys()];
 }
 
-/** Build a preset by name, e.g. `createModel('vit_small', { patchSize: 16 })` or `createModel('resnet50')`. */
-export function createModel(name: string, options: ModelOptions = {}): Backbone {
-  const f = PRESETS.get(name);
-  if (!f) throw new Error(`createModel: unknown model '${name}'; known: ${listModels().join(', ')}`);
-  return f(options);
+function preset(name: string): Preset {
+  const p = PRESETS.get(name);
+  if (!p) throw new Error(`createModel: unknown model '${name}'; known: ${listModels().join(', ')}`);
+  return p;
+}
+
+/** The family of a preset (`vit`, `resnet`, `wide_resnet`): which options it takes, which spec it builds. */
+export function modelFamily(name: string): ModelFamily {
+  return preset(name).family;
+}
+
+/**
+ * Build a preset by name, e.g. `createModel('vit_small', { patchSize: 16 })` or
+ * `createModel('resnet50')`. Options must be of the preset's family (`modelFamily(name)`).
+ */
+export function createModel<F extends ModelFamily = ModelFamily>(name: string, options: ModelOptionsByFamily[F] = {}): Backbone {
+  const p = preset(name);
+  const known: readonly string[] = OPTION_KEYS[p.family];
+  const foreign = Object.keys(options).filter((k) => !known.includes(k) && (options as Record<string, unknown>)[k] !== undefined);
+  if (foreign.length) {
+    throw new Error(`createModel('${name}'): ${foreign.map((k) => `'${k}'`).join(', ')} ${foreign.length > 1 ? 'are' : 'is'} no ${p.family} option; ${p.family} options: ${known.join(', ')}`);
+  }
+  return p.build(options);
 }
 
 /** Dimensions of the ViT presets (DINO's vision_transformer.py), as data for tools that need them without a model. */
@@ -53,13 +102,14 @@ export const RESNET_PRESETS: Record<string, { block: 'basic' | 'bottleneck'; lay
 };
 
 for (const [name, p] of Object.entries(VIT_PRESETS)) {
-  registerModel(name, (o) =>
-    new VisionTransformer({ patchSize: p.patchSize, depth: p.depth, mlpRatio: 4, qkvBias: true, ...o, embedDim: o.embedDim ?? p.embedDim, numHeads: o.numHeads ?? p.numHeads }));
+  registerModel(name, 'vit', (o) => new VisionTransformer({ patchSize: p.patchSize, depth: p.depth, mlpRatio: 4, qkvBias: true, embedDim: p.embedDim, numHeads: p.numHeads, ...defined(o) }));
 }
-
 for (const [name, p] of Object.entries(RESNET_PRESETS)) {
-  registerModel(name, (o) =>
-    new ResNet({ block: p.block, layers: p.layers, cifarStem: p.cifarStem, ...(o.inChans !== undefined && { inChans: o.inChans }), ...(o.widen !== undefined && { widen: o.widen }), ...(o.baseWidth !== undefined && { baseWidth: o.baseWidth }), ...(o.layers !== undefined && { layers: o.layers }), ...(o.zeroInitResidual !== undefined && { zeroInitResidual: o.zeroInitResidual }), ...(o.seed !== undefined && { seed: o.seed }) }));
+  registerModel(name, 'resnet', (o) => new ResNet({ block: p.block, layers: p.layers, cifarStem: p.cifarStem, ...defined(o) }));
 }
-registerModel('wide_resnet28_2', (o) =>
-  new WideResNet({ depth: 28, widenFactor: 2, ...(o.depth !== undefined && { depth: o.depth }), ...(o.inChans !== undefined && { inChans: o.inChans }), ...(o.seed !== undefined && { seed: o.seed }) }));
+registerModel('wide_resnet28_2', 'wide_resnet', (o) => new WideResNet({ depth: 28, widenFactor: 2, ...defined(o) }));
+
+/** Options without the keys set to undefined, so they do not override a preset's values. */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

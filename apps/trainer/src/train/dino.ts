@@ -6,8 +6,8 @@ import { trainDino } from '@ssl/engine';
 import type { DinoStepEvent } from '@ssl/engine';
 import { imageFeatures, knnEvaluate, writeAttentionMaps } from '@ssl/eval';
 import type { FeatureModel } from '@ssl/eval';
-import { DINOHead, MultiCropWrapper, createModel, listModels } from '@ssl/models';
-import type { Backbone } from '@ssl/models';
+import { DINOHead, MultiCropWrapper, createModel, listModels, modelFamily } from '@ssl/models';
+import type { Backbone, ModelOptions } from '@ssl/models';
 import { writeResolvedConfig } from '../config/load.js';
 import { writeNeighbourStrips } from './neighbours.js';
 import type { DinoConfig } from '../config/dino.js';
@@ -28,9 +28,10 @@ export function buildDinoNetworks(config: DinoConfig, inChans: number): DinoNetw
   if (!listModels().includes(m.arch)) {
     throw new Error(`unknown arch '${m.arch}'; known: ${listModels().join(', ')}`);
   }
-  const isVit = m.arch.startsWith('vit');
-  const backboneOptions = (dropPathRate: number) => ({
-    ...(isVit
+  const family = modelFamily(m.arch);
+  // The patch and ViT dimensions of the config apply to ViTs; every family takes channels and seed.
+  const backboneOptions = (dropPathRate: number): ModelOptions =>
+    family === 'vit'
       ? {
           patchSize: m.patch_size,
           imgSize: config.data.global_crops_size,
@@ -38,11 +39,10 @@ export function buildDinoNetworks(config: DinoConfig, inChans: number): DinoNetw
           ...(m.embed_dim !== null ? { embedDim: m.embed_dim } : {}),
           ...(m.depth !== null ? { depth: m.depth } : {}),
           ...(m.num_heads !== null ? { numHeads: m.num_heads } : {}),
+          inChans,
+          seed: config.runtime.seed,
         }
-      : {}),
-    inChans,
-    seed: config.runtime.seed,
-  });
+      : { inChans, seed: config.runtime.seed };
   const make = (dropPathRate: number, normLastLayer: boolean): [MultiCropWrapper, number] => {
     const backbone: Backbone = createModel(m.arch, backboneOptions(dropPathRate));
     const head = new DINOHead({
@@ -147,7 +147,7 @@ export const DINO: TrainMethod<DinoConfig, DinoStepEvent> = {
       },
       mapFeatures: (images) => imageFeatures(teacherBackbone, images),
       async finish() {
-        if (config.model.arch.startsWith('vit') && config.logging.attention_images > 0) {
+        if (modelFamily(config.model.arch) === 'vit' && config.logging.attention_images > 0) {
           // Without labels, the first training images show what the model attends to.
           await writeAttentionMaps(nets.teacher.backbone as never, test ?? memory, config.model.patch_size, join(ctx.outputDir, 'attention'), config.logging.attention_images);
         }

@@ -7,7 +7,8 @@ import { trainPaws } from '@ssl/engine';
 import type { PawsStepEvent } from '@ssl/engine';
 import { imageFeatures, knnEvaluate, pickImages, snnClassifier, withEvalBatchNormStats } from '@ssl/eval';
 import type { FeatureModel } from '@ssl/eval';
-import { PAWSModel, createModel, listModels } from '@ssl/models';
+import { PAWSModel, createModel, listModels, modelFamily } from '@ssl/models';
+import type { ModelOptions } from '@ssl/models';
 import { writeResolvedConfig } from '../config/load.js';
 import type { PawsConfig } from '../config/paws.js';
 import { loadEvalImages } from './run.js';
@@ -51,25 +52,25 @@ function pawsTransform(config: PawsConfig, sets: RunDatasets, views: number, mul
 export function buildPawsEncoder(config: PawsConfig, inChans: number): PAWSModel {
   const m = config.meta;
   if (!listModels().includes(m.model_name)) throw new Error(`unknown model_name '${m.model_name}'; known: ${listModels().join(', ')}`);
-  const isVit = m.model_name.startsWith('vit');
-  if (m.base_width !== null && !m.model_name.startsWith('resnet')) {
+  const family = modelFamily(m.model_name);
+  if (m.base_width !== null && family !== 'resnet') {
     throw new Error(`base_width applies to the resnet* models, not '${m.model_name}'`);
   }
-  const backbone = createModel(m.model_name, {
-    ...(isVit
+  // The patch and ViT dimensions of the config apply to ViTs, base_width to ResNets.
+  const seed = config.runtime.seed;
+  const options: ModelOptions =
+    family === 'vit'
       ? {
           patchSize: m.patch_size,
           imgSize: config.data.crop_size,
           ...(m.embed_dim !== null ? { embedDim: m.embed_dim } : {}),
           ...(m.depth !== null ? { depth: m.depth } : {}),
           ...(m.num_heads !== null ? { numHeads: m.num_heads } : {}),
+          inChans,
+          seed,
         }
-      : m.base_width !== null
-        ? { baseWidth: m.base_width }
-        : {}),
-    inChans,
-    seed: config.runtime.seed,
-  });
+      : { ...(m.base_width !== null ? { baseWidth: m.base_width } : {}), inChans, seed };
+  const backbone = createModel(m.model_name, options);
   return new PAWSModel(backbone, {
     ...(m.hidden_dim !== null ? { hiddenDim: m.hidden_dim } : {}),
     outputDim: m.output_dim,
