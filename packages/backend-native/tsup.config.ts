@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', bench: 'bench/run.ts', profile: 'bench/profile.ts', step: 'bench/step.ts' },
+  entry: { index: 'src/index.ts', bench: 'bench/run.ts', profile: 'bench/profile.ts', step: 'bench/step.ts', gemm_shapes: 'bench/gemm_shapes.ts' },
   format: ['esm'],
   dts: { entry: { index: 'src/index.ts' } },
   clean: true,

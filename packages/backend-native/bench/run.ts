@@ -121,15 +121,19 @@ async function useWasm(): Promise<void> {
 
 let lastCpuMs = 0;
 
+type StepPrecision = 'fp32' | 'fp32-openblas' | 'bf16';
+
 /**
  * Wall ms per step; `lastCpuMs` gets the process CPU ms per step (fairer on a loaded machine).
  * bf16: the whole step under the backend's autocast (what @ssl/tensor's `autocast` switches):
  * matmuls and convolutions of forward and backward in bf16, everything else float32.
  */
-function vitMs(n: number, blocks = depth, ops: StepOps = PLAIN_OPS, precision: 'fp32' | 'bf16' = 'fp32'): number {
+function vitMs(n: number, blocks = depth, ops: StepOps = PLAIN_OPS, precision: StepPrecision = 'fp32'): number {
   const vit = makeVitStep({ ...VIT_TINY_BENCH, depth: blocks }, 0, ops);
   const native = tf.getBackend() === 'native' ? nativeBackend() : undefined;
-  native?.setAutocast(precision);
+  native?.setAutocast(precision === 'bf16' ? 'bf16' : 'fp32');
+  // The float32 GEMMs run on oneDNN where the addon has it; 'fp32-openblas' times the OpenBLAS ones.
+  if (native && precision === 'fp32-openblas') native.gemmMode = GEMM_MODES.blas;
   try {
     return timedSteps(vit, n);
   } finally {
@@ -206,7 +210,8 @@ await tf.setBackend('native');
 // plain: the issue's step, every op a tfjs op; fused: LayerNorm, GELU and AdamW through
 // @ssl/tensor's fused ops (one native kernel each, forward and backward).
 const fusedOps = await loadFusedOps();
-const variants: Array<[string, StepOps | undefined, 'fp32' | 'bf16']> = [['plain', PLAIN_OPS, 'fp32'], ['fused', fusedOps, 'fp32']];
+const variants: Array<[string, StepOps | undefined, StepPrecision]> = [['plain', PLAIN_OPS, 'fp32'], ['fused', fusedOps, 'fp32']];
+if (status.isa) variants.push(['fused, OpenBLAS GEMMs', fusedOps, 'fp32-openblas']);
 if (status.bf16) variants.push(['fused bf16', fusedOps, 'bf16']);
 else console.log(`native bf16: skipped (${status.bf16Reason})`);
 const measured: Array<[string, number, number]> = [];
@@ -223,6 +228,8 @@ const fusedF32 = measured.find(([n]) => n === 'fused');
 const fusedBf16 = measured.find(([n]) => n === 'fused bf16');
 if (fusedF32 && fusedBf16) {
   console.log(`  native fused float32 / bf16: ${(fusedF32[1] / fusedBf16[1]).toFixed(2)}x wall, ${(fusedF32[2] / fusedBf16[2]).toFixed(2)}x CPU (goal >= 2)`);
+  const openblas = measured.find(([n]) => n === 'fused, OpenBLAS GEMMs');
+  if (openblas) console.log(`  native fused float32 with OpenBLAS GEMMs / bf16: ${(openblas[1] / fusedBf16[1]).toFixed(2)}x wall, ${(openblas[2] / fusedBf16[2]).toFixed(2)}x CPU`);
 }
 const torchRuns: Array<[boolean, 'fp32' | 'bf16', string]> = [
   [true, 'fp32', `PyTorch float32, ${threads} thread(s) (OpenMP and OpenBLAS, OMP_WAIT_POLICY=PASSIVE)`],
@@ -243,9 +250,10 @@ for (const [bounded, precision, label] of torchRuns) {
 }
 console.log('\n## fmnist_reference shapes (ViT 96/4/3, head 1024/512/256, batch 64, 2x28px + 4x12px crops): DINO step, fused, float32 vs bf16\n');
 {
-  const fmnist = async (precision: 'fp32' | 'bf16') => {
+  const fmnist = async (precision: StepPrecision) => {
     const vit = makeVitStep(FMNIST_REFERENCE_BENCH as VitConfig, 0, fusedOps ?? PLAIN_OPS);
-    nativeBackend().setAutocast(precision);
+    nativeBackend().setAutocast(precision === 'bf16' ? 'bf16' : 'fp32');
+    if (precision === 'fp32-openblas') nativeBackend().gemmMode = GEMM_MODES.blas;
     try {
       return timedSteps(vit, steps);
     } finally {
@@ -255,6 +263,10 @@ console.log('\n## fmnist_reference shapes (ViT 96/4/3, head 1024/512/256, batch 
   const f32 = await fmnist('fp32');
   const f32Cpu = lastCpuMs;
   console.log(`native float32: ${f32.toFixed(0)} ms/step wall, ${f32Cpu.toFixed(0)} ms/step CPU`);
+  if (status.isa) {
+    const blas = await fmnist('fp32-openblas');
+    console.log(`native float32, OpenBLAS GEMMs: ${blas.toFixed(0)} ms/step wall, ${lastCpuMs.toFixed(0)} ms/step CPU`);
+  }
   let b16: number | undefined;
   let b16Cpu = 0;
   if (status.bf16) {

@@ -5,7 +5,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { bufferPoolStats, registerNativeBackend, type NativeBackend } from '../src/index.js';
-import { loadFusedOps, makeVitStep, PLAIN_OPS, VIT_TINY_BENCH } from './vit.js';
+import { FMNIST_REFERENCE_BENCH, loadFusedOps, makeVitStep, PLAIN_OPS, VIT_TINY_BENCH } from './vit.js';
+
+// BENCH_PRESET=fmnist_reference: the fmnist_reference shapes instead of the ViT-Tiny ones.
+const preset = process.env.BENCH_PRESET === 'fmnist_reference' ? FMNIST_REFERENCE_BENCH : VIT_TINY_BENCH;
 
 const backend = process.argv[2] ?? 'native';
 const steps = Number(process.argv[3] ?? 3);
@@ -20,7 +23,7 @@ if (backend === 'native') registerNativeBackend({ threads });
 if (backend === 'wasm') (await import('@tensorflow/tfjs-backend-wasm')).setThreadsCount(threads);
 await tf.setBackend(backend);
 if (precision === 'bf16') (tf.backend() as NativeBackend).setAutocast('bf16');
-const vit = makeVitStep({ ...VIT_TINY_BENCH, depth: Number(process.env.BENCH_DEPTH ?? VIT_TINY_BENCH.depth) }, 0, ops);
+const vit = makeVitStep({ ...preset, depth: Number(process.env.BENCH_DEPTH ?? preset.depth) }, 0, ops);
 vit.step();
 const pool0 = bufferPoolStats();
 const cpu0 = process.cpuUsage();
