@@ -37,7 +37,7 @@
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno"],
       "conditions": [
         ["target_arch=='x64'", { "cflags_cc+": ["-march=native"] }],
-        ["has_onednn==1", { "defines": ["SSL_HAVE_ONEDNN"], "libraries": ["-ldnnl", "-fopenmp"] }]
+        ["has_onednn==1", { "defines": ["SSL_HAVE_ONEDNN"], "cflags_cc+": ["-fopenmp"], "libraries": ["-ldnnl", "-fopenmp"] }]
       ],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
     }

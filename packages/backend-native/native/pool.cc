@@ -2,9 +2,15 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#ifdef SSL_HAVE_ONEDNN
+#include <omp.h>
+#endif
 
 namespace sslnative {
 namespace {
@@ -79,13 +85,24 @@ Pool& pool() {
 
 int g_threads = 1;
 
+#ifdef SSL_HAVE_ONEDNN
+// oneDNN's GEMMs run on OpenMP's threads; element loops on the same team keep two sets of
+// threads from contending for the same cores between a GEMM and the next element kernel.
+const bool g_omp = [] {
+  const char* v = std::getenv("SSL_POOL");
+  return v == nullptr || std::strcmp(v, "own") != 0;
+}();
+#else
+const bool g_omp = false;
+#endif
+
 }  // namespace
 
 void set_pool_threads(int n) {
   if (n < 1) n = 1;
   if (n == g_threads) return;
   g_threads = n;
-  pool().resize(n);
+  if (!g_omp) pool().resize(n);
 }
 
 int pool_threads() { return g_threads; }
@@ -101,6 +118,17 @@ void parallel_for(std::size_t n, std::size_t grain, const std::function<void(std
     fn(0, n);
     return;
   }
+#ifdef SSL_HAVE_ONEDNN
+  if (g_omp) {
+    const long long count = static_cast<long long>(chunks);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(g_threads)
+    for (long long c = 0; c < count; ++c) {
+      const std::size_t i = static_cast<std::size_t>(c);
+      fn(n * i / chunks, n * (i + 1) / chunks);
+    }
+    return;
+  }
+#endif
   Pool& p = pool();
   {
     std::lock_guard<std::mutex> lk(p.mu);
