@@ -15,13 +15,29 @@ export function bf16Support(): { bf16: boolean; reason: string } {
 }
 
 /**
+ * The float32 GEMM: oneDNN's where the addon has it (faster than OpenBLAS at every ViT and
+ * attention shape of the bench, and its threads are the element kernels' threads), else OpenBLAS.
+ * SSL_FLOAT32_GEMM=openblas keeps OpenBLAS.
+ */
+let hasOnednn: boolean | undefined;
+export function float32GemmMode(): GemmMode {
+  const choice = process.env.SSL_FLOAT32_GEMM;
+  if (choice !== undefined && choice !== 'openblas' && choice !== 'onednn') {
+    throw new Error(`SSL_FLOAT32_GEMM must be 'openblas' or 'onednn', got '${choice}'`);
+  }
+  if (choice === 'openblas') return GEMM_MODES.blas;
+  hasOnednn ??= binding().info().onednn;
+  return hasOnednn ? GEMM_MODES.onednnF32 : GEMM_MODES.blas;
+}
+
+/**
  * The tfjs CPU backend with the same Float32Array storage, so every JS kernel works unchanged on
  * our tensors; the registration table swaps the hot kernels for C++ ones. Output buffers of the
  * native kernels are recycled (kernels/alloc.ts); these overrides keep that safe.
  */
 export class NativeBackend extends MathBackendCPU {
   /** How BatchMatMul, _FusedMatMul and the convolutions run their GEMMs now (bf16 under autocast). */
-  gemmMode: GemmMode = GEMM_MODES.blas;
+  gemmMode: GemmMode = float32GemmMode();
 
   constructor() {
     super();
@@ -73,7 +89,7 @@ export class NativeBackend extends MathBackendCPU {
       if (!support.bf16) throw new Error(`bf16 autocast is not available on the native backend: ${support.reason}`);
       this.gemmMode = GEMM_MODES.bf16;
     } else if (precision === 'fp32') {
-      this.gemmMode = GEMM_MODES.blas;
+      this.gemmMode = float32GemmMode();
     } else {
       throw new Error(`autocast precision must be 'bf16' or 'fp32', got '${String(precision)}'`);
     }

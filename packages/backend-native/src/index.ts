@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 // Registers the JS cpu kernels, which this backend reuses for everything it does not override.
 import '@tensorflow/tfjs-backend-cpu';
 import { availableParallelism } from 'node:os';
-import { NativeBackend } from './backend.js';
-import { binding, loadBinding } from './binding.js';
+import { NativeBackend, float32GemmMode } from './backend.js';
+import { GEMM_MODES, binding, loadBinding } from './binding.js';
 import { NATIVE_KERNELS } from './register_all_kernels.js';
 
-export { NativeBackend, bf16Support } from './backend.js';
+export { NativeBackend, bf16Support, float32GemmMode } from './backend.js';
 export type { AutocastPrecision } from './backend.js';
 export { GEMM_MODES } from './binding.js';
 export type { GemmMode } from './binding.js';
@@ -54,7 +54,8 @@ export function nativeBackendStatus(): NativeBackendStatus {
   const { binding: b, reason } = loadBinding();
   if (!b) return { available: false, reason, isa: '', bf16: false, bf16Reason: reason };
   const info = b.info();
-  const onednn = info.onednn ? `oneDNN ${info.onednnVersion} on ${info.onednnIsa}, bf16 ${info.bf16 ? 'on' : 'off'}` : 'no oneDNN: float32 only';
+  const float32 = float32GemmMode() === GEMM_MODES.onednnF32 ? 'float32 GEMMs on oneDNN' : 'float32 GEMMs on OpenBLAS';
+  const onednn = info.onednn ? `oneDNN ${info.onednnVersion} on ${info.onednnIsa}, bf16 ${info.bf16 ? 'on' : 'off'}, ${float32}` : 'no oneDNN: float32 only';
   const base = { isa: info.onednnIsa, bf16: info.bf16, bf16Reason: info.bf16Reason };
   let threads = currentThreads;
   if (!registered) {

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { float32GemmMode, type NativeBackend } from '../backend.js';
+import { GEMM_MODES, binding } from '../binding.js';
 import { expectSameAsCpu, rand } from '../test_util.js';
 
 const shapeOf = (batch: number[], rows: number, cols: number, t: boolean) => [...batch, ...(t ? [cols, rows] : [rows, cols])];
@@ -17,17 +19,33 @@ describe('BatchMatMul', () => {
     [[2, 3], [3], 2, 5, 3],
     [[3], [3], 33, 17, 65],
   ];
-  for (const [ab, bb, m, k, n] of cases) {
-    for (const ta of [false, true]) {
-      for (const tb of [false, true]) {
-        it(`a[${ab}] b[${bb}] ${m}x${k}x${n} tA=${ta} tB=${tb}`, () => {
-          expectSameAsCpu(() =>
-            tf.matMul(rand(shapeOf(ab, m, k, ta), 1), rand(shapeOf(bb, k, n, tb), 2), ta, tb),
-          );
-        });
+  // Both float32 GEMMs: oneDNN's (the default where the addon has it) and OpenBLAS's.
+  const float32Modes = binding().info().onednn ? [GEMM_MODES.onednnF32, GEMM_MODES.blas] : [GEMM_MODES.blas];
+  for (const mode of float32Modes) {
+    for (const [ab, bb, m, k, n] of cases) {
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          it(`${mode === GEMM_MODES.blas ? 'OpenBLAS' : 'oneDNN'} a[${ab}] b[${bb}] ${m}x${k}x${n} tA=${ta} tB=${tb}`, () => {
+            tf.setBackend('native');
+            const backend = tf.backend() as NativeBackend;
+            const saved = backend.gemmMode;
+            backend.gemmMode = mode;
+            try {
+              expectSameAsCpu(() => tf.matMul(rand(shapeOf(ab, m, k, ta), 1), rand(shapeOf(bb, k, n, tb), 2), ta, tb));
+            } finally {
+              backend.gemmMode = saved;
+            }
+          });
+        }
       }
     }
   }
+
+  it('runs float32 GEMMs on oneDNN where the addon has it, else on OpenBLAS', () => {
+    tf.setBackend('native');
+    expect((tf.backend() as NativeBackend).gemmMode).toBe(binding().info().onednn ? GEMM_MODES.onednnF32 : GEMM_MODES.blas);
+    expect(float32GemmMode()).toBe((tf.backend() as NativeBackend).gemmMode);
+  });
 
   it('handles empty dims: M=0, N=0, K=0 and an empty batch', () => {
     expectSameAsCpu(() => tf.matMul(tf.zeros([0, 3]), rand([3, 4])));
