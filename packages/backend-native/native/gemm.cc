@@ -37,16 +37,6 @@ void ConvertBf16(const float* x, uint16_t* out, std::size_t n) {
   });
 }
 
-// bf16 values widened back to float32: a product of two of them is exact in float32.
-void RoundBf16(const float* x, float* out, std::size_t n) {
-  parallel_for(n, 1 << 16, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) {
-      const uint32_t u = static_cast<uint32_t>(ToBf16(x[i])) << 16;
-      std::memcpy(out + i, &u, 4);
-    }
-  });
-}
-
 void BlasGemm(std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A,
               const int32_t* aIndex, const float* B, const int32_t* bIndex, float beta, float* C) {
   const std::size_t mk = static_cast<std::size_t>(M * K), kn = static_cast<std::size_t>(K * N),
@@ -127,7 +117,6 @@ MatmulEntry& Entry(GemmMode mode, int64_t batch, bool transA, bool transB, int64
 
 // bf16 copies of the inputs, reused call to call (grown, never shrunk).
 std::vector<uint16_t> scratchA, scratchB;
-std::vector<float> roundedA, roundedB;
 
 void Run(MatmulEntry& e, const void* a, const void* b, float* c) {
   e.src.set_data_handle(const_cast<void*>(a));
@@ -154,17 +143,7 @@ void OnednnGemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int6
   const void* a = A;
   const void* b = B;
   std::size_t elt = sizeof(float);
-  if (mode == GemmMode::kBf16 && batch > 1 && M * N * K <= kSmallGemm) {
-    // Attention-sized batches: oneDNN's bf16 kernels are slower than its float32 ones here, and
-    // float32 on bf16-rounded inputs gives the bf16 GEMM's result (exact products, float32 sums).
-    if (roundedA.size() < aCount * mk) roundedA.resize(aCount * mk);
-    if (roundedB.size() < bCount * kn) roundedB.resize(bCount * kn);
-    RoundBf16(A, roundedA.data(), aCount * mk);
-    RoundBf16(B, roundedB.data(), bCount * kn);
-    a = roundedA.data();
-    b = roundedB.data();
-    mode = GemmMode::kOnednnF32;
-  } else if (mode == GemmMode::kBf16) {
+  if (mode == GemmMode::kBf16) {
     if (scratchA.size() < aCount * mk) scratchA.resize(aCount * mk);
     if (scratchB.size() < bCount * kn) scratchB.resize(bCount * kn);
     ConvertBf16(A, scratchA.data(), aCount * mk);
