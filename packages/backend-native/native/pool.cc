@@ -85,7 +85,7 @@ int g_threads = 1;
 
 // oneDNN's GEMMs run on OpenMP's threads; element loops on the same team keep two sets of
 // threads from contending for the same two cores between a GEMM and the next element kernel
-// (the ViT bench step: 3-20% faster than with this pool, in 8 of 8 alternated runs).
+// (the ViT bench step in bf16: 1-20% faster than on this pool, in 8 of 8 alternated runs).
 #ifdef SSL_HAVE_ONEDNN
 constexpr bool g_omp = true;
 #else
