@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSafetensors } from '@ssl/models';
+import { loadBackbone, writeSafetensors } from '@ssl/models';
 import { OnnxFeatureExtractor, readModelMetadata } from '@ssl/onnx';
 import { tf } from '@ssl/tensor';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -149,6 +149,24 @@ describe('ssl-infer CLI', () => {
     expect(got).toHaveLength(192);
     const diff = Math.max(...got.map((v, i) => Math.abs(v - (ref.embedding[i] as number))));
     console.log(`bare .pth embedding vs PyTorch: max |diff| ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThan(1e-4);
+  });
+
+  it('embeds with a PAWS checkpoint .pth (Wide ResNet inferred, no flags) as our tfjs forward of the same encoder', async () => {
+    const pth = fileURLToPath(new URL('../../../packages/models/fixtures/paws_checkpoint.pth', import.meta.url));
+    const onnx = join(dir, 'paws.onnx');
+    await capture(['export', '--weights', pth, '--out', onnx]);
+    expect(describeModel(readModelMetadata(readFileSync(onnx))).architecture).toMatchObject({ family: 'wide_resnet', depth: 10, widenFactor: 1, numFeatures: 64 });
+    const image = join(images, 'a.png');
+    const got = (JSON.parse(await capture(['embed', '--weights', pth, image])) as { embedding: number[] }).embedding;
+    expect(got).toHaveLength(64);
+    const { chw, channels, height, width } = await prepareImage(image, resolvePreprocess());
+    const b = await loadBackbone(pth);
+    b.model.eval();
+    const want = tf.tidy(() => b.model.forward(tf.transpose(tf.tensor(chw, [1, channels, height, width]), [0, 2, 3, 1])).dataSync());
+    b.model.dispose();
+    const diff = Math.max(...got.map((v, i) => Math.abs(v - (want[i] as number))));
+    console.log(`PAWS .pth embedding (ORT) vs tfjs: max |diff| ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
   });
 });

@@ -104,7 +104,7 @@ export interface ModelDescription {
   run: Record<string, string> | null;
 }
 
-const NUMERIC = new Set(['embed_dim', 'depth', 'num_heads', 'patch_size', 'img_size', 'in_chans', 'num_features']);
+const NUMERIC = new Set(['embed_dim', 'depth', 'num_heads', 'patch_size', 'img_size', 'in_chans', 'num_features', 'widen_factor']);
 const camel = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function describeModel(metadata: Record<string, string>): ModelDescription {

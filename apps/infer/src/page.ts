@@ -278,7 +278,7 @@ function clearError() { $('error').hidden = true; $('error').textContent = ''; }
 
 // ---- The served model ----
 
-const ARCH_NAMES = { vit: 'Vision Transformer', resnet: 'ResNet' };
+const ARCH_NAMES = { vit: 'Vision Transformer', resnet: 'ResNet', wide_resnet: 'Wide ResNet' };
 function fact(dl, name, value) {
   if (value === undefined || value === null || value === '') return;
   dl.appendChild(el('div', {}, [el('dt', { text: name }), el('dd', { text: String(value) })]));
@@ -292,6 +292,7 @@ async function loadModel() {
   let line = family;
   if (a.family === 'vit') line += ' (' + (a.embedDim || '?') + ' wide, ' + (a.depth || '?') + ' blocks, ' + (a.numHeads || '?') + ' heads, patch ' + (a.patchSize || m.patchSize) + ')';
   if (a.family === 'resnet' && a.layers) line += ' (' + a.block + ' blocks ' + a.layers.join('-') + ')';
+  if (a.family === 'wide_resnet') line += ' (WRN-' + a.depth + '-' + a.widenFactor + ')';
   $('model-line').textContent = line + '; ' + m.embeddingDim + '-d embeddings' + (m.attention ? ', attention maps' : '') + '.';
   const dl = $('model-facts');
   dl.textContent = '';

@@ -3,6 +3,7 @@ import type { ModelMeta } from './graph.js';
 import { exportResNet, type ResNetExportConfig } from './resnet.js';
 import type { StateDict } from './state.js';
 import { exportViT, type ViTExportConfig } from './vit.js';
+import { exportWideResNet } from './wide_resnet.js';
 
 export interface ExportOptions {
   /**
@@ -18,7 +19,7 @@ export interface ExportOptions {
 }
 
 export interface ExportResult {
-  arch: 'vit' | 'resnet';
+  arch: 'vit' | 'resnet' | 'wide_resnet';
   /** The model spec exported (from @ssl/models' `inferModelSpec`). */
   spec: ModelSpec;
   bytes: Uint8Array;
@@ -33,7 +34,7 @@ export function exportStateDict(sd: StateDict, options: ExportOptions = {}): Exp
   const arch = detectArch(sd);
   if (arch === null) {
     const sample = Object.keys(sd).slice(0, 5).join(', ');
-    throw new Error(`exportStateDict: found neither a ViT ("patch_embed.proj.weight") nor a ResNet ("conv1.weight") in the state dict; keys start with: ${sample}`);
+    throw new Error(`exportStateDict: found neither a ViT ("patch_embed.proj.weight") nor a ResNet or Wide ResNet ("conv1.weight") in the state dict; keys start with: ${sample}`);
   }
   const spec = inferModelSpec(sd, {
     ...(options.numHeads !== undefined ? { numHeads: options.numHeads } : {}),
@@ -45,10 +46,8 @@ export function exportStateDict(sd: StateDict, options: ExportOptions = {}): Exp
     if (eps !== undefined) cfg.layerNormEps = eps;
     return { arch: 'vit', spec, bytes: exportViT(sd, cfg, options.meta) };
   }
-  if (spec.arch === 'resnet') {
-    const cfg: ResNetExportConfig = {};
-    if (options.bnEps !== undefined) cfg.bnEps = options.bnEps;
-    return { arch: 'resnet', spec, bytes: exportResNet(sd, cfg, options.meta) };
-  }
-  throw new Error(`exportStateDict: ${spec.arch} export to ONNX is not supported (ViT and torchvision ResNets are)`);
+  const cfg: ResNetExportConfig = {};
+  if (options.bnEps !== undefined) cfg.bnEps = options.bnEps;
+  if (spec.arch === 'resnet') return { arch: 'resnet', spec, bytes: exportResNet(sd, cfg, options.meta) };
+  return { arch: 'wide_resnet', spec, bytes: exportWideResNet(sd, cfg, options.meta) };
 }

@@ -5,6 +5,8 @@ export { buildViTGraph, exportViT } from './vit.js';
 export type { ViTExportConfig } from './vit.js';
 export { buildResNetGraph, exportResNet, inferResNetShape } from './resnet.js';
 export type { ResNetExportConfig, ResNetShape } from './resnet.js';
+export { buildWideResNetGraph, exportWideResNet, inferWideResNetShape } from './wide_resnet.js';
+export type { WideResNetShape } from './wide_resnet.js';
 export { exportStateDict } from './export.js';
 export type { ExportOptions, ExportResult } from './export.js';
 export { OnnxFeatureExtractor } from './extractor.js';

@@ -18,24 +18,25 @@ export interface ResNetShape extends ResNetSpecOptions {
 /** Reads the spec with `inferModelSpec` (the one place that reads shapes off the official names). */
 export function inferResNetShape(sd: StateDict): ResNetShape {
   const spec = inferModelSpec(sd);
-  if (spec.arch !== 'resnet') throw new Error(`ResNet export: the state dict holds a ${spec.arch === 'vit' ? 'ViT' : 'Wide ResNet (not exportable yet)'}, not a torchvision ResNet`);
+  if (spec.arch !== 'resnet') throw new Error(`ResNet export: the state dict holds a ${spec.arch === 'vit' ? 'ViT' : 'Wide ResNet (exportWideResNet)'}, not a torchvision ResNet`);
   const o = spec.options;
   const last = `layer4.${o.layers[3] - 1}.${o.block === 'bottleneck' ? 'conv3' : 'conv2'}.weight`;
   const fc = sd['fc.weight'];
   return { ...o, numFeatures: take(sd, last).shape[0] as number, numClasses: fc ? (fc.shape[0] as number) : null };
 }
 
-/**
- * Builds the ONNX graph of a torchvision ResNet (v1.5: stride on the 3x3 conv of a bottleneck;
- * a 3x3 `conv1` means the CIFAR stem: stride 1, no max-pool) in eval mode: BatchNormalization with the running statistics (ORT folds it into the convs).
- *
- * Input `input` [B, C, H, W]; outputs `features` [B, F] (global average pool, the DINO/PAWS
- * backbone feature) and, when the state dict has `fc`, `logits` [B, classes].
- */
-export function buildResNetGraph(sd: StateDict, config: ResNetExportConfig = {}): GraphBuilder {
-  const s = inferResNetShape(sd);
-  const eps = config.bnEps ?? 1e-5;
-  const g = new GraphBuilder();
+/** The conv-net ops over a PyTorch state dict, shared by the ResNet and Wide ResNet graphs. */
+export interface ConvOps {
+  /** Adds the tensor `name` as an initializer (same name). */
+  init(name: string): string;
+  /** `${name}.weight` (OIHW) and `${name}.bias` when present; padding k/2 (7x7: 3, 3x3: 1, 1x1: 0). */
+  conv(x: string, name: string, stride: number): string;
+  /** Eval-mode BatchNormalization with the running statistics of `name`. */
+  bn(x: string, name: string): string;
+  relu(x: string): string;
+}
+
+export function convOps(g: GraphBuilder, sd: StateDict, eps: number): ConvOps {
   const init = (name: string): string => {
     const t = take(sd, name);
     return g.floatInit(name, t.data, t.shape);
@@ -44,7 +45,7 @@ export function buildResNetGraph(sd: StateDict, config: ResNetExportConfig = {})
     const w = take(sd, `${name}.weight`);
     if (w.shape.length !== 4) throw new Error(`state dict: "${name}.weight" is not a conv weight (OIHW)`);
     const k = w.shape[2] as number;
-    const pad = Math.floor(k / 2); // torchvision: 7x7 pad 3, 3x3 pad 1, 1x1 pad 0
+    const pad = Math.floor(k / 2);
     const inputs = [x, init(`${name}.weight`)];
     if (`${name}.bias` in sd) inputs.push(init(`${name}.bias`));
     return g.op('Conv', inputs, {
@@ -58,6 +59,28 @@ export function buildResNetGraph(sd: StateDict, config: ResNetExportConfig = {})
       epsilon: { float: eps },
     });
   const relu = (x: string): string => g.op('Relu', [x]);
+  return { init, conv, bn, relu };
+}
+
+/** Global average pool of `h` [B, F, H, W] as the graph output `features` [B, F]. */
+export function poolFeatures(g: GraphBuilder, h: string, numFeatures: number): void {
+  const pooled = g.op('GlobalAveragePool', [h]); // [B, F, 1, 1]
+  g.op('Flatten', [pooled], { axis: { int: 1 } }, 'features'); // [B, F]
+  g.output('features', DType.float, ['batch', numFeatures]);
+}
+
+/**
+ * Builds the ONNX graph of a torchvision ResNet (v1.5: stride on the 3x3 conv of a bottleneck;
+ * a 3x3 `conv1` means the CIFAR stem: stride 1, no max-pool) in eval mode: BatchNormalization with the running statistics (ORT folds it into the convs).
+ *
+ * Input `input` [B, C, H, W]; outputs `features` [B, F] (global average pool, the DINO/PAWS
+ * backbone feature) and, when the state dict has `fc`, `logits` [B, classes].
+ */
+export function buildResNetGraph(sd: StateDict, config: ResNetExportConfig = {}): GraphBuilder {
+  const s = inferResNetShape(sd);
+  const eps = config.bnEps ?? 1e-5;
+  const g = new GraphBuilder();
+  const { init, conv, bn, relu } = convOps(g, sd, eps);
 
   const x = g.input('input', DType.float, ['batch', s.inChans, 'height', 'width']);
   let h = relu(bn(conv(x, 'conv1', s.cifarStem ? 1 : 2), 'bn1'));
@@ -79,9 +102,7 @@ export function buildResNetGraph(sd: StateDict, config: ResNetExportConfig = {})
       h = relu(g.op('Add', [y, identity]));
     }
   });
-  const pooled = g.op('GlobalAveragePool', [h]); // [B, F, 1, 1]
-  g.op('Flatten', [pooled], { axis: { int: 1 } }, 'features'); // [B, F]
-  g.output('features', DType.float, ['batch', s.numFeatures]);
+  poolFeatures(g, h, s.numFeatures);
   if (s.numClasses !== null) {
     g.op('Gemm', ['features', init('fc.weight'), init('fc.bias')], { transB: { int: 1 } }, 'logits');
     g.output('logits', DType.float, ['batch', s.numClasses]);

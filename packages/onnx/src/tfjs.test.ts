@@ -1,4 +1,4 @@
-import { ResNet, VisionTransformer, type Module } from '@ssl/models';
+import { ResNet, VisionTransformer, WideResNet, type Module } from '@ssl/models';
 import { Rng, tf } from '@ssl/tensor';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -78,6 +78,39 @@ describe('ONNX export vs @ssl/models tfjs ResNet (eval mode)', () => {
         const out = await session.run({ input: new ort.Tensor('float32', nchw.dataSync() as Float32Array, [B, 3, S, S]) });
         const want = model.forward(nhwc);
         expect(out['features']!.dims).toEqual(want.shape);
+        expect(maxAbsDiff(out['features']!.data as Float32Array, want.dataSync()), `${B}x${S}`).toBeLessThan(1e-4);
+        tf.dispose([nhwc, nchw, want]);
+      }
+      expect(tf.memory().numTensors).toBe(start);
+      model.dispose();
+    });
+  }
+});
+
+describe('ONNX export vs @ssl/models tfjs WideResNet (PAWS, eval mode)', () => {
+  for (const [depth, widenFactor] of [
+    [10, 1],
+    [16, 2],
+  ] as const) {
+    it(`matches the pooled features within 1e-4: WRN-${depth}-${widenFactor}`, async () => {
+      const model = new WideResNet({ depth, widenFactor, seed: 4 });
+      perturb(model, 6, 0.1);
+      model.eval();
+      const start = tf.memory().numTensors;
+      const { bytes, arch, spec } = exportModule(model);
+      expect(arch).toBe('wide_resnet');
+      expect(spec).toEqual({ arch: 'wide_resnet', options: { depth, widenFactor, inChans: 3 } });
+      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+      expect(session.outputNames).toEqual(['features']);
+      for (const [B, S] of [
+        [1, 32],
+        [3, 20],
+      ] as const) {
+        const nhwc = tf.tidy(() => tf.randomNormal([B, S, S, 3], 0, 1, 'float32', B * 100 + S)) as tf.Tensor4D;
+        const nchw = tf.tidy(() => tf.transpose(nhwc, [0, 3, 1, 2]));
+        const out = await session.run({ input: new ort.Tensor('float32', nchw.dataSync() as Float32Array, [B, 3, S, S]) });
+        const want = model.forward(nhwc);
+        expect(out['features']!.dims).toEqual([B, 64 * widenFactor]);
         expect(maxAbsDiff(out['features']!.data as Float32Array, want.dataSync()), `${B}x${S}`).toBeLessThan(1e-4);
         tf.dispose([nhwc, nchw, want]);
       }
