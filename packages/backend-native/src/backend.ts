@@ -14,12 +14,13 @@ export function bf16Support(): { bf16: boolean; reason: string } {
     : { bf16: false, reason: info.bf16Reason };
 }
 
+let hasOnednn: boolean | undefined;
+
 /**
  * The float32 GEMM: oneDNN's where the addon has it (faster than OpenBLAS at every ViT and
  * attention shape of the bench, and its threads are the element kernels' threads), else OpenBLAS.
  * SSL_FLOAT32_GEMM=openblas keeps OpenBLAS.
  */
-let hasOnednn: boolean | undefined;
 export function float32GemmMode(): GemmMode {
   const choice = process.env.SSL_FLOAT32_GEMM;
   if (choice !== undefined && choice !== 'openblas' && choice !== 'onednn') {
