@@ -123,6 +123,12 @@ let lastCpuMs = 0;
 
 type StepPrecision = 'fp32' | 'fp32-openblas' | 'bf16';
 
+/** The float32 GEMMs run on oneDNN where the addon has it; 'fp32-openblas' times the OpenBLAS ones. */
+function setStepPrecision(native: NativeBackend, precision: StepPrecision): void {
+  native.setAutocast(precision === 'bf16' ? 'bf16' : 'fp32');
+  if (precision === 'fp32-openblas') native.gemmMode = GEMM_MODES.blas;
+}
+
 /**
  * Wall ms per step; `lastCpuMs` gets the process CPU ms per step (fairer on a loaded machine).
  * bf16: the whole step under the backend's autocast (what @ssl/tensor's `autocast` switches):
@@ -131,9 +137,7 @@ type StepPrecision = 'fp32' | 'fp32-openblas' | 'bf16';
 function vitMs(n: number, blocks = depth, ops: StepOps = PLAIN_OPS, precision: StepPrecision = 'fp32'): number {
   const vit = makeVitStep({ ...VIT_TINY_BENCH, depth: blocks }, 0, ops);
   const native = tf.getBackend() === 'native' ? nativeBackend() : undefined;
-  native?.setAutocast(precision === 'bf16' ? 'bf16' : 'fp32');
-  // The float32 GEMMs run on oneDNN where the addon has it; 'fp32-openblas' times the OpenBLAS ones.
-  if (native && precision === 'fp32-openblas') native.gemmMode = GEMM_MODES.blas;
+  if (native) setStepPrecision(native, precision);
   try {
     return timedSteps(vit, n);
   } finally {
@@ -252,8 +256,7 @@ console.log('\n## fmnist_reference shapes (ViT 96/4/3, head 1024/512/256, batch 
 {
   const fmnist = async (precision: StepPrecision) => {
     const vit = makeVitStep(FMNIST_REFERENCE_BENCH as VitConfig, 0, fusedOps ?? PLAIN_OPS);
-    nativeBackend().setAutocast(precision === 'bf16' ? 'bf16' : 'fp32');
-    if (precision === 'fp32-openblas') nativeBackend().gemmMode = GEMM_MODES.blas;
+    setStepPrecision(nativeBackend(), precision);
     try {
       return timedSteps(vit, steps);
     } finally {

@@ -108,3 +108,14 @@ export function roundToHalfJs(values: Float32Array): Float32Array {
   }
   return out;
 }
+
+/** Runs `step` a few times, reading each result: the live tensor count must not move. */
+export async function expectNoTensorGrowth(step: () => tf.Tensor, steps = 3): Promise<void> {
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < steps; i++) {
+    const s = step();
+    await s.data();
+    s.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  }
+}

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { releaseWebGPUBackend, webgpuDispatchCount } from '../index.js';
-import { expectWebgpuMatches, rand, roundToHalfJs, runOn, webgpuSuiteStatus } from '../test_util.js';
+import { expectNoTensorGrowth, expectWebgpuMatches, rand, roundToHalfJs, runOn, webgpuSuiteStatus } from '../test_util.js';
 
 const suite = await webgpuSuiteStatus();
 const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, unknown>) =>
@@ -96,13 +96,7 @@ describe.runIf(suite.run)('SslAttention on webgpu', () => {
         const y = run('SslAttention', { q: q!, k: k!, v: v! }, { scale: 0.5 }) as Tensor;
         return tf.addN(run('SslAttentionGrad', { dy: y, q: q!, k: k!, v: v! }, { scale: 0.5 }) as Tensor[]);
       });
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) {
-      const s = step();
-      await s.data();
-      s.dispose();
-      expect(tf.memory().numTensors).toBe(before);
-    }
+    await expectNoTensorGrowth(step);
     tf.dispose([q!, k!, v!]);
   });
 

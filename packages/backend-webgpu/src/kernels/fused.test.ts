@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { releaseWebGPUBackend } from '../index.js';
-import { expectWebgpuMatches, rand, webgpuSuiteStatus } from '../test_util.js';
+import { expectNoTensorGrowth, expectWebgpuMatches, rand, webgpuSuiteStatus } from '../test_util.js';
 
 const suite = await webgpuSuiteStatus();
 const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, unknown> = {}) =>
@@ -131,13 +131,7 @@ describe.runIf(suite.run)('fused kernels on webgpu', () => {
       const [dx] = run('SslLayerNormGrad', { dy: y!, x, gamma: g, mean: mean!, rstd: rstd! });
       return tf.sum(tf.engine().runKernel('SslGelu', { x: dx! }) as Tensor);
     });
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) {
-      const s = step();
-      await s.data();
-      s.dispose();
-      expect(tf.memory().numTensors).toBe(before);
-    }
+    await expectNoTensorGrowth(step);
     tf.dispose([x, g, b]);
   });
 });
