@@ -23,14 +23,6 @@ namespace {
 // OpenBLAS's own threshold (M*N*K <= 65536 * GEMM_MULTITHREAD_THRESHOLD) for single-threaded GEMM.
 constexpr int64_t kSmallGemm = 65536 * 4;
 
-inline uint16_t ToBf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // quiet NaN
-  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
-  return static_cast<uint16_t>(u >> 16);
-}
-
 void ConvertBf16(const float* x, uint16_t* out, std::size_t n) {
   parallel_for(n, 1 << 16, [&](std::size_t b, std::size_t e) {
     for (std::size_t i = b; i < e; ++i) out[i] = ToBf16(x[i]);
@@ -75,10 +67,11 @@ Onednn& onednn() {
 // than a small GEMM, so each shape is built once and its memories get new data handles per call.
 struct MatmulEntry {
   dnnl::matmul prim;
-  dnnl::memory src, wei, dst;
+  dnnl::memory src, wei, dst, bias;
+  bool hasBias = false;
 };
 
-using Key = std::tuple<int, int64_t, bool, bool, int64_t, int64_t, int64_t, bool>;
+using Key = std::tuple<int, int64_t, bool, bool, int64_t, int64_t, int64_t, bool, bool>;
 std::map<Key, std::unique_ptr<MatmulEntry>> cache;
 
 // dims {batch, rows, cols} of a row-major matrix stack; `trans` reads it as its transpose.
@@ -88,8 +81,9 @@ dnnl::memory::desc Desc(int64_t batch, int64_t rows, int64_t cols, bool trans, d
   return dnnl::memory::desc({batch, rows, cols}, dt, strides);
 }
 
-MatmulEntry& Entry(GemmMode mode, int64_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K, bool accumulate) {
-  const Key key{static_cast<int>(mode), batch, transA, transB, M, N, K, accumulate};
+MatmulEntry& Entry(GemmMode mode, int64_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K, bool accumulate,
+                   bool bias) {
+  const Key key{static_cast<int>(mode), batch, transA, transB, M, N, K, accumulate, bias};
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   using dt = dnnl::memory::data_type;
@@ -104,9 +98,18 @@ MatmulEntry& Entry(GemmMode mode, int64_t batch, bool transA, bool transB, int64
     attr.set_post_ops(po);
   }
   auto& o = onednn();
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), attr, o.engine);
   auto e = std::make_unique<MatmulEntry>();
-  e->prim = dnnl::matmul(pd);
+  if (bias) {
+    // One float32 bias row broadcast over rows and batch, added inside the kernel: no pass over C.
+    const dnnl::memory::desc biasDesc({1, 1, N}, dt::f32, dnnl::memory::dims{N, N, 1});
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, biasDesc, dst), attr, o.engine);
+    e->prim = dnnl::matmul(pd);
+    e->bias = dnnl::memory(biasDesc, o.engine, nullptr);
+    e->hasBias = true;
+  } else {
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), attr, o.engine);
+    e->prim = dnnl::matmul(pd);
+  }
   e->src = dnnl::memory(src, o.engine, nullptr);
   e->wei = dnnl::memory(wei, o.engine, nullptr);
   e->dst = dnnl::memory(dst, o.engine, nullptr);
@@ -115,15 +118,20 @@ MatmulEntry& Entry(GemmMode mode, int64_t batch, bool transA, bool transB, int64
   return ref;
 }
 
-// bf16 copies of the inputs, reused call to call (grown, never shrunk).
+// bf16 copies of the inputs without a caller-kept copy, reused call to call (grown, never shrunk).
 std::vector<uint16_t> scratchA, scratchB;
 
-void Run(MatmulEntry& e, const void* a, const void* b, float* c) {
+void Run(MatmulEntry& e, const void* a, const void* b, float* c, const float* bias) {
   e.src.set_data_handle(const_cast<void*>(a));
   e.wei.set_data_handle(const_cast<void*>(b));
   e.dst.set_data_handle(c);
   auto& o = onednn();
-  e.prim.execute(o.stream, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.wei}, {DNNL_ARG_DST, e.dst}});
+  if (e.hasBias) {
+    e.bias.set_data_handle(const_cast<float*>(bias));
+    e.prim.execute(o.stream, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.wei}, {DNNL_ARG_BIAS, e.bias}, {DNNL_ARG_DST, e.dst}});
+  } else {
+    e.prim.execute(o.stream, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.wei}, {DNNL_ARG_DST, e.dst}});
+  }
   o.stream.wait();
 }
 
@@ -135,34 +143,43 @@ bool IsIdentity(const int32_t* index, std::size_t batch) {
   return true;
 }
 
+// The bf16 values of n floats: the caller's copy (filled now unless ready) or a scratch one.
+const uint16_t* Bf16Of(const float* x, std::size_t n, uint16_t* kept, bool ready, std::vector<uint16_t>& scratch) {
+  uint16_t* dst = kept;
+  if (dst == nullptr) {
+    if (scratch.size() < n) scratch.resize(n);
+    dst = scratch.data();
+  } else if (ready) {
+    return dst;
+  }
+  ConvertBf16(x, dst, n);
+  return dst;
+}
+
 void OnednnGemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
                 const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
-                const int32_t* bIndex, float beta, float* C) {
+                const int32_t* bIndex, float beta, float* C, const GemmExtras& x) {
   const std::size_t mk = static_cast<std::size_t>(M * K), kn = static_cast<std::size_t>(K * N),
                     mn = static_cast<std::size_t>(M * N);
   const void* a = A;
   const void* b = B;
   std::size_t elt = sizeof(float);
   if (mode == GemmMode::kBf16) {
-    if (scratchA.size() < aCount * mk) scratchA.resize(aCount * mk);
-    if (scratchB.size() < bCount * kn) scratchB.resize(bCount * kn);
-    ConvertBf16(A, scratchA.data(), aCount * mk);
-    ConvertBf16(B, scratchB.data(), bCount * kn);
-    a = scratchA.data();
-    b = scratchB.data();
+    a = Bf16Of(A, aCount * mk, x.aBf16, x.aReady, scratchA);
+    b = Bf16Of(B, bCount * kn, x.bBf16, x.bReady, scratchB);
     elt = sizeof(uint16_t);
   }
-  const bool accumulate = beta != 0.f;
+  const bool accumulate = beta != 0.f, bias = x.bias != nullptr;
   if (IsIdentity(aIndex, batch) && IsIdentity(bIndex, batch)) {
-    Run(Entry(mode, static_cast<int64_t>(batch), transA, transB, M, N, K, accumulate), a, b, C);
+    Run(Entry(mode, static_cast<int64_t>(batch), transA, transB, M, N, K, accumulate, bias), a, b, C, x.bias);
     return;
   }
   // Broadcast batches: one 2-D GEMM per output matrix.
-  auto& e = Entry(mode, 1, transA, transB, M, N, K, accumulate);
+  auto& e = Entry(mode, 1, transA, transB, M, N, K, accumulate, bias);
   for (std::size_t i = 0; i < batch; ++i) {
     const std::size_t ia = aIndex ? static_cast<std::size_t>(aIndex[i]) : i;
     const std::size_t ib = bIndex ? static_cast<std::size_t>(bIndex[i]) : i;
-    Run(e, static_cast<const char*>(a) + ia * mk * elt, static_cast<const char*>(b) + ib * kn * elt, C + i * mn);
+    Run(e, static_cast<const char*>(a) + ia * mk * elt, static_cast<const char*>(b) + ib * kn * elt, C + i * mn, x.bias);
   }
 }
 
@@ -206,18 +223,26 @@ GemmSupport gemm_support() {
 
 void Gemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
           const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
-          const int32_t* bIndex, float beta, float* C) {
+          const int32_t* bIndex, float beta, float* C, const GemmExtras& extras) {
   if (batch == 0 || M == 0 || N == 0) return;
+  if (extras.bias != nullptr && beta != 0.f) throw std::invalid_argument("Gemm: a bias needs beta 0");
   const std::size_t total = batch * static_cast<std::size_t>(M * N);
+  const auto fillBias = [&] {
+    for (std::size_t r = 0; r < batch * static_cast<std::size_t>(M); ++r) std::memcpy(C + r * N, extras.bias, sizeof(float) * N);
+  };
   if (K == 0) {
-    if (beta == 0.f) std::memset(C, 0, sizeof(float) * total);
+    if (extras.bias != nullptr) {
+      fillBias();
+    } else if (beta == 0.f) {
+      std::memset(C, 0, sizeof(float) * total);
+    }
     return;
   }
 #ifdef SSL_HAVE_ONEDNN
   if (mode != GemmMode::kBlas) {
     static const bool bf16 = gemm_support().bf16;
     if (mode == GemmMode::kBf16 && !bf16) throw std::runtime_error("bf16 GEMM requested but " + gemm_support().reason);
-    OnednnGemm(mode, batch, transA, transB, M, N, K, A, aCount, aIndex, B, bCount, bIndex, beta, C);
+    OnednnGemm(mode, batch, transA, transB, M, N, K, A, aCount, aIndex, B, bCount, bIndex, beta, C, extras);
     return;
   }
 #else
@@ -225,14 +250,15 @@ void Gemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M,
   (void)bCount;
   if (mode != GemmMode::kBlas) throw std::runtime_error(gemm_support().reason);
 #endif
+  if (extras.bias != nullptr) {
+    fillBias();
+    beta = 1.f;
+  }
   BlasGemm(batch, transA, transB, M, N, K, A, aIndex, B, bIndex, beta, C);
 }
 
 void RoundToBf16(const float* x, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const uint32_t u = static_cast<uint32_t>(ToBf16(x[i])) << 16;
-    std::memcpy(out + i, &u, 4);
-  }
+  for (std::size_t i = 0; i < n; ++i) out[i] = RoundedBf16(x[i]);
 }
 
 void set_onednn_threads(int n) {

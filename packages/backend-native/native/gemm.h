@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace sslnative {
@@ -12,12 +13,25 @@ namespace sslnative {
 // Codes shared with src/kernels/gemm_mode.ts.
 enum class GemmMode : int { kBlas = 0, kOnednnF32 = 1, kBf16 = 2 };
 
-// C[i] = beta * C[i] + op(A[aIndex[i]]) @ op(B[bIndex[i]]) for i < batch; every matrix is
+// What a GEMM call may add to the plain product.
+struct GemmExtras {
+  // Length N, added to every row of C (beta must then be 0): oneDNN adds it in the kernel, OpenBLAS
+  // after a copy into C.
+  const float* bias = nullptr;
+  // bf16 copies of all aCount A / bCount B matrices kept by the caller across calls (a tensor's
+  // shadow): used as they are when ready, else filled here. Null: a scratch copy per call.
+  uint16_t* aBf16 = nullptr;
+  bool aReady = false;
+  uint16_t* bBf16 = nullptr;
+  bool bReady = false;
+};
+
+// C[i] = beta * C[i] + op(A[aIndex[i]]) @ op(B[bIndex[i]]) (+ bias) for i < batch; every matrix is
 // contiguous row-major (op(A) is M x K, op(B) is K x N, C is M x N). aIndex/bIndex null: identity.
 // aCount/bCount: how many A/B matrices exist (the bf16 path converts each once).
 void Gemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
           const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
-          const int32_t* bIndex, float beta, float* C);
+          const int32_t* bIndex, float beta, float* C, const GemmExtras& extras = GemmExtras{});
 
 // Which modes run here, and why not (the oneDNN version and the ISA it dispatches to).
 struct GemmSupport {
@@ -28,6 +42,24 @@ struct GemmSupport {
   std::string reason;  // why bf16 is off, else ""
 };
 GemmSupport gemm_support();
+
+// float32 -> bf16 bits, round to nearest even, NaN kept quiet (oneDNN's and PyTorch's rounding).
+// A select, not a branch, so loops over it vectorise.
+inline uint16_t ToBf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t quietNan = (u >> 16) | 0x40u;
+  return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? quietNan : rounded);
+}
+
+// x rounded to bf16 and widened back to float32: what a bf16 GEMM reads for x.
+inline float RoundedBf16(float x) {
+  const uint32_t u = static_cast<uint32_t>(ToBf16(x)) << 16;
+  float out;
+  std::memcpy(&out, &u, 4);
+  return out;
+}
 
 // Rounds float32 to bf16 (nearest even, NaN kept quiet), stored as float32 again: the tests' reference.
 void RoundToBf16(const float* x, float* out, std::size_t n);

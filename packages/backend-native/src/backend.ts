@@ -1,7 +1,7 @@
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { BackendValues, DataId, DataType, TensorInfo } from '@tensorflow/tfjs-core';
 import { GEMM_MODES, binding, type GemmMode } from './binding.js';
-import { noteEscaped, noteRegistered, release } from './kernels/alloc.js';
+import { isOwned, noteEscaped, noteRegistered, privateArray, release } from './kernels/alloc.js';
 
 /** Precisions of `@ssl/tensor`'s `autocast`: what the matmul-shaped kernels take as inputs. */
 export type AutocastPrecision = 'bf16' | 'fp32';
@@ -36,6 +36,9 @@ export function float32GemmMode(): GemmMode {
  * our tensors; the registration table swaps the hot kernels for C++ ones. Output buffers of the
  * native kernels are recycled (kernels/alloc.ts); these overrides keep that safe.
  */
+// Below this many elements a GEMM input is converted to bf16 per call: cheaper than keeping a copy.
+const MIN_BF16_SHADOW = 16384;
+
 export class NativeBackend extends MathBackendCPU {
   /** How BatchMatMul, _FusedMatMul and the convolutions run their GEMMs now (bf16 under autocast). */
   gemmMode: GemmMode = float32GemmMode();
@@ -59,14 +62,50 @@ export class NativeBackend extends MathBackendCPU {
   override readSync(dataId: DataId): BackendValues {
     const values = super.readSync(dataId);
     noteEscaped(values);
+    this.dropBf16Shadow(dataId); // the caller may now write into the values
     return values;
   }
 
   override disposeData(dataId: DataId, force = false): boolean {
     const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
     const deleted = super.disposeData(dataId, force);
-    if (deleted) release(values);
+    if (deleted) {
+      release(values);
+      this.dropBf16Shadow(dataId);
+    }
     return deleted;
+  }
+
+  /**
+   * The bf16 copy of a GEMM input kept while its tensor lives, so the backward pass, which feeds
+   * every forward input and every incoming gradient to two GEMMs, converts each once instead of
+   * twice (PyTorch's autocast keeps the bf16 copy of a linear's input for its backward likewise).
+   * Only for large tensors whose values no one outside the backend has seen: those cannot change.
+   * `ready` is false until the first GEMM has filled it. Costs half the tensor's bytes while it lives.
+   */
+  bf16Shadow(t: TensorInfo, values: Float32Array): { values: Uint16Array; ready: boolean } | undefined {
+    if (values.length < MIN_BF16_SHADOW || !isOwned(values)) return undefined;
+    let shadow = this.shadows.get(t.dataId);
+    if (shadow === undefined) {
+      const storage = privateArray(Math.ceil(values.length / 2));
+      shadow = { storage, values: new Uint16Array(storage.buffer, 0, values.length), ready: false };
+      this.shadows.set(t.dataId, shadow);
+    }
+    return shadow;
+  }
+
+  private readonly shadows = new Map<DataId, { storage: Float32Array; values: Uint16Array; ready: boolean }>();
+
+  /** How many bf16 copies are held now (each freed with its tensor): for tests. */
+  liveBf16Shadows(): number {
+    return this.shadows.size;
+  }
+
+  private dropBf16Shadow(dataId: DataId): void {
+    const shadow = this.shadows.get(dataId);
+    if (shadow === undefined) return;
+    this.shadows.delete(dataId);
+    release(shadow.storage);
   }
 
   /** The autocast hook `@ssl/tensor` looks for on the active backend. */

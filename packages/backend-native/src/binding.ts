@@ -47,6 +47,11 @@ export interface NativeBinding {
     activation: number,
     alpha: number,
     mode: GemmMode,
+    /** bf16 copies kept with a/b (NativeBackend.bf16Shadow), and whether each is filled yet */
+    aBf16?: Uint16Array | null,
+    aBf16Ready?: boolean,
+    bBf16?: Uint16Array | null,
+    bBf16Ready?: boolean,
   ): void;
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void;
   transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;
@@ -110,6 +115,25 @@ export interface NativeBinding {
     cols: number,
   ): void;
   gelu(x: Float32Array, y: Float32Array): void;
+  /**
+   * softmax(q scale k^T) v per batch-head; bf16: the products read bf16-rounded operands (float32
+   * sums). geometry: batch, heads, n, d, q/k/v strides (batch, head, row) and bases, output
+   * strides (native/kernels/Attention.cc); q, k, v may be one packed array.
+   */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, geometry: Float64Array, scale: number, bf16: boolean): void;
+  /** Its gradient; dq, dk, dv laid out as q, k, v (may be one packed array), dy as the output. */
+  attentionGrad(
+    dy: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    geometry: Float64Array,
+    scale: number,
+    bf16: boolean,
+  ): void;
   geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   batchNorm(
     x: Float32Array,

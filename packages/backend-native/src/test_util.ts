@@ -18,6 +18,21 @@ export function randomValues(n: number, seed = 1): Float32Array {
   return out;
 }
 
+/** float32 -> nearest bf16 (ties to even), NaN kept, as float32: the reference rounding. */
+export function roundBf16(values: Float32Array): Float32Array {
+  const out = new Float32Array(values);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    const u = bits[i]!;
+    if ((u & 0x7fffffff) > 0x7f800000) {
+      bits[i] = (u | 0x00400000) & 0xffff0000;
+      continue;
+    }
+    bits[i] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 0) & 0xffff0000;
+  }
+  return out;
+}
+
 export function rand(shape: number[], seed = 1): tf.Tensor {
   return tf.tensor(randomValues(tf.util.sizeFromShape(shape), seed), shape);
 }

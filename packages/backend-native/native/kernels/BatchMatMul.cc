@@ -37,9 +37,10 @@ void ApplyActivation(float* y, std::size_t n, int act, float alpha) {
 }
 
 // batchMatMul(a, b, out, aIndex: Int32Array, bIndex: Int32Array, M, N, K, transA, transB,
-//             bias: Float32Array|null, activation, alpha, mode)
+//             bias: Float32Array|null, activation, alpha, mode, [aBf16, aReady, bBf16, bReady])
 // out[i] = act(op(a[aIndex[i]]) @ op(b[bIndex[i]]) + bias), bias of length N (one per column);
-// mode: GemmMode (gemm.h), float32 on OpenBLAS or oneDNN, or bf16 inputs on oneDNN.
+// mode: GemmMode (gemm.h), float32 on OpenBLAS or oneDNN, or bf16 inputs on oneDNN. aBf16/bBf16:
+// Uint16Array|null, the bf16 copy the caller keeps for a/b (GemmExtras), with whether it is filled.
 Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const float* a = F32(info, 0);
   const float* b = F32(info, 1);
@@ -55,14 +56,23 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const float alpha = static_cast<float>(Num(info, 12));
   const auto mode = static_cast<GemmMode>(Int(info, 13));
 
-  const std::size_t mn = static_cast<std::size_t>(M * N);
-  if (bias != nullptr) {
-    for (std::size_t r = 0; r < batch * static_cast<std::size_t>(M); ++r) std::memcpy(out + r * N, bias, sizeof(float) * N);
+  GemmExtras extras;
+  extras.bias = bias;
+  if (info.Length() > 17) {
+    if (!info[14].IsNull()) {
+      extras.aBf16 = info[14].As<Napi::Uint16Array>().Data();
+      extras.aReady = info[15].As<Napi::Boolean>().Value();
+    }
+    if (!info[16].IsNull()) {
+      extras.bBf16 = info[16].As<Napi::Uint16Array>().Data();
+      extras.bReady = info[17].As<Napi::Boolean>().Value();
+    }
   }
+  const std::size_t mn = static_cast<std::size_t>(M * N);
   const std::size_t mk = static_cast<std::size_t>(M * K), kn = static_cast<std::size_t>(K * N);
   const std::size_t aCount = mk == 0 ? 0 : Len(info, 0) / mk, bCount = kn == 0 ? 0 : Len(info, 1) / kn;
   try {
-    Gemm(mode, batch, transA, transB, M, N, K, a, aCount, aIndex, b, bCount, bIndex, bias ? 1.f : 0.f, out);
+    Gemm(mode, batch, transA, transB, M, N, K, a, aCount, aIndex, b, bCount, bIndex, 0.f, out, extras);
   } catch (const std::exception& e) {
     Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();
     return info.Env().Undefined();

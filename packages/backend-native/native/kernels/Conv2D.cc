@@ -114,23 +114,17 @@ Napi::Value Conv2DImpl(const Napi::CallbackInfo& info) {
   const auto mode = static_cast<GemmMode>(Int(info, 7));
   const int64_t K = g.K(), P = g.P();
   if (g.n * P * g.cout == 0) return info.Env().Undefined();
-  const float beta = bias ? 1.f : 0.f;
-  if (bias) {
-    for (int64_t r = 0; r < g.n * P; ++r) std::memcpy(out + r * g.cout, bias, sizeof(float) * g.cout);
-  } else if (K == 0) {
-    std::memset(out, 0, sizeof(float) * g.n * P * g.cout);
-  }
-  if (K > 0) {
-    if (g.Direct()) {
-      Gemm(mode, 1, false, false, g.n * P, g.cout, K, x, 1, nullptr, w, 1, nullptr, beta, out);
-    } else {
-      const int64_t nbMax = BlockImages(g);
-      std::vector<float> cols(static_cast<std::size_t>(nbMax * P * K));
-      for (int64_t n0 = 0; n0 < g.n; n0 += nbMax) {
-        const int64_t nb = std::min(nbMax, g.n - n0);
-        Im2Col(g, x, n0, nb, cols.data());
-        Gemm(mode, 1, false, false, nb * P, g.cout, K, cols.data(), 1, nullptr, w, 1, nullptr, beta, out + n0 * P * g.cout);
-      }
+  GemmExtras withBias;
+  withBias.bias = bias;  // Gemm adds it (inside oneDNN's kernel where it runs), also when K is 0
+  if (g.Direct() || K == 0) {
+    Gemm(mode, 1, false, false, g.n * P, g.cout, K, x, 1, nullptr, w, 1, nullptr, 0.f, out, withBias);
+  } else {
+    const int64_t nbMax = BlockImages(g);
+    std::vector<float> cols(static_cast<std::size_t>(nbMax * P * K));
+    for (int64_t n0 = 0; n0 < g.n; n0 += nbMax) {
+      const int64_t nb = std::min(nbMax, g.n - n0);
+      Im2Col(g, x, n0, nb, cols.data());
+      Gemm(mode, 1, false, false, nb * P, g.cout, K, cols.data(), 1, nullptr, w, 1, nullptr, 0.f, out + n0 * P * g.cout, withBias);
     }
   }
   Activate(out, static_cast<std::size_t>(g.n * P * g.cout), act, alpha);

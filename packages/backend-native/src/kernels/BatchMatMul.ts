@@ -1,6 +1,6 @@
 import { BatchMatMul, broadcast_util, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeBackend } from '../backend.js';
-import { binding } from '../binding.js';
+import { binding, GEMM_MODES } from '../binding.js';
 import { outputArray } from './alloc.js';
 import { runCpu, type NativeKernelArgs } from './fallback.js';
 
@@ -66,7 +66,9 @@ export function planMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, tr
 /** Runs the planned GEMMs on float32 values: out = act(op(a) @ op(b) + bias), in the backend's GEMM mode (bf16 under autocast). */
 export function runMatMul(
   backend: NativeBackend,
+  a: TensorInfo,
   aVals: Float32Array,
+  b: TensorInfo,
   bVals: Float32Array,
   plan: MatMulPlan,
   transposeA: boolean,
@@ -77,7 +79,15 @@ export function runMatMul(
 ): TensorInfo {
   const out = outputArray(util.sizeFromShape(plan.outShape));
   if (out.length > 0) {
-    binding().batchMatMul(aVals, bVals, out, plan.aIndex, plan.bIndex, plan.m, plan.n, plan.k, transposeA, transposeB, bias, activation, alpha, backend.gemmMode);
+    const bf16 = backend.gemmMode === GEMM_MODES.bf16;
+    const aShadow = bf16 ? backend.bf16Shadow(a, aVals) : undefined;
+    const bShadow = bf16 ? backend.bf16Shadow(b, bVals) : undefined;
+    binding().batchMatMul(
+      aVals, bVals, out, plan.aIndex, plan.bIndex, plan.m, plan.n, plan.k, transposeA, transposeB, bias, activation, alpha, backend.gemmMode,
+      aShadow?.values ?? null, aShadow?.ready ?? false, bShadow?.values ?? null, bShadow?.ready ?? false,
+    );
+    if (aShadow) aShadow.ready = true;
+    if (bShadow) bShadow.ready = true;
   }
   return backend.makeTensorInfo(plan.outShape, 'float32', out);
 }
@@ -91,7 +101,7 @@ export function batchMatMul(args: NativeKernelArgs): TensorInfo {
   const aVals = backend.float32(a);
   const bVals = backend.float32(b);
   if (!aVals || !bVals) return runCpu(BatchMatMul, args);
-  return runMatMul(backend, aVals, bVals, planMatMul(a, b, transposeA, transposeB), transposeA, transposeB);
+  return runMatMul(backend, a, aVals, b, bVals, planMatMul(a, b, transposeA, transposeB), transposeA, transposeB);
 }
 
 export const batchMatMulConfig: KernelConfig = {

@@ -34,7 +34,7 @@ export function fusedMatMul(args: NativeKernelArgs): TensorInfo {
     if (!col) return runCpu(_FusedMatMul, args);
     bias = col;
   }
-  return runMatMul(backend, aVals, bVals, plan, transposeA, transposeB, bias, code, alpha);
+  return runMatMul(backend, a, aVals, b, bVals, plan, transposeA, transposeB, bias, code, alpha);
 }
 
 export const fusedMatMulConfig: KernelConfig = {

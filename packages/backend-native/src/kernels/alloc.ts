@@ -57,6 +57,20 @@ export function outputArray(n: number): Float32Array {
 
 const wholeBuffer = (v: Float32Array) => v.byteOffset === 0 && v.byteLength === v.buffer.byteLength;
 
+/** A buffer the backend keeps for itself (never seen outside it): recycled by `release`. */
+export function privateArray(n: number): Float32Array {
+  const out = outputArray(n);
+  const buffer = out.buffer as ArrayBuffer;
+  fresh.delete(buffer);
+  if (wholeBuffer(out)) owned.add(buffer);
+  return out;
+}
+
+/** Whether `values` is a whole buffer that exactly one live tensor holds and nobody outside the backend has seen. */
+export function isOwned(values: Float32Array): boolean {
+  return owned.has(values.buffer as ArrayBuffer);
+}
+
 /** A tensor now holds `values`: a fresh buffer becomes owned; a second holder of an owned buffer ends its ownership. */
 export function noteRegistered(values: unknown): void {
   if (!(values instanceof Float32Array)) return;

@@ -7,22 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { NativeBackend } from '../backend.js';
 import { nativeBackendStatus } from '../index.js';
-import { expectNativeMatches, randomValues } from '../test_util.js';
-
-/** float32 -> nearest bf16 (ties to even), NaN kept, as float32: the reference rounding. */
-function roundBf16(values: Float32Array): Float32Array {
-  const out = new Float32Array(values);
-  const bits = new Uint32Array(out.buffer);
-  for (let i = 0; i < bits.length; i++) {
-    const u = bits[i]!;
-    if ((u & 0x7fffffff) > 0x7f800000) {
-      bits[i] = (u | 0x00400000) & 0xffff0000;
-      continue;
-    }
-    bits[i] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 0) & 0xffff0000;
-  }
-  return out;
-}
+import { expectNativeMatches, randomValues, roundBf16 } from '../test_util.js';
 
 const cpuHasBf16 = existsSync('/proc/cpuinfo') && /\bavx512_bf16\b|\bamx_bf16\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
 const onednnInstalled = existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
@@ -107,6 +92,37 @@ describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded 
         bias,
       ]);
     });
+  });
+
+  it('keeps one bf16 copy of a large GEMM input for its next GEMMs, equal to converting again; drops it with the tensor or when its values escape', () => {
+    tf.setBackend('native');
+    const be = native();
+    const prev = be.setAutocast('bf16');
+    try {
+      const same = (a: tf.Tensor, b: tf.Tensor) => expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+      tf.tidy(() => {
+        const w = rnd([128, 64], 80);
+        const dy = rnd([256, 64], 82);
+        const x = tf.add(rnd([256, 128], 81), 0); // a kernel's output, seen by no one: 32768 values get a copy
+        const y = tf.matMul(x, w);
+        expect(be.liveBf16Shadows()).toBe(1);
+        const dw = tf.matMul(x, dy, true, false); // the weight gradient reads the same copy, transposed
+        expect(be.liveBf16Shadows()).toBe(1);
+        const plain = rnd([256, 128], 81); // the same values, never a copy (not a kernel's output)
+        same(y, tf.matMul(plain, w));
+        same(dw, tf.matMul(plain, dy, true, false));
+        // Values handed out may be written to: the copy goes, the next GEMM reads what is there now.
+        const values = x.dataSync() as Float32Array;
+        expect(be.liveBf16Shadows()).toBe(0);
+        values.fill(0.5);
+        same(tf.matMul(x, w), tf.matMul(tf.fill([256, 128], 0.5), w));
+        tf.matMul(tf.add(plain, 1), w); // another copy, freed with its tensor at the end of the scope
+        expect(be.liveBf16Shadows()).toBe(1);
+      });
+      expect(be.liveBf16Shadows()).toBe(0);
+    } finally {
+      be.setAutocast(prev);
+    }
   });
 
   const CONVS: { x: number[]; f: number[]; strides: number; pad: 'valid' | 'same' | number }[] = [
