@@ -22,7 +22,8 @@
         "native/kernels/AdamW.cc",
         "native/kernels/BatchNorm.cc",
         "native/kernels/Pool.cc",
-        "native/kernels/Tile.cc"
+        "native/kernels/Tile.cc",
+        "native/kernels/Attention.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

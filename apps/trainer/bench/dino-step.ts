@@ -7,7 +7,7 @@
 //           small = vit_small/16 on 224 px global, 96 px local crops (ImageNet, as main_dino.py);
 //           smoke = a 1-block dim-48 ViT on 28/12 px with 2 local crops (checks the script, CPU Vulkan).
 // On webgpu it also counts the compute dispatches of one step; `--unfuse` unregisters our fused
-// kernels first (attention: SslAttention; all: every Ssl* kernel), so the tfjs composites run, to
+// kernels first (attention: the Ssl*Attention* kernels; all: every Ssl* kernel), so the tfjs composites run, to
 // count the step as it was without them.
 // Prints one JSON line; bench/dino_step.py is the PyTorch counterpart (fp32 and autocast, CUDA or CPU).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -48,7 +48,8 @@ if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be a po
 const info = await initBackend(values.backend ? { backend: values.backend as BackendName } : {});
 if (values.unfuse !== undefined) {
   if (values.unfuse !== 'attention' && values.unfuse !== 'all') throw new Error(`--unfuse must be 'attention' or 'all', got '${values.unfuse}'`);
-  const names = values.unfuse === 'attention' ? ['SslAttention'] : tf.getKernelsForBackend(info.name).map((k) => k.kernelName).filter((n) => n.startsWith('Ssl'));
+  const ours = tf.getKernelsForBackend(info.name).map((k) => k.kernelName).filter((n) => n.startsWith('Ssl'));
+  const names = values.unfuse === 'attention' ? ours.filter((n) => n.includes('Attention')) : ours;
   for (const name of names) if (tf.getKernel(name, info.name)) tf.unregisterKernel(name, info.name);
 }
 /** The webgpu backend's running count of compute dispatches (@ssl/backend-webgpu); undefined elsewhere. */

@@ -211,7 +211,7 @@ for (const [s, r] of rows) {
 
 console.log(`\n## ViT-Tiny train step (patch 4, 28px, depth ${depth}, dim 192, 3 heads, 2x28px + 6x12px crops, batch 32, AdamW)\n`);
 await tf.setBackend('native');
-// plain: the issue's step, every op a tfjs op; fused: LayerNorm, GELU and AdamW through
+// plain: the issue's step, every op a tfjs op; fused: LayerNorm, GELU, attention and AdamW through
 // @ssl/tensor's fused ops (one native kernel each, forward and backward).
 const fusedOps = await loadFusedOps();
 const variants: Array<[string, StepOps | undefined, StepPrecision]> = [['plain', PLAIN_OPS, 'fp32'], ['fused', fusedOps, 'fp32']];

@@ -1,6 +1,6 @@
 // A DINO-style ViT-Tiny train step in plain tf ops: the workload the native backend is tuned for.
 // bench/vit_step.py is the same step in PyTorch; keep the two in step. The 'fused' variant swaps
-// LayerNorm, GELU and the AdamW update for @ssl/tensor's fused ops (see loadFusedOps).
+// LayerNorm, GELU, attention and the AdamW update for @ssl/tensor's fused ops (see loadFusedOps).
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -118,6 +118,8 @@ export interface StepOps {
   linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor;
   layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor;
   gelu(x: tf.Tensor): tf.Tensor;
+  /** A block's attention on its packed qkv [B, N, 3 H hd]: softmax(q k^T scale) v per head, heads merged: [B, N, H hd]. */
+  selfAttention(qkv: tf.Tensor, heads: number, scale: number): tf.Tensor;
   /** One AdamW step of one parameter: new param, m, v. */
   adamw(
     p: tf.Tensor,
@@ -136,6 +138,14 @@ export const PLAIN_OPS: StepOps = {
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
   },
   gelu: (x) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)),
+  // timm's reshape/permute into heads, `(q @ k.transpose(-2, -1)) * scale`, softmax, `@ v`, heads merged.
+  selfAttention(qkv, H, scale) {
+    const [B, N, C] = qkv.shape as [number, number, number];
+    const hd = C / (3 * H);
+    const [q, k, v] = tf.unstack(tf.transpose(tf.reshape(qkv, [B, N, 3, H, hd]), [2, 0, 3, 1, 4])) as [tf.Tensor, tf.Tensor, tf.Tensor]; // [B, H, N, hd]
+    const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale)); // [B, H, N, N]
+    return tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [B, N, C / 3]);
+  },
   // AdamW (decoupled weight decay), bias-corrected.
   adamw(w, g, m0, v0, { lr, beta1: b1, beta2: b2, eps, weightDecay: wd, step: t }) {
     const m = tf.add(tf.mul(m0, b1), tf.mul(g, 1 - b1));
@@ -146,7 +156,7 @@ export const PLAIN_OPS: StepOps = {
 };
 
 /**
- * @ssl/tensor's layerNorm, gelu and adamwUpdate, which run the fused Ssl* kernels on this backend.
+ * @ssl/tensor's layerNorm, gelu, selfAttention and adamwUpdate, which run the fused Ssl* kernels on this backend.
  * @ssl/tensor depends on this package, so it cannot be a dependency here: the bench loads its
  * build from the workspace at run time (undefined when packages/tensor is not built).
  */
@@ -157,23 +167,27 @@ export async function loadFusedOps(): Promise<StepOps | undefined> {
   const t = (await import(pathToFileURL(entry).href)) as {
     layerNorm: StepOps['layerNorm'];
     gelu: StepOps['gelu'];
+    selfAttention: StepOps['selfAttention'];
     adamwUpdate: StepOps['adamw'];
   };
   // nn.Linear's addmm: the bias rides in the GEMM's epilogue (the models' Linear does the same).
-  return { linear: linearWith(true), layerNorm: t.layerNorm, gelu: t.gelu, adamw: t.adamwUpdate };
+  const fused: StepOps = { linear: linearWith(true), layerNorm: t.layerNorm, gelu: t.gelu, selfAttention: t.selfAttention, adamw: t.adamwUpdate };
+  // BENCH_UNFUSE=selfAttention,gelu,...: those ops as plain tfjs ops, to measure what each fused kernel brings.
+  for (const name of (process.env.BENCH_UNFUSE ?? '').split(',').filter(Boolean)) {
+    if (!(name in PLAIN_OPS) || name === 'linear') throw new Error(`BENCH_UNFUSE: no fused op '${name}' (layerNorm, gelu, selfAttention, adamw)`);
+    (fused as unknown as Record<string, unknown>)[name] = PLAIN_OPS[name as keyof StepOps];
+  }
+  return fused;
 }
 
 function block(p: Params, i: number, x: tf.Tensor, cfg: VitConfig, ops: StepOps): tf.Tensor {
-  const { layerNorm, gelu, linear } = ops;
+  const { layerNorm, gelu, linear, selfAttention } = ops;
   const pre = `blocks.${i}`;
-  const [B, N, D] = x.shape as [number, number, number];
+  const D = x.shape[2]!;
   const H = cfg.heads;
   const hd = D / H;
   const h = layerNorm(x, get(p, `${pre}.ln1.g`), get(p, `${pre}.ln1.b`), 1e-6);
-  const qkv = tf.transpose(tf.reshape(linear(h, get(p, `${pre}.qkv.w`), get(p, `${pre}.qkv.b`)), [B, N, 3, H, hd]), [2, 0, 3, 1, 4]); // [3, B, H, N, hd]
-  const [q, k, v] = tf.unstack(qkv) as [tf.Tensor, tf.Tensor, tf.Tensor]; // [B, H, N, hd]
-  const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd))); // [B, H, N, N]
-  const o = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [B, N, D]); // [B, N, D]
+  const o = selfAttention(linear(h, get(p, `${pre}.qkv.w`), get(p, `${pre}.qkv.b`)), H, 1 / Math.sqrt(hd)); // [B, N, D]
   x = tf.add(x, linear(o, get(p, `${pre}.proj.w`), get(p, `${pre}.proj.b`)));
   const m = layerNorm(x, get(p, `${pre}.ln2.g`), get(p, `${pre}.ln2.b`), 1e-6);
   return tf.add(x, linear(gelu(linear(m, get(p, `${pre}.fc1.w`), get(p, `${pre}.fc1.b`))), get(p, `${pre}.fc2.w`), get(p, `${pre}.fc2.b`)));

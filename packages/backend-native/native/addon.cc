@@ -72,6 +72,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBatchNorm(env, exports);
   InitPool(env, exports);
   InitTile(env, exports);
+  InitAttention(env, exports);
   return exports;
 }
 

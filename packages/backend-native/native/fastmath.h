@@ -2,6 +2,7 @@
 // reduction by ln 2 (within 2 ulp); erf: a rational minimax fit on [-4, 4] (within ~1e-7, the
 // accuracy of float). NaN passes through; overflow gives inf, deep underflow 0.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -51,6 +52,49 @@ inline float FastErf(float x) {
   float out = p / q;
   out = out > 1.f ? 1.f : (out < -1.f ? -1.f : out);
   return x != x ? x : out;
+}
+
+// out = softmax(x) over n values: exp(x - max) / sum; a NaN anywhere makes the row NaN. The max
+// and the sum run over 16 lanes (a scalar max or sum is one long dependency chain), the sum then
+// adds the lanes in order.
+inline void SoftmaxRow(const float* x, float* out, std::size_t n) {
+  typedef float V __attribute__((vector_size(64)));
+  typedef int32_t M __attribute__((vector_size(64)));
+  constexpr std::size_t L = 16;
+  const float inf = __builtin_inff();
+  V vmax = V{} - inf;
+  M nan = M{};
+  std::size_t j = 0;
+  for (; j + L <= n; j += L) {
+    V v;
+    std::memcpy(&v, x + j, sizeof v);
+    nan |= v != v;
+    vmax = v > vmax ? v : vmax;
+  }
+  float m = -inf;
+  bool anyNan = false;
+  for (std::size_t l = 0; l < L; ++l) {
+    m = vmax[l] > m ? vmax[l] : m;
+    anyNan = anyNan || nan[l] != 0;
+  }
+  for (; j < n; ++j) {
+    if (x[j] != x[j]) anyNan = true;
+    m = x[j] > m ? x[j] : m;
+  }
+  if (anyNan) m = __builtin_nanf("");
+  for (std::size_t i = 0; i < n; ++i) out[i] = FastExp(x[i] - m);
+  V vsum = V{};
+  j = 0;
+  for (; j + L <= n; j += L) {
+    V v;
+    std::memcpy(&v, out + j, sizeof v);
+    vsum += v;
+  }
+  float s = 0.f;
+  for (std::size_t l = 0; l < L; ++l) s += vsum[l];
+  for (; j < n; ++j) s += out[j];
+  const float inv = 1.f / s;
+  for (std::size_t i = 0; i < n; ++i) out[i] *= inv;
 }
 
 }  // namespace sslnative

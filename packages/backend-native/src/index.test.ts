@@ -17,7 +17,19 @@ describe('native backend', () => {
     const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
     const native = tf.getKernelsForBackend('native').map((k) => k.kernelName).sort();
     expect(native.filter((n) => !n.startsWith('Ssl'))).toEqual(cpu);
-    expect(native.filter((n) => n.startsWith('Ssl'))).toEqual(['SslAdamW', 'SslBatchNorm', 'SslBatchNormGrad', 'SslGelu', 'SslGeluGrad', 'SslLayerNorm', 'SslLayerNormGrad']);
+    expect(native.filter((n) => n.startsWith('Ssl'))).toEqual([
+      'SslAdamW',
+      'SslAttention',
+      'SslAttentionGrad',
+      'SslBatchNorm',
+      'SslBatchNormGrad',
+      'SslGelu',
+      'SslGeluGrad',
+      'SslLayerNorm',
+      'SslLayerNormGrad',
+      'SslSelfAttention',
+      'SslSelfAttentionGrad',
+    ]);
   });
 
   it('rejects a bad thread count by name', () => {

@@ -6,6 +6,7 @@ import { fusedMatMulConfig } from './kernels/_FusedMatMul.js';
 import { binaryConfigs } from './kernels/binary.js';
 import { conv2dConfigs } from './kernels/Conv2D.js';
 import { geluConfigs } from './kernels/Gelu.js';
+import { attentionConfigs } from './kernels/Attention.js';
 import { layerNormConfigs } from './kernels/LayerNorm.js';
 import { packConfigs } from './kernels/Pack.js';
 import { poolConfigs } from './kernels/Pool.js';
@@ -18,8 +19,8 @@ import { unaryConfigs } from './kernels/unary.js';
 
 /**
  * Every kernel the C++ addon provides: overrides of tfjs kernels (all other tfjs kernels are the
- * JS cpu ones) and the fused Ssl* kernels, which only this backend has (@ssl/tensor's layerNorm,
- * gelu and adamwUpdate run them when registered, else a composite of tfjs ops).
+ * JS cpu ones) and the fused Ssl* kernels (@ssl/tensor's layerNorm, gelu, attention and
+ * adamwUpdate run them when registered, else a composite of tfjs ops).
  */
 export const NATIVE_KERNELS: KernelConfig[] = [
   batchMatMulConfig,
@@ -37,5 +38,6 @@ export const NATIVE_KERNELS: KernelConfig[] = [
   ...poolConfigs,
   tileConfig,
   ...geluConfigs,
+  ...attentionConfigs,
   adamwConfig,
 ];

@@ -3,7 +3,7 @@
  * position embedding (bicubic-interpolated for other input sizes exactly as the official code),
  * pre-norm blocks with stochastic depth, final LayerNorm. Inputs are NHWC.
  */
-import { Rng, attention, tf } from '@ssl/tensor';
+import { Rng, selfAttention, tf } from '@ssl/tensor';
 import type { Tensor, Variable } from '@ssl/tensor';
 import type { Backbone, ForwardOptions } from './backbone.js';
 import { Conv2d, LayerNorm, Linear, gelu, toRng, truncNormal } from './layers.js';
@@ -75,12 +75,9 @@ class Attention extends Module {
     return tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4])) as [Tensor, Tensor, Tensor]; // 3 x [B, heads, N, hd]
   }
 
-  /** x `[B, N, D]` -> `[B, N, D]`: softmax(q k^T scale) v through `attention` (one fused kernel where the backend has it). */
+  /** x `[B, N, D]` -> `[B, N, D]`: softmax(q k^T scale) v per head through `selfAttention` (fused kernels where the backend has them). */
   forward(x: Tensor): Tensor {
-    const [B, N, D] = x.shape as [number, number, number];
-    const [q, k, v] = this.qkvHeads(x);
-    const o = tf.transpose(attention(q, k, v, this.scale), [0, 2, 1, 3]); // [B, heads, N, hd] -> [B, N, heads, hd]
-    return this.proj.forward(tf.reshape(o, [B, N, D]));
+    return this.proj.forward(selfAttention(this.qkv.forward(x), this.numHeads, this.scale));
   }
 
   /** The attention weights `[B, heads, N, N]` (for attention maps; the forward never forms them where fused). */

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 // Through the index, which registers tfjs's gradients.
-import { FUSED_KERNELS, adamwUpdate, attention, autocast, batchNormTrain, gelu, hasFusedKernel, initBackend, layerNorm, tf } from './index.js';
+import { FUSED_KERNELS, adamwUpdate, attention, autocast, batchNormTrain, bf16Support, gelu, hasFusedKernel, initBackend, layerNorm, selfAttention, tf } from './index.js';
 import type { AdamWStep } from './index.js';
 
 /** Deterministic values in [-2, 2) (an LCG), so failures reproduce. */
@@ -170,12 +170,13 @@ describe('composite (cpu backend)', () => {
 });
 
 describe('fused kernels (native backend) against the composite (cpu backend)', () => {
-  // Native keeps attention as the composite: its bf16 GEMMs are the fast path for q k^T and p v.
-  const NATIVE_FUSED = Object.values(FUSED_KERNELS).filter((k) => k !== FUSED_KERNELS.attention && k !== FUSED_KERNELS.attentionGrad);
+  // Each fused op's kernels; the attention ones are checked in their own block below.
+  const ATTENTION_KERNELS: string[] = [FUSED_KERNELS.attention, FUSED_KERNELS.attentionGrad, FUSED_KERNELS.selfAttention, FUSED_KERNELS.selfAttentionGrad];
+  const NATIVE_FUSED = Object.values(FUSED_KERNELS).filter((k) => !ATTENTION_KERNELS.includes(k));
 
-  it('the native backend registers every fused kernel under these names (attention excepted)', () => {
+  it('the native backend registers every fused kernel under these names', () => {
     expect(nativeOk).toBe(true);
-    for (const name of NATIVE_FUSED) expect(tf.getKernel(name, 'native')).toBeDefined();
+    for (const name of Object.values(FUSED_KERNELS)) expect(tf.getKernel(name, 'native')).toBeDefined();
   });
 
   it('layerNorm: forward and gradients (dx, dgamma, dbeta)', () => {
@@ -261,31 +262,58 @@ describe('fused kernels (native backend) against the composite (cpu backend)', (
   });
 });
 
-describe('attention', () => {
-  // The ops the ViT ran before `attention` existed: on every backend without an SslAttention kernel
-  // (cpu, native) the op must be exactly these, so numerics and speed do not move.
+describe('attention and selfAttention', () => {
+  // The ops the ViT ran before the fused ones existed: where no kernel is registered (cpu) the ops
+  // must be exactly these, so numerics do not move; native runs its kernels, equal within float32
+  // summation order (and in bf16 under autocast, checked against a rounded reference in
+  // @ssl/backend-native's attention tests).
   const attentionPlain = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, s: number) => tf.matMul(tf.softmax(tf.matMul(tf.mul(q, s), k, false, true)), v);
+  const selfAttentionPlain = (qkv: tf.Tensor, heads: number, s: number) => {
+    const [b, n, c] = qkv.shape as [number, number, number];
+    const d = c / (3 * heads);
+    const [q, k, v] = tf.unstack(tf.transpose(tf.reshape(qkv, [b, n, 3, heads, d]), [2, 0, 3, 1, 4])) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    return tf.reshape(tf.transpose(attentionPlain(q, k, v, s), [0, 2, 1, 3]), [b, n, c / 3]);
+  };
   const qkv = (seed: number) => [rand([2, 3, 50, 16], seed), rand([2, 3, 50, 16], seed + 1), rand([2, 3, 50, 16], seed + 2)] as const;
   const withGrads = (f: typeof attentionPlain, seed: number) => () => {
     const w = rand([2, 3, 50, 16], seed + 3);
     const [q, k, v] = qkv(seed);
     return [f(q, k, v, 0.25), ...tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, b, c, 0.25), w)))([q, k, v])];
   };
+  const packedWithGrads = (f: typeof selfAttentionPlain, seed: number) => () => {
+    const x = rand([2, 50, 144], seed);
+    const w = rand([2, 50, 48], seed + 1);
+    return [f(x, 3, 0.25), ...tf.grads((a: tf.Tensor) => tf.sum(tf.mul(f(a, 3, 0.25), w)))([x])];
+  };
 
-  it('on cpu and native (no SslAttention kernel) is the same float32 bits as the plain ops, forward and gradients', () => {
-    for (const backend of nativeOk ? ['cpu', 'native'] : ['cpu']) {
-      tf.setBackend(backend);
-      expect(hasFusedKernel(FUSED_KERNELS.attention)).toBe(false);
-      expectClose(on(backend, withGrads(attention, 500)), on(backend, withGrads(attentionPlain, 500)), 0, 0);
-    }
+  it('on cpu (no kernels) are the same float32 bits as the plain ops, forward and gradients', () => {
+    tf.setBackend('cpu');
+    expect(hasFusedKernel(FUSED_KERNELS.attention)).toBe(false);
+    expectClose(on('cpu', withGrads(attention, 500)), on('cpu', withGrads(attentionPlain, 500)), 0, 0);
+    expectClose(on('cpu', packedWithGrads(selfAttention, 505)), on('cpu', packedWithGrads(selfAttentionPlain, 505)), 0, 0);
   });
 
-  it('under bf16 autocast native keeps its bf16 GEMMs for q k^T and p v (the same bits as the plain ops there)', () => {
+  it('on native run one kernel each way and equal the plain ops on cpu', async () => {
     if (!nativeOk) return;
+    expectClose(on('native', withGrads(attention, 510)), on('cpu', withGrads(attentionPlain, 510)), 1e-4, 1e-5);
+    expectClose(on('native', packedWithGrads(selfAttention, 515)), on('cpu', packedWithGrads(selfAttentionPlain, 515)), 1e-4, 1e-5);
     tf.setBackend('native');
-    const ours = autocast('bf16', () => on('native', withGrads(attention, 510)));
-    const plain = autocast('bf16', () => on('native', withGrads(attentionPlain, 510)));
-    expectClose(ours, plain, 0, 0);
+    const x = rand([2, 50, 144], 520);
+    const info = await tf.profile(() => tf.tidy(() => tf.grads((a: tf.Tensor) => tf.sum(selfAttention(a, 3, 0.25)))([x])));
+    const names = info.kernels.map((k) => k.name);
+    expect(names.filter((n) => n.startsWith('SslSelfAttention'))).toEqual([FUSED_KERNELS.selfAttention, FUSED_KERNELS.selfAttentionGrad]);
+    expect(names.some((n) => n === 'Transpose' || n === 'BatchMatMul' || n === 'Softmax')).toBe(false);
+    x.dispose();
+  });
+
+  it('under bf16 autocast native passes the precision to its kernels (bf16 products, not the float32 result)', () => {
+    if (!nativeOk || !bf16Support({}).bf16) return;
+    tf.setBackend('native');
+    const inScope = autocast('bf16', () => on('native', packedWithGrads(selfAttention, 530)));
+    const x = () => rand([2, 50, 144], 530);
+    const asked = on('native', () => tf.engine().runKernel(FUSED_KERNELS.selfAttention, { qkv: x() }, { heads: 3, scale: 0.25, precision: 'bf16' }) as tf.Tensor);
+    expectClose([inScope[0]!], asked, 0, 0);
+    expect(() => expectClose([inScope[0]!], on('native', () => selfAttention(x(), 3, 0.25)), 1e-4, 1e-5)).toThrow();
   });
 
   it('bad inputs are named', () => {

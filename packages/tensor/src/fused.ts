@@ -24,11 +24,18 @@ export const FUSED_KERNELS = {
   adamw: 'SslAdamW',
   /**
    * inputs {q, k, v} (each `[BH, N, d]`); attrs scale, precision (`currentPrecision()`: 'fp16'
-   * reads the matmul operands rounded to binary16); output softmax(q scale k^T) v `[BH, N, d]`.
+   * / 'bf16' read the matmul operands rounded to binary16 / bf16); output softmax(q scale k^T) v `[BH, N, d]`.
    */
   attention: 'SslAttention',
   /** inputs {dy, q, k, v}; attrs scale, precision; outputs [dq, dk, dv]. */
   attentionGrad: 'SslAttentionGrad',
+  /**
+   * input {qkv} `[B, N, 3 heads d]` (timm's packed projection: q, k, v, each heads-major); attrs
+   * heads, scale, precision; output `[B, N, heads d]`: `selfAttention` without the head transposes.
+   */
+  selfAttention: 'SslSelfAttention',
+  /** inputs {dy, qkv}; same attrs; output dqkv. */
+  selfAttentionGrad: 'SslSelfAttentionGrad',
 } as const;
 
 /** Largest sequence length and head dim an `SslAttention` kernel must take; beyond, the composite runs. */
@@ -291,12 +298,45 @@ function attentionKernel(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor
   })(q, k, v);
 }
 
+function selfAttentionComposite(qkv: Tensor, heads: number, scale: number): Tensor {
+  const [b, n, c] = qkv.shape as [number, number, number];
+  const d = c / (3 * heads);
+  const [q, k, v] = tf.unstack(tf.transpose(tf.reshape(qkv, [b, n, 3, heads, d]), [2, 0, 3, 1, 4])) as [Tensor, Tensor, Tensor]; // [B, heads, N, d]
+  return tf.reshape(tf.transpose(attention(q, k, v, scale), [0, 2, 1, 3]), [b, n, heads * d]);
+}
+
+/**
+ * The attention of a ViT block on its packed qkv projection: `qkv` `[B, N, 3 heads d]` (timm's
+ * `qkv(x).reshape(B, N, 3, heads, d)`), split into heads, `attention` per head, heads merged back:
+ * `[B, N, heads d]`. Where the backend registers `SslSelfAttention` (native) one kernel reads the
+ * heads in place and writes the merged output (one more for the gradient): no transposed copies
+ * of q, k, v, the output or their gradients. Elsewhere the transposes and `attention`.
+ */
+export function selfAttention(qkv: Tensor, heads: number, scale: number): Tensor {
+  if (qkv.rank !== 3) throw new Error(`selfAttention: qkv must be [B, N, 3 * heads * headDim], got [${qkv.shape}]`);
+  if (!Number.isInteger(heads) || heads < 1 || qkv.shape[2]! % (3 * heads) !== 0) {
+    throw new Error(`selfAttention: heads must be a positive integer dividing qkv's last dim ${qkv.shape[2]} / 3, got ${heads}`);
+  }
+  if (!Number.isFinite(scale)) throw new Error(`selfAttention: scale must be a finite number, got ${scale}`);
+  if (!(allFloat32([qkv]) && hasFusedKernel(FUSED_KERNELS.selfAttention) && qkv.size > 0)) return selfAttentionComposite(qkv, heads, scale);
+  return customGrad((...args) => {
+    const [x, save] = args as [Tensor, Saver];
+    save([x]);
+    const attrs = () => ({ heads, scale, precision: currentPrecision() });
+    return {
+      value: tf.engine().runKernel(FUSED_KERNELS.selfAttention, { qkv: x }, attrs()) as Tensor,
+      // The backward pass runs in the precision current then, as the composite's gradient matmuls would.
+      gradFunc: (dy, saved) => [tf.engine().runKernel(FUSED_KERNELS.selfAttentionGrad, { dy, qkv: saved[0]! }, attrs()) as Tensor],
+    };
+  })(qkv);
+}
+
 /**
  * Scaled dot-product attention, `softmax(q scale k^T) v` over the last two axes (the ViT's
  * `(q @ k.transpose(-2, -1)) * scale`, softmax, `@ v`, with the scale applied to q). `q`, `k`,
- * `v` are `[..., N, d]` of one shape. One kernel forward and four backward where the backend
- * registers `SslAttention` (webgpu); elsewhere the composite of matMul and softmax, so the native
- * backend keeps its GEMMs (bf16 under autocast) exactly as before. Differentiable in q, k and v.
+ * `v` are `[..., N, d]` of one shape. Where the backend registers `SslAttention` (webgpu: one
+ * dispatch forward, four backward; native: one call each, bf16 products under autocast) its kernels
+ * run; elsewhere the composite of matMul and softmax. Differentiable in q, k and v.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
   if (q.rank < 2) throw new Error(`attention: q must be [..., N, d], got [${q.shape}]`);
@@ -307,7 +347,6 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tenso
   const fused =
     allFloat32([q, k, v]) &&
     hasFusedKernel(FUSED_KERNELS.attention) &&
-    currentPrecision() !== 'bf16' &&
     n <= ATTENTION_KERNEL_LIMITS.maxTokens &&
     d <= ATTENTION_KERNEL_LIMITS.maxHeadDim &&
     q.size > 0;

@@ -17,7 +17,7 @@ export type {
 } from '@tensorflow/tfjs-core';
 export { BACKEND_ORDER, formatBackendReport, initBackend, resolveThreads } from './backend.js';
 export type { BackendAttempt, BackendInfo, BackendName, InitBackendOptions } from './backend.js';
-export { ATTENTION_KERNEL_LIMITS, FUSED_KERNELS, adamwScalars, adamwUpdate, attention, batchNormTrain, gelu, hasFusedKernel, layerNorm } from './fused.js';
+export { ATTENTION_KERNEL_LIMITS, FUSED_KERNELS, adamwScalars, adamwUpdate, attention, batchNormTrain, gelu, hasFusedKernel, layerNorm, selfAttention } from './fused.js';
 export type { AdamWStep } from './fused.js';
 export { PRECISIONS, autocast, bf16Support, currentPrecision, fp16Support, parsePrecision, resolvePrecision, setAutocastLogger } from './autocast.js';
 export type { Precision } from './autocast.js';

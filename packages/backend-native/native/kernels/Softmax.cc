@@ -15,22 +15,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   float* out = F32(info, 1);
   const std::size_t rows = Int(info, 2), cols = Int(info, 3);
   parallel_for(rows, std::max<std::size_t>(1, 8192 / (cols + 1)), [&](std::size_t b, std::size_t e) {
-    for (std::size_t r = b; r < e; ++r) {
-      const float* p = x + r * cols;
-      float* q = out + r * cols;
-      float m = -INFINITY;
-      bool nan = false;
-      for (std::size_t j = 0; j < cols; ++j) {
-        if (p[j] != p[j]) nan = true;
-        m = p[j] > m ? p[j] : m;
-      }
-      if (nan) m = NAN;
-      float s = 0.f;
-      for (std::size_t j = 0; j < cols; ++j) q[j] = FastExp(p[j] - m);
-      for (std::size_t j = 0; j < cols; ++j) s += q[j];
-      const float inv = 1.f / s;
-      for (std::size_t j = 0; j < cols; ++j) q[j] *= inv;
-    }
+    for (std::size_t r = b; r < e; ++r) SoftmaxRow(x + r * cols, out + r * cols, cols);
   });
   return info.Env().Undefined();
 }

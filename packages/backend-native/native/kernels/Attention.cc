@@ -1,0 +1,242 @@
+// Scaled dot-product attention of @ssl/tensor's `attention` op, one batch-head per task: the
+// scores, softmax and weighted sum of a head stay in cache instead of six passes over memory with
+// a transpose between GEMMs. It computes what the op's composite computes, operand for operand:
+//   qs = q * scale, S = qs k^T, P = softmax(S), O = P v
+// and, backward (P recomputed, nothing stored between the passes; dS as tfjs's softmax gradient):
+//   dP = dO v^T, dV = P^T dO, dS = dP P - P sum(dP P), dqs = dS k, dK = dS^T qs, dq = dqs * scale.
+// With `bf16` every product reads its operands rounded to bf16 and sums in float32, what a bf16
+// GEMM does (PyTorch's CPU autocast); the softmax and its gradient stay float32. Each sum runs in
+// order over the inner dimension, so results differ from a GEMM's only by summation order.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../common.h"
+#include "../fastmath.h"
+#include "../gemm.h"
+#include "../pool.h"
+
+// The products are contracted to FMAs, as a GEMM's are (ISO C++ mode leaves contraction off).
+#pragma GCC optimize("fp-contract=fast")
+
+namespace sslnative {
+namespace {
+
+// 16 floats: one AVX-512 register (GCC splits it where the CPU has narrower ones).
+typedef float Vec __attribute__((vector_size(64)));
+constexpr std::size_t kLanes = 16;
+
+inline Vec LoadVec(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void StoreVec(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+
+inline std::size_t Padded(std::size_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+// Y[r][0, ld) = sum over t < T of A[r][t] * B[t][0, ld) for r < rows: A row-major (stride lda), B
+// and Y with row stride ld / ldy (ld a multiple of 16). Four rows by 64 columns at a time: 16
+// accumulators in registers share each load of B, so the FMAs are not waiting on one another.
+template <int R, int NV>
+void RowBlock(const float* A, std::size_t lda, const float* B, std::size_t T, std::size_t ld, float* Y, std::size_t ldy) {
+  Vec acc[R][NV] = {};
+  for (std::size_t t = 0; t < T; ++t) {
+    const float* b = B + t * ld;
+    Vec bv[NV];
+    for (int c = 0; c < NV; ++c) bv[c] = LoadVec(b + c * kLanes);
+    for (int r = 0; r < R; ++r) {
+      const float w = A[r * lda + t];
+      for (int c = 0; c < NV; ++c) acc[r][c] += w * bv[c];
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < NV; ++c) StoreVec(Y + r * ldy + c * kLanes, acc[r][c]);
+  }
+}
+
+template <int NV>
+void ColumnBlock(const float* A, std::size_t lda, std::size_t rows, const float* B, std::size_t T, std::size_t ld, float* Y, std::size_t ldy) {
+  std::size_t r = 0;
+  for (; r + 4 <= rows; r += 4) RowBlock<4, NV>(A + r * lda, lda, B, T, ld, Y + r * ldy, ldy);
+  for (; r < rows; ++r) RowBlock<1, NV>(A + r * lda, lda, B, T, ld, Y + r * ldy, ldy);
+}
+
+void MatTimesMatrix(const float* A, std::size_t lda, std::size_t rows, const float* B, std::size_t T, std::size_t ld, float* Y, std::size_t ldy) {
+  for (std::size_t j = 0; j < ld; j += 4 * kLanes) {
+    switch (std::min<std::size_t>(4, (ld - j) / kLanes)) {
+      case 4: ColumnBlock<4>(A, lda, rows, B + j, T, ld, Y + j, ldy); break;
+      case 3: ColumnBlock<3>(A, lda, rows, B + j, T, ld, Y + j, ldy); break;
+      case 2: ColumnBlock<2>(A, lda, rows, B + j, T, ld, Y + j, ldy); break;
+      default: ColumnBlock<1>(A, lda, rows, B + j, T, ld, Y + j, ldy); break;
+    }
+  }
+}
+
+inline float Operand(float x, bool bf16) { return bf16 ? RoundedBf16(x) : x; }
+
+// x (rows of cols, row stride ldx) * scale, rounded when bf16, into out with row stride ld (zero padded).
+void LoadRows(const float* x, std::size_t ldx, std::size_t rows, std::size_t cols, float scale, bool bf16, float* out, std::size_t ld) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    float* o = out + r * ld;
+    const float* xr = x + r * ldx;
+    if (bf16) {
+      for (std::size_t c = 0; c < cols; ++c) o[c] = RoundedBf16(xr[c] * scale);
+    } else {
+      for (std::size_t c = 0; c < cols; ++c) o[c] = xr[c] * scale;
+    }
+    std::fill(o + cols, o + ld, 0.f);
+  }
+}
+
+// out (cols x rows, row stride ld, zero padded) = x (rows x cols, row stride ldx) transposed.
+void TransposeRows(const float* x, std::size_t rows, std::size_t cols, std::size_t ldx, float* out, std::size_t ld) {
+  for (std::size_t c = 0; c < cols; ++c) {
+    float* o = out + c * ld;
+    for (std::size_t r = 0; r < rows; ++r) o[r] = x[r * ldx + c];
+    std::fill(o + rows, o + ld, 0.f);
+  }
+}
+
+// y (rows of cols, row stride ldy) = x (row stride ldx) * scale.
+void StoreRows(const float* x, std::size_t ldx, std::size_t rows, std::size_t cols, float scale, float* y, std::size_t ldy) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) y[r * ldy + c] = x[r * ldx + c] * scale;
+  }
+}
+
+// Where a batch-head's rows lie: row i of batch b, head h starts at
+// base + b * batchStride + h * headStride + i * rowStride, its d values contiguous. [BH, N, d]
+// tensors are heads = 1; a packed qkv [B, N, 3, H, d] has q, k, v at bases 0, H d, 2 H d.
+struct Layout {
+  std::size_t batchStride, headStride, rowStride;
+  std::size_t At(std::size_t b, std::size_t h) const { return b * batchStride + h * headStride; }
+};
+
+// geometry: Float64Array [batch, heads, n, d, in: batchStride, headStride, rowStride, qBase,
+// kBase, vBase, out: batchStride, headStride, rowStride]; "in" is q/k/v (and dq/dk/dv), "out" is
+// the output (and dy).
+struct Geometry {
+  std::size_t batch, heads, n, d, ldn, ldd;
+  Layout in, out;
+  std::size_t qBase, kBase, vBase;
+  explicit Geometry(const Napi::Float64Array& g)
+      : batch(static_cast<std::size_t>(g[0])), heads(static_cast<std::size_t>(g[1])), n(static_cast<std::size_t>(g[2])),
+        d(static_cast<std::size_t>(g[3])), ldn(Padded(n)), ldd(Padded(d)),
+        in{static_cast<std::size_t>(g[4]), static_cast<std::size_t>(g[5]), static_cast<std::size_t>(g[6])},
+        out{static_cast<std::size_t>(g[10]), static_cast<std::size_t>(g[11]), static_cast<std::size_t>(g[12])},
+        qBase(static_cast<std::size_t>(g[7])), kBase(static_cast<std::size_t>(g[8])), vBase(static_cast<std::size_t>(g[9])) {}
+};
+
+// Per-task scratch for one batch-head at a time (sized once per task).
+struct Scratch {
+  std::vector<float> qs, k, kT, v, vT, dO, P, PT, dS, dST, out;
+  Scratch(const Geometry& g, bool backward) : qs(g.n * g.ldd), kT(g.d * g.ldn), v(g.n * g.ldd), P(g.n * g.ldn), out(g.n * g.ldd) {
+    if (backward) {
+      k.resize(g.n * g.ldd);
+      vT.resize(g.d * g.ldn);
+      dO.resize(g.n * g.ldd);
+      PT.resize(g.n * g.ldn);
+      dS.resize(g.n * g.ldn);
+      dST.resize(g.n * g.ldn);
+    }
+  }
+};
+
+// attention(q, k, v, out, geometry, scale, bf16): q, k, v may be one packed array.
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  const float* q = F32(info, 0);
+  const float* k = F32(info, 1);
+  const float* v = F32(info, 2);
+  float* out = F32(info, 3);
+  const Geometry g(info[4].As<Napi::Float64Array>());
+  const float scale = static_cast<float>(Num(info, 5));
+  const bool bf16 = info[6].As<Napi::Boolean>().Value();
+  const std::size_t n = g.n, d = g.d, ldn = g.ldn, ldd = g.ldd, rs = g.in.rowStride;
+  parallel_for(g.batch * g.heads, 1, [&](std::size_t begin, std::size_t end) {
+    Scratch s(g, false);
+    for (std::size_t t = begin; t < end; ++t) {
+      const std::size_t b = t / g.heads, h = t % g.heads, at = g.in.At(b, h);
+      LoadRows(q + g.qBase + at, rs, n, d, scale, bf16, s.qs.data(), ldd);
+      LoadRows(k + g.kBase + at, rs, n, d, 1.f, bf16, s.v.data(), ldd);  // k, rounded, before its transpose
+      TransposeRows(s.v.data(), n, d, ldd, s.kT.data(), ldn);
+      LoadRows(v + g.vBase + at, rs, n, d, 1.f, bf16, s.v.data(), ldd);
+      MatTimesMatrix(s.qs.data(), ldd, n, s.kT.data(), d, ldn, s.P.data(), ldn);  // S
+      for (std::size_t i = 0; i < n; ++i) {
+        float* p = s.P.data() + i * ldn;
+        SoftmaxRow(p, p, n);
+        if (bf16) {
+          for (std::size_t j = 0; j < n; ++j) p[j] = RoundedBf16(p[j]);
+        }
+      }
+      MatTimesMatrix(s.P.data(), ldn, n, s.v.data(), n, ldd, s.out.data(), ldd);
+      StoreRows(s.out.data(), ldd, n, d, 1.f, out + g.out.At(b, h), g.out.rowStride);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// attentionGrad(dy, q, k, v, dq, dk, dv, geometry, scale, bf16): dq, dk, dv may be one packed
+// array (disjoint parts), laid out as q, k, v; dy as the output.
+Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
+  const float* dy = F32(info, 0);
+  const float* q = F32(info, 1);
+  const float* k = F32(info, 2);
+  const float* v = F32(info, 3);
+  float* dq = F32(info, 4);
+  float* dk = F32(info, 5);
+  float* dv = F32(info, 6);
+  const Geometry g(info[7].As<Napi::Float64Array>());
+  const float scale = static_cast<float>(Num(info, 8));
+  const bool bf16 = info[9].As<Napi::Boolean>().Value();
+  const std::size_t n = g.n, d = g.d, ldn = g.ldn, ldd = g.ldd, rs = g.in.rowStride;
+  parallel_for(g.batch * g.heads, 1, [&](std::size_t begin, std::size_t end) {
+    Scratch s(g, true);
+    for (std::size_t t = begin; t < end; ++t) {
+      const std::size_t b = t / g.heads, h = t % g.heads, at = g.in.At(b, h);
+      LoadRows(q + g.qBase + at, rs, n, d, scale, bf16, s.qs.data(), ldd);
+      LoadRows(k + g.kBase + at, rs, n, d, 1.f, bf16, s.k.data(), ldd);
+      TransposeRows(s.k.data(), n, d, ldd, s.kT.data(), ldn);
+      LoadRows(v + g.vBase + at, rs, n, d, 1.f, bf16, s.v.data(), ldd);
+      TransposeRows(s.v.data(), n, d, ldd, s.vT.data(), ldn);
+      LoadRows(dy + g.out.At(b, h), g.out.rowStride, n, d, 1.f, bf16, s.dO.data(), ldd);
+      MatTimesMatrix(s.qs.data(), ldd, n, s.kT.data(), d, ldn, s.P.data(), ldn);  // S
+      MatTimesMatrix(s.dO.data(), ldd, n, s.vT.data(), d, ldn, s.dS.data(), ldn);  // dP
+      for (std::size_t i = 0; i < n; ++i) {
+        float* p = s.P.data() + i * ldn;
+        SoftmaxRow(p, p, n);
+        float* dSi = s.dS.data() + i * ldn;
+        float sum = 0.f;
+        for (std::size_t j = 0; j < n; ++j) {
+          dSi[j] *= p[j];
+          sum += dSi[j];
+        }
+        for (std::size_t j = 0; j < n; ++j) dSi[j] = Operand(dSi[j] - sum * p[j], bf16);
+      }
+      // P^T (rounded, as dV's GEMM reads it) and dS^T, rows of n.
+      for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+          s.PT[j * ldn + i] = Operand(s.P[i * ldn + j], bf16);
+          s.dST[j * ldn + i] = s.dS[i * ldn + j];
+        }
+      }
+      MatTimesMatrix(s.PT.data(), ldn, n, s.dO.data(), n, ldd, s.out.data(), ldd);
+      StoreRows(s.out.data(), ldd, n, d, 1.f, dv + g.vBase + at, rs);
+      MatTimesMatrix(s.dST.data(), ldn, n, s.qs.data(), n, ldd, s.out.data(), ldd);
+      StoreRows(s.out.data(), ldd, n, d, 1.f, dk + g.kBase + at, rs);
+      MatTimesMatrix(s.dS.data(), ldn, n, s.k.data(), n, ldd, s.out.data(), ldd);
+      StoreRows(s.out.data(), ldd, n, d, scale, dq + g.qBase + at, rs);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitAttention(Napi::Env env, Napi::Object exports) {
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
+}
+
+}  // namespace sslnative
