@@ -120,6 +120,8 @@ export interface StepOps {
   gelu(x: tf.Tensor): tf.Tensor;
   /** A block's attention on its packed qkv [B, N, 3 H hd]: softmax(q k^T scale) v per head, heads merged: [B, N, H hd]. */
   selfAttention(qkv: tf.Tensor, heads: number, scale: number): tf.Tensor;
+  /** Value and gradients of a scalar loss for the given variables (tf.variableGrads' contract). */
+  variableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap };
   /** One AdamW step of one parameter: new param, m, v. */
   adamw(
     p: tf.Tensor,
@@ -138,6 +140,7 @@ export const PLAIN_OPS: StepOps = {
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
   },
   gelu: (x) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)),
+  variableGrads: (f, vars) => tf.variableGrads(f, vars),
   // timm's reshape/permute into heads, `(q @ k.transpose(-2, -1)) * scale`, softmax, `@ v`, heads merged.
   selfAttention(qkv, H, scale) {
     const [B, N, C] = qkv.shape as [number, number, number];
@@ -156,7 +159,8 @@ export const PLAIN_OPS: StepOps = {
 };
 
 /**
- * @ssl/tensor's layerNorm, gelu, selfAttention and adamwUpdate, which run the fused Ssl* kernels on this backend.
+ * @ssl/tensor's layerNorm, gelu, selfAttention and adamwUpdate, which run the fused Ssl* kernels on this backend,
+ * and its variableGrads, which frees each intermediate once the backward pass has used it.
  * @ssl/tensor depends on this package, so it cannot be a dependency here: the bench loads its
  * build from the workspace at run time (undefined when packages/tensor is not built).
  */
@@ -168,13 +172,14 @@ export async function loadFusedOps(): Promise<StepOps | undefined> {
     layerNorm: StepOps['layerNorm'];
     gelu: StepOps['gelu'];
     selfAttention: StepOps['selfAttention'];
+    variableGrads: StepOps['variableGrads'];
     adamwUpdate: StepOps['adamw'];
   };
   // nn.Linear's addmm: the bias rides in the GEMM's epilogue (the models' Linear does the same).
-  const fused: StepOps = { linear: linearWith(true), layerNorm: t.layerNorm, gelu: t.gelu, selfAttention: t.selfAttention, adamw: t.adamwUpdate };
+  const fused: StepOps = { linear: linearWith(true), layerNorm: t.layerNorm, gelu: t.gelu, selfAttention: t.selfAttention, variableGrads: t.variableGrads, adamw: t.adamwUpdate };
   // BENCH_UNFUSE=selfAttention,gelu,...: those ops as plain tfjs ops, to measure what each fused kernel brings.
   for (const name of (process.env.BENCH_UNFUSE ?? '').split(',').filter(Boolean)) {
-    if (!(name in PLAIN_OPS) || name === 'linear') throw new Error(`BENCH_UNFUSE: no fused op '${name}' (layerNorm, gelu, selfAttention, adamw)`);
+    if (!(name in PLAIN_OPS) || name === 'linear') throw new Error(`BENCH_UNFUSE: no fused op '${name}' (layerNorm, gelu, selfAttention, variableGrads, adamw)`);
     (fused as unknown as Record<string, unknown>)[name] = PLAIN_OPS[name as keyof StepOps];
   }
   return fused;
@@ -253,7 +258,7 @@ export function makeVitStep(cfg: VitConfig = VIT_TINY_BENCH, seed = 0, ops: Step
       // Own scope: the teacher's intermediates are freed before the student runs (torch.no_grad does the same).
       const targets = tf.tidy(() => tf.softmax(tf.div(forward(teacher, globals, cfg, ops), 0.04))); // [2B, out]
       const targetChunks = tf.split(targets, cfg.globalCrops); // each [B, out]
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = ops.variableGrads(() => {
         const sg = tf.split(tf.logSoftmax(tf.div(forward(student, globals, cfg, ops), 0.1)), cfg.globalCrops);
         const sl = tf.split(tf.logSoftmax(tf.div(forward(student, locals, cfg, ops), 0.1)), cfg.localCrops);
         const views = [...sg, ...sl];

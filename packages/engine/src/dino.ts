@@ -2,7 +2,7 @@ import { DINOLoss } from '@ssl/losses';
 import type { Module } from '@ssl/models';
 import { AdamW, DinoLARS, SGD, cancelGradientsLastLayer, clipGradients, cosineScheduler, getParamsGroups, gradsByParamName } from '@ssl/optim';
 import type { Optimizer, OptimizerState } from '@ssl/optim';
-import { autocast, tf } from '@ssl/tensor';
+import { autocast, tf, variableGrads } from '@ssl/tensor';
 import type { Precision, Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
 import { copyStudentToTeacher, emaUpdate } from './ema.js';
@@ -210,7 +210,7 @@ export async function trainDino(options: TrainDinoOptions): Promise<TrainDinoRes
           let grads: Record<string, Tensor>;
           try {
             ({ value, grads } = autocast(precision, () =>
-              tf.variableGrads(() => dinoLoss.forward(student.forward(views), teacherOut, epoch), studentVars),
+              variableGrads(() => dinoLoss.forward(student.forward(views), teacherOut, epoch), studentVars),
             ) as { value: Scalar; grads: Record<string, Tensor> });
           } finally {
             teacherOut.dispose();

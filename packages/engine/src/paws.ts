@@ -2,7 +2,7 @@ import { makeLabelsMatrix, pawsLoss } from '@ssl/losses';
 import type { Module } from '@ssl/models';
 import { AdamW, LARS, WarmupCosineSchedule, getParamsGroups, gradsByParamName, pawsParamGroups } from '@ssl/optim';
 import type { Optimizer, OptimizerState } from '@ssl/optim';
-import { autocast, tf } from '@ssl/tensor';
+import { autocast, tf, variableGrads } from '@ssl/tensor';
 import type { Precision, Scalar, Tensor } from '@ssl/tensor';
 import { prefixed, section } from './checkpoint.js';
 import { checkEpochs, moduleRngs, NonFiniteLossError, resolveGroups, runTrainLoop, stepPrecision, viewTensors } from './train-common.js';
@@ -196,7 +196,7 @@ export async function trainPaws(options: TrainPawsOptions): Promise<TrainPawsRes
           );
         }
         // Mixed precision (official use_fp16): forward and backward under one autocast.
-        const { value, grads } = autocast(stepPrecision(cfg.runtime.precision), () => tf.variableGrads(() => {
+        const { value, grads } = autocast(stepPrecision(cfg.runtime.precision), () => variableGrads(() => {
           // h: before the prediction head, z: after it
           const { h, z } = encoder.forward([...simgs, ...uimgs], { returnBeforeHead: true });
           const d = z.shape[1] as number;

@@ -25,3 +25,4 @@ export { Rng } from './rng.js';
 export type { RngSeed, RngState } from './rng.js';
 export { linspace } from './linspace.js';
 export { stopGradient, withoutGradient } from './no-grad.js';
+export { variableGrads } from './variable-grads.js';
