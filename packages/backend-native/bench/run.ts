@@ -323,6 +323,7 @@ const ln = tf.tidy(() => {
   return { x: lx, g, b, mean: mean!, rstd: rstd! };
 });
 const aw = tf.randomUniform([192, 768]);
+const qkv = tf.randomUniform([64, 50, 576]);
 const ADAMW_ATTRS = { decay: 0.99996, beta1: 0.9, oneMinusBeta1: 0.1, beta2: 0.999, oneMinusBeta2: 0.001, sqrtBiasCorrection2: 0.03, epsilon: 1e-8, stepSize: 1e-3 };
 const kernels: Array<[string, () => tf.Tensor]> = [
   ['matmul 3200x768x192', () => tf.matMul(tf.reshape(x, [3200, 768]), w)],
@@ -335,11 +336,12 @@ const kernels: Array<[string, () => tf.Tensor]> = [
   ['transpose [64,50,3,64]->[64,3,50,64]', () => tf.transpose(tf.reshape(x, [64, 50, 12, 64]), [0, 2, 1, 3])],
   ['softmax [64,3,50,256]', () => tf.softmax(tf.reshape(x, [64, 3, 50, 256]))],
   // The fused kernels at the ViT step's shapes: LayerNorm on [B, N, 192], GELU on fc1's output,
-  // AdamW on fc1's weight.
+  // attention on the qkv projection [B, N, 3 x 3 heads x 64], AdamW on fc1's weight.
   ['SslLayerNorm [64,50,192]', () => fused('SslLayerNorm', { x: ln.x, gamma: ln.g, beta: ln.b }, { epsilon: 1e-6 })],
   ['SslLayerNormGrad [64,50,192]', () => fused('SslLayerNormGrad', { dy: ln.x, x: ln.x, gamma: ln.g, mean: ln.mean, rstd: ln.rstd })],
   ['SslGelu [64,50,768]', () => fused('SslGelu', { x })],
   ['SslGeluGrad [64,50,768]', () => fused('SslGeluGrad', { dy: y, x })],
+  ['SslSelfAttention [64,50,576]', () => fused('SslSelfAttention', { qkv }, { heads: 3, scale: 0.125 })],
   ['SslAdamW [192,768]', () => fused('SslAdamW', { param: aw, grad: aw, m: aw, v: tf.abs(aw) }, ADAMW_ATTRS)],
 ];
 console.log('| kernel | 1 thread | 2 threads | speed-up |');
@@ -355,5 +357,5 @@ for (const [name, f] of kernels) {
   console.log(`| ${name} | ${one.toFixed(2)} | ${two.toFixed(2)} | ${(one / two).toFixed(2)}x |`);
 }
 setNativeThreads(threads);
-tf.dispose([x, y, w, aw, ...Object.values(ln)]);
+tf.dispose([x, y, w, aw, qkv, ...Object.values(ln)]);
 console.log(`\n# load average at end: ${(await import('node:os')).loadavg().map((v) => v.toFixed(1)).join(' ')}`);
