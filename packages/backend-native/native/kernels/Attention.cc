@@ -1,8 +1,9 @@
-// Scaled dot-product attention of @ssl/tensor's `attention` op, one batch-head per task: the
-// scores, softmax and weighted sum of a head stay in cache instead of six passes over memory with
-// a transpose between GEMMs. It computes what the op's composite computes, operand for operand:
+// Scaled dot-product attention of @ssl/tensor's `attention` and `selfAttention` ops, one
+// batch-head per task: the scores, softmax and weighted sum of a head stay in cache instead of
+// passes over memory with transposes between GEMMs, and the packed qkv of a ViT block is read in
+// place. It computes what the ops' composite computes, operand for operand:
 //   qs = q * scale, S = qs k^T, P = softmax(S), O = P v
-// and, backward (P recomputed, nothing stored between the passes; dS as tfjs's softmax gradient):
+// and, backward (P recomputed from q and k, not stored by the forward; dS as tfjs's softmax gradient):
 //   dP = dO v^T, dV = P^T dO, dS = dP P - P sum(dP P), dqs = dS k, dK = dS^T qs, dq = dqs * scale.
 // With `bf16` every product reads its operands rounded to bf16 and sums in float32, what a bf16
 // GEMM does (PyTorch's CPU autocast); the softmax and its gradient stay float32. Each sum runs in
