@@ -31,14 +31,14 @@ export function float32GemmMode(): GemmMode {
   return hasOnednn ? GEMM_MODES.onednnF32 : GEMM_MODES.blas;
 }
 
+// Below this many elements a GEMM input is converted to bf16 per call: cheaper than keeping a copy.
+const MIN_BF16_SHADOW = 16384;
+
 /**
  * The tfjs CPU backend with the same Float32Array storage, so every JS kernel works unchanged on
  * our tensors; the registration table swaps the hot kernels for C++ ones. Output buffers of the
  * native kernels are recycled (kernels/alloc.ts); these overrides keep that safe.
  */
-// Below this many elements a GEMM input is converted to bf16 per call: cheaper than keeping a copy.
-const MIN_BF16_SHADOW = 16384;
-
 export class NativeBackend extends MathBackendCPU {
   /** How BatchMatMul, _FusedMatMul and the convolutions run their GEMMs now (bf16 under autocast). */
   gemmMode: GemmMode = float32GemmMode();

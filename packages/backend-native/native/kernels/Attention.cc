@@ -133,9 +133,9 @@ struct Geometry {
 // Per-task scratch for one batch-head at a time (sized once per task).
 struct Scratch {
   std::vector<float> qs, k, kT, v, vT, dO, P, PT, dS, dST, out;
-  Scratch(const Geometry& g, bool backward) : qs(g.n * g.ldd), kT(g.d * g.ldn), v(g.n * g.ldd), P(g.n * g.ldn), out(g.n * g.ldd) {
+  Scratch(const Geometry& g, bool backward)
+      : qs(g.n * g.ldd), k(g.n * g.ldd), kT(g.d * g.ldn), v(g.n * g.ldd), P(g.n * g.ldn), out(g.n * g.ldd) {
     if (backward) {
-      k.resize(g.n * g.ldd);
       vT.resize(g.d * g.ldn);
       dO.resize(g.n * g.ldd);
       PT.resize(g.n * g.ldn);
@@ -144,6 +144,18 @@ struct Scratch {
     }
   }
 };
+
+// One head into the scratch: qs = q scale, k (and k^T), v, each rounded when bf16, and
+// P = softmax(qs k^T) (float32).
+void LoadHead(const Geometry& g, const float* q, const float* k, const float* v, std::size_t at, float scale, bool bf16, Scratch& s) {
+  const std::size_t n = g.n, d = g.d, rs = g.in.rowStride;
+  LoadRows(q + g.qBase + at, rs, n, d, scale, bf16, s.qs.data(), g.ldd);
+  LoadRows(k + g.kBase + at, rs, n, d, 1.f, bf16, s.k.data(), g.ldd);
+  TransposeRows(s.k.data(), n, d, g.ldd, s.kT.data(), g.ldn);
+  LoadRows(v + g.vBase + at, rs, n, d, 1.f, bf16, s.v.data(), g.ldd);
+  MatTimesMatrix(s.qs.data(), g.ldd, n, s.kT.data(), d, g.ldn, s.P.data(), g.ldn);
+  for (std::size_t i = 0; i < n; ++i) SoftmaxRow(s.P.data() + i * g.ldn, s.P.data() + i * g.ldn, n);
+}
 
 // attention(q, k, v, out, geometry, scale, bf16): q, k, v may be one packed array.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
@@ -154,20 +166,15 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   const Geometry g(info[4].As<Napi::Float64Array>());
   const float scale = static_cast<float>(Num(info, 5));
   const bool bf16 = info[6].As<Napi::Boolean>().Value();
-  const std::size_t n = g.n, d = g.d, ldn = g.ldn, ldd = g.ldd, rs = g.in.rowStride;
+  const std::size_t n = g.n, d = g.d, ldn = g.ldn, ldd = g.ldd;
   parallel_for(g.batch * g.heads, 1, [&](std::size_t begin, std::size_t end) {
     Scratch s(g, false);
     for (std::size_t t = begin; t < end; ++t) {
       const std::size_t b = t / g.heads, h = t % g.heads, at = g.in.At(b, h);
-      LoadRows(q + g.qBase + at, rs, n, d, scale, bf16, s.qs.data(), ldd);
-      LoadRows(k + g.kBase + at, rs, n, d, 1.f, bf16, s.v.data(), ldd);  // k, rounded, before its transpose
-      TransposeRows(s.v.data(), n, d, ldd, s.kT.data(), ldn);
-      LoadRows(v + g.vBase + at, rs, n, d, 1.f, bf16, s.v.data(), ldd);
-      MatTimesMatrix(s.qs.data(), ldd, n, s.kT.data(), d, ldn, s.P.data(), ldn);  // S
-      for (std::size_t i = 0; i < n; ++i) {
-        float* p = s.P.data() + i * ldn;
-        SoftmaxRow(p, p, n);
-        if (bf16) {
+      LoadHead(g, q, k, v, at, scale, bf16, s);
+      if (bf16) {
+        for (std::size_t i = 0; i < n; ++i) {
+          float* p = s.P.data() + i * ldn;
           for (std::size_t j = 0; j < n; ++j) p[j] = RoundedBf16(p[j]);
         }
       }
@@ -196,17 +203,12 @@ Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
     Scratch s(g, true);
     for (std::size_t t = begin; t < end; ++t) {
       const std::size_t b = t / g.heads, h = t % g.heads, at = g.in.At(b, h);
-      LoadRows(q + g.qBase + at, rs, n, d, scale, bf16, s.qs.data(), ldd);
-      LoadRows(k + g.kBase + at, rs, n, d, 1.f, bf16, s.k.data(), ldd);
-      TransposeRows(s.k.data(), n, d, ldd, s.kT.data(), ldn);
-      LoadRows(v + g.vBase + at, rs, n, d, 1.f, bf16, s.v.data(), ldd);
+      LoadHead(g, q, k, v, at, scale, bf16, s);
       TransposeRows(s.v.data(), n, d, ldd, s.vT.data(), ldn);
       LoadRows(dy + g.out.At(b, h), g.out.rowStride, n, d, 1.f, bf16, s.dO.data(), ldd);
-      MatTimesMatrix(s.qs.data(), ldd, n, s.kT.data(), d, ldn, s.P.data(), ldn);  // S
       MatTimesMatrix(s.dO.data(), ldd, n, s.vT.data(), d, ldn, s.dS.data(), ldn);  // dP
       for (std::size_t i = 0; i < n; ++i) {
-        float* p = s.P.data() + i * ldn;
-        SoftmaxRow(p, p, n);
+        const float* p = s.P.data() + i * ldn;
         float* dSi = s.dS.data() + i * ldn;
         float sum = 0.f;
         for (std::size_t j = 0; j < n; ++j) {
