@@ -68,6 +68,29 @@ describe('variableGrads', () => {
     });
   }
 
+  it('a node that returns its input, or a gradient kept from before the pass: the same as tfjs, nothing of the caller disposed', () => {
+    tf.setBackend('cpu');
+    const x = tf.variable(tf.tensor([1, 2, 3]));
+    // Output = input: the input's gradient also flows straight from the consumers of the output.
+    const passOn = tf.customGrad((t: tf.Tensor) => ({ value: t, gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)] }));
+    const f1 = () => tf.sum(tf.mul(passOn(tf.mul(x, 2)), 3)) as tf.Scalar;
+    // A gradient made and kept before the backward pass: still the caller's afterwards.
+    let kept: tf.Tensor | undefined;
+    const keptGrad = tf.customGrad((t: tf.Tensor) => {
+      kept = tf.keep(tf.mul(tf.onesLike(t), 5));
+      return { value: tf.mul(t, 1), gradFunc: () => [kept!] };
+    });
+    const f2 = () => tf.sum(tf.mul(keptGrad(x), x)) as tf.Scalar;
+    for (const f of [f1, f2]) {
+      const theirs = tf.variableGrads(f, [x]);
+      const ours = variableGrads(f, [x]);
+      expect(Array.from(ours.grads[x.name]!.dataSync())).toEqual(Array.from(theirs.grads[x.name]!.dataSync()));
+      tf.dispose([ours.value, theirs.value, ours.grads[x.name]!, theirs.grads[x.name]!]);
+    }
+    expect(kept!.isDisposed).toBe(false);
+    tf.dispose([x, kept!]);
+  });
+
   it('leaves only the value and the gradients behind, and holds fewer bytes at once than tfjs', () => {
     tf.setBackend('cpu');
     const m = model();

@@ -79,9 +79,16 @@ export function variableGrads(f: () => Scalar, varList?: Variable[]): { value: S
   const grads = engine.tidy('backward', () => {
     const filtered = nodesFromXToY(tape, xs, y);
     const keepIds = new Set(xs.map((x) => x.id));
-    const gradOf = new Map<number, Tensor>([[y.id, tf.onesLike(y)]]);
+    // The node that produces each tensor first: a node may return a tensor an earlier one produced
+    // (tf.customGrad returning its input), whose gradient must then live on until that one.
+    const firstProducer = new Map<number, number>();
+    filtered.forEach((node, i) => node.outputs.forEach((o) => firstProducer.has(o.id) || firstProducer.set(o.id, i)));
+    const dyOfY = tf.onesLike(y);
+    // Tensors from before this pass (a gradient function may return one it kept) are not ours to free.
+    const ours = (t: Tensor) => t.id >= dyOfY.id;
+    const gradOf = new Map<number, Tensor>([[y.id, dyOfY]]);
     // How many entries of gradOf hold each tensor: one gradient tensor may stand for several.
-    const holders = new Map<Tensor, number>([[gradOf.get(y.id)!, 1]]);
+    const holders = new Map<Tensor, number>([[dyOfY, 1]]);
     const hold = (id: number, g: Tensor) => {
       gradOf.set(id, g);
       holders.set(g, (holders.get(g) ?? 0) + 1);
@@ -94,7 +101,7 @@ export function variableGrads(f: () => Scalar, varList?: Variable[]): { value: S
       if (n > 0) holders.set(g, n);
       else {
         holders.delete(g);
-        g.dispose();
+        if (ours(g)) g.dispose();
       }
     };
     for (let i = filtered.length - 1; i >= 0; i--) {
@@ -115,11 +122,15 @@ export function variableGrads(f: () => Scalar, varList?: Variable[]): { value: S
           const sum = tf.add(previous, dx);
           release(x.id);
           hold(x.id, sum);
-          if (!holders.has(dx)) dx.dispose();
+          if (!holders.has(dx) && ours(dx)) dx.dispose();
         }
       }
-      // This node was the only consumer of its outputs' gradients and of its saved tensors.
-      for (const o of node.outputs) if (!keepIds.has(o.id)) release(o.id);
+      // This node was the last consumer of the gradients of the outputs it produced first (not of
+      // one that is also its input or a variable asked for), and of its saved tensors.
+      const inputIds = new Set(Object.values(node.inputs).map((t) => t.id));
+      for (const o of node.outputs) {
+        if (firstProducer.get(o.id) === i && !inputIds.has(o.id) && !keepIds.has(o.id)) release(o.id);
+      }
       for (const t of node.saved ?? []) t.dispose();
     }
     return xs.map((x) => gradOf.get(x.id) ?? null);
@@ -131,6 +142,7 @@ export function variableGrads(f: () => Scalar, varList?: Variable[]): { value: S
   xs.forEach((v, i) => {
     if (grads[i]) named[v.name] = grads[i]!;
   });
-  for (const v of all) if (!v.trainable) (named as Record<string, Tensor | null>)[v.name] = null;
+  // As tfjs: frozen variables get null only when the caller listed them.
+  if (varList) for (const v of all) if (!v.trainable) (named as Record<string, Tensor | null>)[v.name] = null;
   return { value: y as Scalar, grads: named };
 }
