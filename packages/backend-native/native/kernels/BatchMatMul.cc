@@ -56,21 +56,24 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const float alpha = static_cast<float>(Num(info, 12));
   const auto mode = static_cast<GemmMode>(Int(info, 13));
 
-  GemmExtras extras;
-  extras.bias = bias;
-  if (info.Length() > 17) {
-    if (!info[14].IsNull()) {
-      extras.aBf16 = info[14].As<Napi::Uint16Array>().Data();
-      extras.aReady = info[15].As<Napi::Boolean>().Value();
-    }
-    if (!info[16].IsNull()) {
-      extras.bBf16 = info[16].As<Napi::Uint16Array>().Data();
-      extras.bReady = info[17].As<Napi::Boolean>().Value();
-    }
-  }
   const std::size_t mn = static_cast<std::size_t>(M * N);
   const std::size_t mk = static_cast<std::size_t>(M * K), kn = static_cast<std::size_t>(K * N);
   const std::size_t aCount = mk == 0 ? 0 : Len(info, 0) / mk, bCount = kn == 0 ? 0 : Len(info, 1) / kn;
+  GemmExtras extras;
+  extras.bias = bias;
+  // A kept bf16 copy must hold every value of its operand: it is written (when not ready) in full.
+  const auto copyOf = [&](std::size_t i, std::size_t values, uint16_t*& data, bool& ready) {
+    if (info.Length() <= i + 1 || info[i].IsNull()) return true;
+    auto copy = info[i].As<Napi::Uint16Array>();
+    if (copy.ElementLength() < values) return false;
+    data = copy.Data();
+    ready = info[i + 1].As<Napi::Boolean>().Value();
+    return true;
+  };
+  if (!copyOf(14, aCount * mk, extras.aBf16, extras.aReady) || !copyOf(16, bCount * kn, extras.bBf16, extras.bReady)) {
+    Napi::Error::New(info.Env(), "batchMatMul: a bf16 copy is shorter than its operand").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
   try {
     Gemm(mode, batch, transA, transB, M, N, K, a, aCount, aIndex, b, bCount, bIndex, 0.f, out, extras);
   } catch (const std::exception& e) {

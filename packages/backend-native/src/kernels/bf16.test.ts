@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { NativeBackend } from '../backend.js';
+import { binding, GEMM_MODES } from '../binding.js';
 import { nativeBackendStatus } from '../index.js';
 import { expectNativeMatches, randomValues, roundBf16 } from '../test_util.js';
 
@@ -123,6 +124,14 @@ describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded 
     } finally {
       be.setAutocast(prev);
     }
+  });
+
+  it('refuses a kept bf16 copy shorter than its operand', () => {
+    const [a, b, out] = [new Float32Array(64 * 32), new Float32Array(32 * 16), new Float32Array(64 * 16)];
+    const one = Int32Array.of(0);
+    expect(() => binding().batchMatMul(a, b, out, one, one, 64, 16, 32, false, false, null, 0, 0, GEMM_MODES.bf16, new Uint16Array(64 * 32 - 1), false, null, false)).toThrow(
+      /a bf16 copy is shorter than its operand/,
+    );
   });
 
   const CONVS: { x: number[]; f: number[]; strides: number; pad: 'valid' | 'same' | number }[] = [
