@@ -1,6 +1,7 @@
 // Branch-free float exp and erf that the compiler vectorises. exp: Cephes' polynomial after range
 // reduction by ln 2 (within 2 ulp); erf: a rational minimax fit on [-4, 4] (within ~1e-7, the
-// accuracy of float). NaN passes through; overflow gives inf, deep underflow 0.
+// accuracy of float). NaN passes through; overflow gives inf, deep underflow 0. Also the 16-float
+// vector the hand-blocked loops use, and one softmax row on it.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -54,26 +55,35 @@ inline float FastErf(float x) {
   return x != x ? x : out;
 }
 
+// 16 floats: one AVX-512 register (GCC splits it where the CPU has narrower ones).
+typedef float Vec __attribute__((vector_size(64)));
+constexpr std::size_t kLanes = 16;
+
+inline Vec LoadVec(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void StoreVec(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+
 // out = softmax(x) over n values: exp(x - max) / sum; a NaN anywhere makes the row NaN. The max
 // and the sum run over 16 lanes (a scalar max or sum is one long dependency chain), the sum then
 // adds the lanes in order.
 inline void SoftmaxRow(const float* x, float* out, std::size_t n) {
-  typedef float V __attribute__((vector_size(64)));
-  typedef int32_t M __attribute__((vector_size(64)));
-  constexpr std::size_t L = 16;
+  typedef int32_t Mask __attribute__((vector_size(64)));
   const float inf = __builtin_inff();
-  V vmax = V{} - inf;
-  M nan = M{};
+  Vec vmax = Vec{} - inf;
+  Mask nan = Mask{};
   std::size_t j = 0;
-  for (; j + L <= n; j += L) {
-    V v;
-    std::memcpy(&v, x + j, sizeof v);
+  for (; j + kLanes <= n; j += kLanes) {
+    const Vec v = LoadVec(x + j);
     nan |= v != v;
     vmax = v > vmax ? v : vmax;
   }
   float m = -inf;
   bool anyNan = false;
-  for (std::size_t l = 0; l < L; ++l) {
+  for (std::size_t l = 0; l < kLanes; ++l) {
     m = vmax[l] > m ? vmax[l] : m;
     anyNan = anyNan || nan[l] != 0;
   }
@@ -83,15 +93,11 @@ inline void SoftmaxRow(const float* x, float* out, std::size_t n) {
   }
   if (anyNan) m = __builtin_nanf("");
   for (std::size_t i = 0; i < n; ++i) out[i] = FastExp(x[i] - m);
-  V vsum = V{};
+  Vec vsum = Vec{};
   j = 0;
-  for (; j + L <= n; j += L) {
-    V v;
-    std::memcpy(&v, out + j, sizeof v);
-    vsum += v;
-  }
+  for (; j + kLanes <= n; j += kLanes) vsum += LoadVec(out + j);
   float s = 0.f;
-  for (std::size_t l = 0; l < L; ++l) s += vsum[l];
+  for (std::size_t l = 0; l < kLanes; ++l) s += vsum[l];
   for (; j < n; ++j) s += out[j];
   const float inv = 1.f / s;
   for (std::size_t i = 0; i < n; ++i) out[i] *= inv;

@@ -23,18 +23,6 @@
 namespace sslnative {
 namespace {
 
-// 16 floats: one AVX-512 register (GCC splits it where the CPU has narrower ones).
-typedef float Vec __attribute__((vector_size(64)));
-constexpr std::size_t kLanes = 16;
-
-inline Vec LoadVec(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline void StoreVec(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
-
 inline std::size_t Padded(std::size_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
 // Y[r][0, ld) = sum over t < T of A[r][t] * B[t][0, ld) for r < rows: A row-major (stride lda), B

@@ -2,7 +2,6 @@
 #include <cblas.h>
 
 #include <cmath>
-#include <cstring>
 #include <exception>
 
 #include "../common.h"

@@ -36,7 +36,11 @@ function checkSameShape(kernel: string, ref: string, shape: number[], inputs: Re
  * The native kernel's geometry (native/kernels/Attention.cc): batch, heads, n, d, then the q/k/v
  * layout (batch, head and row strides, q/k/v bases) and the output's (batch, head, row strides).
  */
-function separateGeometry(bh: number, n: number, d: number): Float64Array {
+function separateGeometry(kernel: string, inputs: Record<string, TensorInfo | undefined>): Float64Array {
+  const q = inputs.q;
+  if (!q || q.shape.length !== 3) throw new Error(`${kernel}: q must be [batchHeads, N, d], got [${q?.shape ?? 'missing'}]`);
+  checkSameShape(kernel, 'q', q.shape, inputs);
+  const [bh, n, d] = q.shape as [number, number, number];
   return Float64Array.from([bh, 1, n, d, n * d, 0, d, 0, 0, 0, n * d, 0, d]);
 }
 
@@ -48,33 +52,29 @@ function packedGeometry(b: number, n: number, heads: number, d: number): Float64
 function attention(args: NativeKernelArgs): TensorInfo {
   const { inputs, backend, attrs } = args;
   const k = SSL_ATTENTION;
-  const q = inputs.q;
-  if (!q || q.shape.length !== 3) throw new Error(`${k}: q must be [batchHeads, N, d], got [${q?.shape ?? 'missing'}]`);
-  checkSameShape(k, 'q', q.shape, { k: inputs.k, v: inputs.v });
+  const geometry = separateGeometry(k, { q: inputs.q, k: inputs.k, v: inputs.v });
   const { scale, bf16 } = scaleAndPrecision(k, attrs);
+  const q = inputs.q!;
   const qv = f32Input(backend, k, 'q', q);
   const kv = f32Input(backend, k, 'k', inputs.k);
   const vv = f32Input(backend, k, 'v', inputs.v);
   const out = outputArray(qv.length);
-  const [bh, n, d] = q.shape as [number, number, number];
-  if (qv.length > 0) binding().attention(qv, kv, vv, out, separateGeometry(bh, n, d), scale, bf16);
+  if (qv.length > 0) binding().attention(qv, kv, vv, out, geometry, scale, bf16);
   return backend.makeTensorInfo(q.shape, 'float32', out);
 }
 
 function attentionGrad(args: NativeKernelArgs): TensorInfo[] {
   const { inputs, backend, attrs } = args;
   const k = SSL_ATTENTION_GRAD;
-  const q = inputs.q;
-  if (!q || q.shape.length !== 3) throw new Error(`${k}: q must be [batchHeads, N, d], got [${q?.shape ?? 'missing'}]`);
-  checkSameShape(k, 'q', q.shape, { k: inputs.k, v: inputs.v, dy: inputs.dy });
+  const geometry = separateGeometry(k, { q: inputs.q, k: inputs.k, v: inputs.v, dy: inputs.dy });
   const { scale, bf16 } = scaleAndPrecision(k, attrs);
+  const q = inputs.q!;
   const dyv = f32Input(backend, k, 'dy', inputs.dy);
   const qv = f32Input(backend, k, 'q', q);
   const kv = f32Input(backend, k, 'k', inputs.k);
   const vv = f32Input(backend, k, 'v', inputs.v);
   const [dq, dk, dv] = [outputArray(qv.length), outputArray(qv.length), outputArray(qv.length)];
-  const [bh, n, d] = q.shape as [number, number, number];
-  if (qv.length > 0) binding().attentionGrad(dyv, qv, kv, vv, dq, dk, dv, separateGeometry(bh, n, d), scale, bf16);
+  if (qv.length > 0) binding().attentionGrad(dyv, qv, kv, vv, dq, dk, dv, geometry, scale, bf16);
   return [dq, dk, dv].map((values) => backend.makeTensorInfo(q.shape, 'float32', values));
 }
 
