@@ -72,11 +72,14 @@ describe('variableGrads', () => {
     tf.setBackend('cpu');
     const x = tf.variable(tf.tensor([1, 2, 3]));
     // Output = input: the input's gradient also flows straight from the consumers of the output.
-    const passOn = tf.customGrad((t: tf.Tensor) => ({ value: t, gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)] }));
+    // tf.customGrad's typings want every argument typed as a tensor or a saver.
+    const customGrad = (f: (t: tf.Tensor) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor) => tf.Tensor[] }) =>
+      tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (t: tf.Tensor) => tf.Tensor;
+    const passOn = customGrad((t) => ({ value: t, gradFunc: (dy) => [tf.zerosLike(dy)] }));
     const f1 = () => tf.sum(tf.mul(passOn(tf.mul(x, 2)), 3)) as tf.Scalar;
     // A gradient made and kept before the backward pass: still the caller's afterwards.
     let kept: tf.Tensor | undefined;
-    const keptGrad = tf.customGrad((t: tf.Tensor) => {
+    const keptGrad = customGrad((t) => {
       kept = tf.keep(tf.mul(tf.onesLike(t), 5));
       return { value: tf.mul(t, 1), gradFunc: () => [kept!] };
     });
