@@ -136,10 +136,17 @@ export class NativeBackend extends MathBackendCPU {
     return previous;
   }
 
-  /** The stored values of a tensor as float32, or undefined when they are anything else. */
+  /**
+   * The stored values of a float32 tensor as a Float32Array, or undefined for other dtypes. The JS
+   * Cast kernel turns int32 and bool into float32 without a copy (no value changes), so a float32
+   * tensor may hold an Int32Array or Uint8Array; those are converted here (exactly: the cast is
+   * lossless) instead of sending every op on them, often the scalars of `tf.pow(x, 2)`, to JS.
+   */
   float32(t: TensorInfo): Float32Array | undefined {
     if (t.dtype !== 'float32') return undefined;
     const v = this.data.get(t.dataId).values;
-    return v instanceof Float32Array ? v : undefined;
+    if (v instanceof Float32Array) return v;
+    if (v instanceof Int32Array || v instanceof Uint8Array) return Float32Array.from(v);
+    return undefined;
   }
 }

@@ -15,7 +15,7 @@ import { sliceConfigs } from './kernels/Slice.js';
 import { softmaxConfig } from './kernels/Softmax.js';
 import { tileConfig } from './kernels/Tile.js';
 import { transposeConfig } from './kernels/Transpose.js';
-import { unaryConfigs } from './kernels/unary.js';
+import { fillLikeConfigs, unaryConfigs } from './kernels/unary.js';
 
 /**
  * Every kernel the C++ addon provides: overrides of tfjs kernels (all other tfjs kernels are the
@@ -29,6 +29,7 @@ export const NATIVE_KERNELS: KernelConfig[] = [
   softmaxConfig,
   ...binaryConfigs,
   ...unaryConfigs,
+  ...fillLikeConfigs,
   ...reduceConfigs,
   ...conv2dConfigs,
   ...sliceConfigs,

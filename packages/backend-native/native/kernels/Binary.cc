@@ -38,6 +38,13 @@ void Inner(const float* a, const float* b, float* o, int64_t n, int64_t sa, int6
     for (int64_t i = 0; i < n; ++i) o[i] = Apply<OP>(av, b[i]);
   } else if (sa == 1 && sb == 0) {
     const float bv = b[0];
+    if constexpr (OP == kPow) {
+      // x^2 (tf.norm, tf.pow(x, 2)): one rounding either way, so the product is the same number.
+      if (bv == 2.f) {
+        for (int64_t i = 0; i < n; ++i) o[i] = a[i] * a[i];
+        return;
+      }
+    }
     for (int64_t i = 0; i < n; ++i) o[i] = Apply<OP>(a[i], bv);
   } else {
     const float v = Apply<OP>(a[0], b[0]);

@@ -47,4 +47,14 @@ describe('unary ops', () => {
     expectSameAsCpu(() => tf.neg(tf.tensor1d([1, -2, 3], 'int32')));
     expectSameAsCpu(() => tf.abs(tf.tensor1d([1, -2, 3], 'int32')));
   });
+
+  it('ZerosLike and OnesLike: float32, reused memory, other dtypes through JS', () => {
+    // A disposed buffer of the same size comes back from the pool, dirty: the fill must cover it.
+    tf.tidy(() => tf.add(rand([80, 70], 3), 1));
+    expectSameAsCpu(() => tf.zerosLike(rand([80, 70], 4)), 0, 0);
+    expectSameAsCpu(() => tf.onesLike(rand([80, 70], 5)), 0, 0);
+    expectSameAsCpu(() => tf.zerosLike(tf.zeros([0, 3])));
+    expectSameAsCpu(() => tf.onesLike(tf.tensor1d([1, 2], 'int32')));
+    expectSameAsCpu(() => tf.zerosLike(tf.tensor1d([true], 'bool')));
+  });
 });

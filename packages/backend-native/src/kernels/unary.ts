@@ -7,6 +7,7 @@ import {
   Log,
   Log1p,
   Neg,
+  OnesLike,
   Reciprocal,
   Relu,
   Relu6,
@@ -17,6 +18,8 @@ import {
   Square,
   Step,
   Tanh,
+  ZerosLike,
+  util,
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
@@ -67,3 +70,22 @@ export const unaryConfigs: KernelConfig[] = Object.entries(UNARY_OPS).map(([kern
   backendName: 'native',
   kernelFunc: unaryKernel(kernelName, op),
 }));
+
+/**
+ * ZerosLike and OnesLike of float32 (gradient seeds and the zero gradients of unused inputs): a
+ * recycled buffer filled, where the JS kernel allocates fresh zeroed memory every time.
+ */
+function fillLikeKernel(kernelName: string, value: number): KernelFunc {
+  const fn = (args: NativeKernelArgs): TensorInfo => {
+    const x = args.inputs.x!;
+    if (x.dtype !== 'float32') return runCpu(kernelName, args);
+    const out = outputArray(util.sizeFromShape(x.shape)).fill(value);
+    return args.backend.makeTensorInfo(x.shape, 'float32', out);
+  };
+  return fn as unknown as KernelFunc;
+}
+
+export const fillLikeConfigs: KernelConfig[] = [
+  { kernelName: ZerosLike, backendName: 'native', kernelFunc: fillLikeKernel(ZerosLike, 0) },
+  { kernelName: OnesLike, backendName: 'native', kernelFunc: fillLikeKernel(OnesLike, 1) },
+];
