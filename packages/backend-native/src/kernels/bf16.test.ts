@@ -134,6 +134,22 @@ describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded 
     );
   });
 
+  it('converts GEMM inputs to bf16 with the same bits as rounding in JS: ties, NaN, infinities, zeros, subnormals', () => {
+    // Enough values for the vector path (16 at a time); the specials sit in different blocks and at
+    // block edges, subnormals only in some blocks (those take the exact scalar path).
+    const a = randomValues(64 * 40, 90).map((v) => v * 2 ** ((Math.round(v * 1000) % 60) - 30));
+    const specials = [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8 + 2 ** -20), NaN, Infinity, -Infinity, 0, -0, 3.4e38, -3.4028235e38];
+    const subnormals = [1e-40, -1e-40, 2 ** -149, 1.1754942e-38, -5.9e-39];
+    specials.forEach((v, i) => (a[i * 37] = v));
+    subnormals.forEach((v, i) => (a[1000 + i * 50] = v));
+    const copy = new Uint16Array(a.length);
+    const [b, out, one] = [new Float32Array(40 * 8).fill(1), new Float32Array(64 * 8), Int32Array.of(0)];
+    binding().batchMatMul(a, b, out, one, one, 64, 8, 40, false, false, null, 0, 0, GEMM_MODES.bf16, copy, false, null, false);
+    const expected = new Uint32Array(roundBf16(a).buffer);
+    const mismatches = Array.from(copy).flatMap((h, i) => (h === expected[i]! >>> 16 ? [] : [`${i}: ${a[i]} -> ${h.toString(16)}, want ${(expected[i]! >>> 16).toString(16)}`]));
+    expect(mismatches).toEqual([]);
+  });
+
   const CONVS: { x: number[]; f: number[]; strides: number; pad: 'valid' | 'same' | number }[] = [
     { x: [2, 28, 28, 1], f: [4, 4, 1, 24], strides: 4, pad: 'valid' }, // ViT patch embedding
     { x: [2, 8, 8, 3], f: [3, 3, 3, 8], strides: 1, pad: 'same' }, // im2col
