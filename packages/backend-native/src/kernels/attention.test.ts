@@ -54,6 +54,8 @@ const SHAPES: [number, number, number][] = [
   [6, 50, 64], // the ViT-Tiny/4 block at 28 px
   [4, 10, 64], // its local crops
   [2, 197, 72], // ViT-S/16 at 224 px's tokens, a head dim that is not a multiple of 16
+  [3, 1, 17], // one token: an odd inner dimension of one
+  [2, 9, 129], // a head dim past two 64-column blocks
 ];
 const status = nativeBackendStatus();
 const nativeBackend = () => tf.findBackend('native') as NativeBackend;
