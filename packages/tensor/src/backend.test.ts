@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, formatBackendReport, gpuDeviceNode, initBackend, resolveThreads } from './backend.js';
 
@@ -59,6 +59,19 @@ describe('initBackend', () => {
     expect(info.threads).toBe(1);
     expect(info.reason).toMatch(/^forced/);
     expect(info.attempts.find((a) => a.name === 'wasm')!.reason).toMatch(/cpu was forced/);
+  });
+
+  it('the cpu backend does not print tfjs\'s "install tfjs-node" banner on its first tensor', async () => {
+    const cpu = tf.findBackend('cpu') as unknown as { firstUse: boolean };
+    cpu.firstUse = true; // as a fresh process has it
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      await initBackend({ backend: 'cpu', env: {} });
+      tf.tidy(() => tf.add(tf.scalar(2), tf.scalar(3)).dataSync());
+      expect(warn.mock.calls.map((c) => String(c[0]))).not.toContainEqual(expect.stringContaining('TensorFlow.js in Node.js'));
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('forces wasm', async () => {
