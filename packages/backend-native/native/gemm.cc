@@ -1,7 +1,9 @@
 #include "gemm.h"
 
 #include <cblas.h>
-#include <immintrin.h>
+#ifdef __AVX512BF16__
+#include <immintrin.h>  // x86 only: the bf16 conversion below
+#endif
 
 #include <cstring>
 #include <map>

@@ -11,7 +11,9 @@
 // Where the CPU has AVX512-BF16 the bf16 products run on its dot-product instruction, as oneDNN's
 // bf16 GEMMs do: 32 multiply-adds per instruction instead of 16, on the same operands (a product
 // of two bf16 values is exact in float32), summed two inner indices at a time.
-#include <immintrin.h>
+#ifdef __AVX512BF16__
+#include <immintrin.h>  // x86 only: the bf16 products below
+#endif
 
 #include <algorithm>
 #include <cstring>
