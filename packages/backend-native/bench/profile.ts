@@ -1,5 +1,5 @@
 // Per-kernel time of one ViT step on a backend: what to move to C++ next.
-// node dist/profile.js [native|wasm|cpu] [plain|fused] [fp32|bf16]   (DEPTH=n for fewer blocks, SSL_THREADS=n, TOP=n)
+// node dist/profile.js [native|wasm|cpu] [plain|fused] [fp32|bf16]   (DEPTH=n for fewer blocks, SSL_THREADS=n, TOP=n slowest calls, BY_SHAPE=Kernel)
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { registerNativeBackend, type NativeBackend } from '../src/index.js';
@@ -47,4 +47,16 @@ vit.dispose();
 if (process.env.TOP) {
   const top = [...info.kernels].sort((a, b) => (b.kernelTimeMs as number) - (a.kernelTimeMs as number)).slice(0, Number(process.env.TOP));
   for (const k of top) console.log(`${k.name.padEnd(16)} ${(k.kernelTimeMs as number).toFixed(2).padStart(8)} ms  in ${JSON.stringify(k.inputShapes)} out ${JSON.stringify(k.outputShapes)}`);
+}
+// BY_SHAPE=Name: that kernel's time summed per input shapes, to tell which call sites cost.
+if (process.env.BY_SHAPE) {
+  const byShape = new Map<string, { ms: number; n: number }>();
+  for (const k of info.kernels.filter((k) => k.name === process.env.BY_SHAPE)) {
+    const key = JSON.stringify(k.inputShapes);
+    const e = byShape.get(key) ?? { ms: 0, n: 0 };
+    e.ms += k.kernelTimeMs as number;
+    e.n += 1;
+    byShape.set(key, e);
+  }
+  for (const [key, e] of [...byShape].sort((a, b) => b[1].ms - a[1].ms)) console.log(`${e.ms.toFixed(2).padStart(8)} ms  x${e.n}  ${key}`);
 }
