@@ -51,6 +51,30 @@ void ConvertBf16(const float* x, uint16_t* out, std::size_t n) {
   parallel_for(n, 1 << 16, [&](std::size_t b, std::size_t e) { ConvertBf16Range(x + b, out + b, e - b); });
 }
 
+// ConvertBf16 that also writes sums[c] = the sum over rows r of x[r * width + c]. Blocks of rows
+// are summed apart and then in block order, so the sums do not depend on the thread count.
+void ConvertBf16WithSums(const float* x, uint16_t* out, std::size_t n, std::size_t width, float* sums) {
+  constexpr std::size_t kBlockRows = 64;
+  const std::size_t rows = n / width, blocks = (rows + kBlockRows - 1) / kBlockRows;
+  std::vector<float> partial(blocks * width);
+  parallel_for(blocks, std::max<std::size_t>(1, (1 << 16) / (kBlockRows * width)), [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t block = b0; block < b1; ++block) {
+      float* p = partial.data() + block * width;
+      std::fill(p, p + width, 0.f);
+      for (std::size_t r = block * kBlockRows; r < std::min(rows, (block + 1) * kBlockRows); ++r) {
+        const float* row = x + r * width;
+        ConvertBf16Range(row, out + r * width, width);
+        for (std::size_t c = 0; c < width; ++c) p[c] += row[c];
+      }
+    }
+  });
+  std::fill(sums, sums + width, 0.f);
+  for (std::size_t block = 0; block < blocks; ++block) {
+    const float* p = partial.data() + block * width;
+    for (std::size_t c = 0; c < width; ++c) sums[c] += p[c];
+  }
+}
+
 void BlasGemm(std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A,
               const int32_t* aIndex, const float* B, const int32_t* bIndex, float beta, float* C) {
   const std::size_t mk = static_cast<std::size_t>(M * K), kn = static_cast<std::size_t>(K * N),
@@ -165,13 +189,18 @@ bool IsIdentity(const int32_t* index, std::size_t batch) {
   return true;
 }
 
-// The bf16 values of n floats: the caller's copy (filled now unless ready) or a scratch one.
-const uint16_t* Bf16Of(const float* x, std::size_t n, uint16_t* kept, bool ready, std::vector<uint16_t>& scratch) {
+// The bf16 values of n floats: the caller's copy (filled now unless ready, with the sums when
+// asked) or a scratch one.
+const uint16_t* Bf16Of(const float* x, std::size_t n, uint16_t* kept, bool ready, float* sums, std::size_t sumsWidth,
+                       std::vector<uint16_t>& scratch) {
   uint16_t* dst = kept;
   if (dst == nullptr) {
     if (scratch.size() < n) scratch.resize(n);
     dst = scratch.data();
   } else if (ready) {
+    return dst;
+  } else if (sums != nullptr && sumsWidth > 0) {
+    ConvertBf16WithSums(x, dst, n, sumsWidth, sums);
     return dst;
   }
   ConvertBf16(x, dst, n);
@@ -187,8 +216,8 @@ void OnednnGemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int6
   const void* b = B;
   std::size_t elt = sizeof(float);
   if (mode == GemmMode::kBf16) {
-    a = Bf16Of(A, aCount * mk, x.aBf16, x.aReady, scratchA);
-    b = Bf16Of(B, bCount * kn, x.bBf16, x.bReady, scratchB);
+    a = Bf16Of(A, aCount * mk, x.aBf16, x.aReady, x.aSums, x.aSumsWidth, scratchA);
+    b = Bf16Of(B, bCount * kn, x.bBf16, x.bReady, x.bSums, x.bSumsWidth, scratchB);
     elt = sizeof(uint16_t);
   }
   const bool accumulate = beta != 0.f, bias = x.bias != nullptr;

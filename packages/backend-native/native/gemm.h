@@ -24,6 +24,14 @@ struct GemmExtras {
   bool aReady = false;
   uint16_t* bBf16 = nullptr;
   bool bReady = false;
+  // Where a kept copy is filled now, also the sums of its operand's values over all but the
+  // innermost axis (aSumsWidth / bSumsWidth values, which must divide the operand's size): the
+  // bias gradient of a linear layer reduces the incoming gradient so, and reading it back saves
+  // that reduction its own pass over memory. Null: no sums.
+  float* aSums = nullptr;
+  std::size_t aSumsWidth = 0;
+  float* bSums = nullptr;
+  std::size_t bSumsWidth = 0;
 };
 
 // C[i] = beta * C[i] + op(A[aIndex[i]]) @ op(B[bIndex[i]]) (+ bias) for i < batch; every matrix is

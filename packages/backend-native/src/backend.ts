@@ -33,6 +33,17 @@ export function float32GemmMode(): GemmMode {
 
 // Below this many elements a GEMM input is converted to bf16 per call: cheaper than keeping a copy.
 const MIN_BF16_SHADOW = 16384;
+// Widest innermost axis whose sums a bf16 copy carries (a layer's output features).
+const MAX_SUMS_WIDTH = 16384;
+
+/** A tensor's bf16 copy; `sums` (its values summed over all but the innermost axis) come with the fill. */
+interface Bf16Shadow {
+  storage: Float32Array;
+  values: Uint16Array;
+  ready: boolean;
+  sums: Float32Array | undefined;
+  sumsReady: boolean;
+}
 
 /**
  * The tfjs CPU backend with the same Float32Array storage, so every JS kernel works unchanged on
@@ -82,19 +93,33 @@ export class NativeBackend extends MathBackendCPU {
    * twice (PyTorch's autocast keeps the bf16 copy of a linear's input for its backward likewise).
    * Only for large tensors whose values no one outside the backend has seen: those cannot change.
    * `ready` is false until the first GEMM has filled it. Costs half the tensor's bytes while it lives.
+   * The fill also sums the values over all but the innermost axis (`columnSums`).
    */
-  bf16Shadow(t: TensorInfo, values: Float32Array): { values: Uint16Array; ready: boolean } | undefined {
+  bf16Shadow(t: TensorInfo, values: Float32Array): Bf16Shadow | undefined {
     if (values.length < MIN_BF16_SHADOW || !isOwned(values)) return undefined;
     let shadow = this.shadows.get(t.dataId);
     if (shadow === undefined) {
       const storage = privateArray(Math.ceil(values.length / 2));
-      shadow = { storage, values: new Uint16Array(storage.buffer, 0, values.length), ready: false };
+      const width = t.shape[t.shape.length - 1] ?? 0;
+      const sums = t.shape.length >= 2 && width > 0 && width <= MAX_SUMS_WIDTH ? new Float32Array(width) : undefined;
+      shadow = { storage, values: new Uint16Array(storage.buffer, 0, values.length), ready: false, sums, sumsReady: false };
       this.shadows.set(t.dataId, shadow);
     }
     return shadow;
   }
 
-  private readonly shadows = new Map<DataId, { storage: Float32Array; values: Uint16Array; ready: boolean }>();
+  /**
+   * `t` summed over all but its innermost axis, where a bf16 GEMM has already computed that while
+   * converting it: under autocast a linear layer's incoming gradient feeds two GEMMs and then its
+   * bias gradient, this sum, which then costs no pass of its own. Else undefined.
+   */
+  columnSums(t: TensorInfo): Float32Array | undefined {
+    const shadow = this.shadows.get(t.dataId);
+    if (!shadow?.sumsReady || shadow.sums === undefined) return undefined;
+    return shadow.sums.length === t.shape[t.shape.length - 1] ? shadow.sums : undefined;
+  }
+
+  private readonly shadows = new Map<DataId, Bf16Shadow>();
 
   /** How many bf16 copies are held now (each freed with its tensor): for tests. */
   liveBf16Shadows(): number {

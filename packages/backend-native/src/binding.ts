@@ -52,6 +52,9 @@ export interface NativeBinding {
     aBf16Ready?: boolean,
     bBf16?: Uint16Array | null,
     bBf16Ready?: boolean,
+    /** filled with a copy: its operand summed over all but the innermost axis (NativeBackend.columnSums) */
+    aSums?: Float32Array | null,
+    bSums?: Float32Array | null,
   ): void;
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void;
   transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;

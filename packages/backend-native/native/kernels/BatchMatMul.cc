@@ -36,10 +36,11 @@ void ApplyActivation(float* y, std::size_t n, int act, float alpha) {
 }
 
 // batchMatMul(a, b, out, aIndex: Int32Array, bIndex: Int32Array, M, N, K, transA, transB,
-//             bias: Float32Array|null, activation, alpha, mode, [aBf16, aReady, bBf16, bReady])
+//             bias: Float32Array|null, activation, alpha, mode, [aBf16, aReady, bBf16, bReady, aSums, bSums])
 // out[i] = act(op(a[aIndex[i]]) @ op(b[bIndex[i]]) + bias), bias of length N (one per column);
 // mode: GemmMode (gemm.h), float32 on OpenBLAS or oneDNN, or bf16 inputs on oneDNN. aBf16/bBf16:
-// Uint16Array|null, the bf16 copy the caller keeps for a/b (GemmExtras), with whether it is filled.
+// Uint16Array|null, the bf16 copy the caller keeps for a/b (GemmExtras), with whether it is filled;
+// aSums/bSums: Float32Array|null, the sums filled with a copy (GemmExtras).
 Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const float* a = F32(info, 0);
   const float* b = F32(info, 1);
@@ -71,6 +72,18 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   };
   if (!copyOf(14, aCount * mk, extras.aBf16, extras.aReady) || !copyOf(16, bCount * kn, extras.bBf16, extras.bReady)) {
     Napi::Error::New(info.Env(), "batchMatMul: a bf16 copy is shorter than its operand").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  // Sums over all but the innermost axis, filled with a copy (GemmExtras): their length is that axis.
+  const auto sumsOf = [&](std::size_t i, std::size_t values, float*& data, std::size_t& width) {
+    if (info.Length() <= i || info[i].IsNull() || info[i].IsUndefined()) return true;
+    auto sums = info[i].As<Napi::Float32Array>();
+    width = sums.ElementLength();
+    data = sums.Data();
+    return width > 0 && values % width == 0;
+  };
+  if (!sumsOf(18, aCount * mk, extras.aSums, extras.aSumsWidth) || !sumsOf(19, bCount * kn, extras.bSums, extras.bSumsWidth)) {
+    Napi::Error::New(info.Env(), "batchMatMul: the length of a sums array must divide its operand's size").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   try {

@@ -126,6 +126,85 @@ describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded 
     }
   });
 
+  it('a bias gradient, the sum over all but the innermost axis, is read from the bf16 copy of the GEMM that converted it', () => {
+    tf.setBackend('native');
+    const be = native();
+    const native_ = binding();
+    const reduce = native_.reduce;
+    let reduceCalls = 0;
+    native_.reduce = (...args: Parameters<typeof reduce>) => {
+      reduceCalls++;
+      return reduce(...args);
+    };
+    const prev = be.setAutocast('bf16');
+    // The float64 sum over rows of a [rows, width] view, independent of any float32 order.
+    const columnSums = (values: Float32Array, width: number) => {
+      const out = new Float64Array(width);
+      values.forEach((v, i) => (out[i % width]! += v));
+      return out;
+    };
+    const expectClose = (actual: tf.Tensor, expected: Float64Array) => {
+      const got = actual.dataSync();
+      expected.forEach((e, i) => expect(Math.abs(got[i]! - e)).toBeLessThan(1e-5 * (1 + Math.abs(e))));
+    };
+    try {
+      tf.tidy(() => {
+        const dy = tf.add(rnd([2, 150, 96], 90), 0); // 28800 values: kept with a copy
+        const w = rnd([96, 32], 91);
+        const plain = rnd([2, 150, 96], 90).dataSync() as Float32Array;
+        tf.matMul(tf.reshape(dy, [300, 96]), w); // converts dy (through a view of the same data)
+        reduceCalls = 0;
+        const sum = tf.sum(dy, [0, 1]);
+        const kept = tf.sum(dy, [1, 0], true);
+        expect(reduceCalls).toBe(0);
+        expect(sum.shape).toEqual([96]);
+        expect(kept.shape).toEqual([1, 1, 96]);
+        expectClose(sum, columnSums(plain, 96));
+        expectClose(kept, columnSums(plain, 96));
+        // Other axes, or another view's innermost axis, take the reduction kernel.
+        expectClose(tf.sum(tf.reshape(dy, [300, 96]), 0), columnSums(plain, 96));
+        expect(reduceCalls).toBe(0);
+        tf.sum(dy, 0);
+        tf.sum(tf.reshape(dy, [600, 48]), 0);
+        expect(reduceCalls).toBe(2);
+        // As the weight gradient's right operand (X^T dy) the copy carries the same sums.
+        const dy2 = tf.add(rnd([400, 64], 92), 0);
+        tf.matMul(rnd([400, 16], 93), dy2, true, false);
+        reduceCalls = 0;
+        expectClose(tf.sum(dy2, 0), columnSums(rnd([400, 64], 92).dataSync() as Float32Array, 64));
+        expect(reduceCalls).toBe(0);
+      });
+      // A layer's gradients through tf.fused.matMul: the bias gradient equals the cpu one.
+      const x = rnd([300, 64], 94);
+      const wt = rnd([64, 80], 95);
+      const bias = rnd([80], 96);
+      const f = () => tf.grads((b: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: x, b: wt, bias: b }), tf.add(rnd([300, 80], 97), 0))))([bias])[0]!;
+      const got = f();
+      tf.setBackend('cpu');
+      const expected = f();
+      tf.setBackend('native');
+      expectClose(got, Float64Array.from(expected.dataSync()));
+      tf.dispose([x, wt, bias, got, expected]);
+    } finally {
+      be.setAutocast(prev);
+      native_.reduce = reduce;
+      tf.setBackend('native');
+    }
+  });
+
+  it('refuses sums whose length does not divide their operand', () => {
+    const [a, b, out] = [new Float32Array(64 * 32), new Float32Array(32 * 16), new Float32Array(64 * 16)];
+    const one = Int32Array.of(0);
+    const copy = new Uint16Array(64 * 32);
+    expect(() => binding().batchMatMul(a, b, out, one, one, 64, 16, 32, false, false, null, 0, 0, GEMM_MODES.bf16, copy, false, null, false, new Float32Array(30), null)).toThrow(
+      /the length of a sums array must divide its operand's size/,
+    );
+    const sums = new Float32Array(32);
+    a.forEach((_, i) => (a[i] = (i % 32) + Math.floor(i / 32) / 64)); // column c sums to 64 c + 31.5
+    binding().batchMatMul(a, b, out, one, one, 64, 16, 32, false, false, null, 0, 0, GEMM_MODES.bf16, copy, false, null, false, sums, null);
+    expect(Array.from(sums)).toEqual(Array.from({ length: 32 }, (_, c) => 64 * c + 31.5));
+  });
+
   it('refuses a kept bf16 copy shorter than its operand', () => {
     const [a, b, out] = [new Float32Array(64 * 32), new Float32Array(32 * 16), new Float32Array(64 * 16)];
     const one = Int32Array.of(0);

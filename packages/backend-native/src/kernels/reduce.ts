@@ -34,6 +34,14 @@ function reduceKernel(kernelName: string, op: number): KernelFunc {
     const reduceSize = axes.reduce((s, ax) => s * x.shape[ax]!, 1);
     // Empty reductions keep the JS kernel's conventions for their identity values.
     if (!values || reduceSize === 0) return runCpu(kernelName, args);
+    const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
+    const finalShape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+    // A bias gradient: the sum over all but the innermost axis may have come with a bf16 copy.
+    const rank = x.shape.length;
+    if (kernelName === Sum && rank >= 2 && axes.length === rank - 1 && axes.every((axis, i) => axis === i)) {
+      const sums = backend.columnSums(x);
+      if (sums) return backend.makeTensorInfo(finalShape, 'float32', Float32Array.from(sums));
+    }
     let shape = x.shape;
     let first = axes[0] ?? 0;
     let last = axes[axes.length - 1] ?? -1;
@@ -48,11 +56,9 @@ function reduceKernel(kernelName: string, op: number): KernelFunc {
     }
     const outer = util.sizeFromShape(shape.slice(0, first));
     const inner = util.sizeFromShape(shape.slice(last + 1));
-    const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
     const out = outputArray(outer * inner);
     binding().reduce(op, values, out, outer, reduceSize, inner);
     if (moved) backend.disposeIntermediateTensorInfo(moved);
-    const finalShape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
     return backend.makeTensorInfo(finalShape, 'float32', out);
   };
   return fn as unknown as KernelFunc;
