@@ -11,7 +11,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { GEMM_MODES, directSgemm, nativeBackendStatus, registerNativeBackend, setNativeThreads, type GemmMode, type NativeBackend } from '../src/index.js';
+import {
+  GEMM_MODES,
+  directSgemm,
+  nativeBackendStatus,
+  nativeGemmSeconds,
+  peakGflopsPerCore,
+  registerNativeBackend,
+  setNativeThreads,
+  type GemmMode,
+  type NativeBackend,
+} from '../src/index.js';
 import { FMNIST_REFERENCE_BENCH, loadFusedOps, makeVitStep, PLAIN_OPS, VIT_TINY_BENCH, type StepOps, type VitConfig } from './vit.js';
 
 const threads = Number(process.env.SSL_THREADS ?? 2);
@@ -120,6 +130,8 @@ async function useWasm(): Promise<void> {
 }
 
 let lastCpuMs = 0;
+/** GEMM wall ms per step of the last native timing (nativeGemmSeconds). */
+let lastGemmMs = 0;
 
 type StepPrecision = 'fp32' | 'fp32-openblas' | 'bf16';
 
@@ -145,15 +157,38 @@ function vitMs(n: number, blocks = depth, ops: StepOps = PLAIN_OPS, precision: S
   }
 }
 
+/**
+ * What bounds float32 / bf16 of a step. Autocast runs only the GEMMs (and the attention's
+ * products) in bf16; everything else stays float32 and costs about the same in both steps. A bf16
+ * GEMM can beat a float32 one that runs near the FMA peak by at most the CPU's bf16-dot / FMA peak
+ * ratio, so the step's ratio can reach 2 only if everything else fits in what that leaves.
+ */
+let peak: { fma: number; bf16Dot: number } | undefined;
+function printBf16Bound(f32Ms: number, f32GemmMs: number, bf16Ms: number, bf16GemmMs: number): void {
+  console.log(
+    `  GEMMs: float32 ${f32GemmMs.toFixed(0)}, bf16 ${bf16GemmMs.toFixed(0)} ms/step (${(f32GemmMs / bf16GemmMs).toFixed(2)}x); everything else: ${(f32Ms - f32GemmMs).toFixed(0)} and ${(bf16Ms - bf16GemmMs).toFixed(0)} ms/step (float32 but for the attention's products)`,
+  );
+  peak ??= peakGflopsPerCore();
+  if (peak.fma > 0 && peak.bf16Dot > 0) {
+    const ratio = peak.bf16Dot / peak.fma;
+    const left = f32Ms / 2 - f32GemmMs / ratio;
+    console.log(
+      `  one core's peak: float32 FMA ${peak.fma.toFixed(0)}, bf16 dot product ${peak.bf16Dot.toFixed(0)} GFLOP/s (${ratio.toFixed(2)}x); float32 / bf16 >= 2 with bf16 GEMMs at that ratio would leave everything else ${left.toFixed(0)} ms/step (now ${(bf16Ms - bf16GemmMs).toFixed(0)})`,
+    );
+  }
+}
+
 function timedSteps(vit: ReturnType<typeof makeVitStep>, n: number): number {
   vit.step();
   const before = tf.memory().numTensors;
   const c0 = process.cpuUsage();
+  const g0 = nativeGemmSeconds();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) vit.step();
   const ms = (performance.now() - t0) / n;
   const c = process.cpuUsage(c0);
   lastCpuMs = (c.user + c.system) / 1000 / n;
+  lastGemmMs = ((nativeGemmSeconds() - g0) * 1000) / n;
   if (tf.memory().numTensors !== before) throw new Error(`ViT step leaked ${tf.memory().numTensors - before} tensors`);
   vit.dispose();
   return ms;
@@ -218,20 +253,21 @@ const variants: Array<[string, StepOps | undefined, StepPrecision]> = [['plain',
 if (status.isa) variants.push(['fused, OpenBLAS GEMMs', fusedOps, 'fp32-openblas']);
 if (status.bf16) variants.push(['fused bf16', fusedOps, 'bf16']);
 else console.log(`native bf16: skipped (${status.bf16Reason})`);
-const measured: Array<[string, number, number]> = [];
+const measured: Array<[string, number, number, number]> = [];
 for (const [name, ops, precision] of variants) {
   if (!ops) {
     console.log(`native ${name}: skipped (@ssl/tensor is not built: run pnpm build)`);
     continue;
   }
   const ms = vitMs(steps, depth, ops, precision);
-  measured.push([name, ms, lastCpuMs]);
-  console.log(`native ${name}: ${ms.toFixed(0)} ms/step wall, ${lastCpuMs.toFixed(0)} ms/step CPU (${steps} steps)`);
+  measured.push([name, ms, lastCpuMs, lastGemmMs]);
+  console.log(`native ${name}: ${ms.toFixed(0)} ms/step wall, ${lastCpuMs.toFixed(0)} ms/step CPU, ${lastGemmMs.toFixed(0)} ms/step in GEMMs (${steps} steps)`);
 }
 const fusedF32 = measured.find(([n]) => n === 'fused');
 const fusedBf16 = measured.find(([n]) => n === 'fused bf16');
 if (fusedF32 && fusedBf16) {
   console.log(`  native fused float32 / bf16: ${(fusedF32[1] / fusedBf16[1]).toFixed(2)}x wall, ${(fusedF32[2] / fusedBf16[2]).toFixed(2)}x CPU (goal >= 2)`);
+  printBf16Bound(fusedF32[1], fusedF32[3], fusedBf16[1], fusedBf16[3]);
   const openblas = measured.find(([n]) => n === 'fused, OpenBLAS GEMMs');
   if (openblas) console.log(`  native fused float32 with OpenBLAS GEMMs / bf16: ${(openblas[1] / fusedBf16[1]).toFixed(2)}x wall, ${(openblas[2] / fusedBf16[2]).toFixed(2)}x CPU`);
 }
@@ -265,7 +301,8 @@ console.log('\n## fmnist_reference shapes (ViT 96/4/3, head 1024/512/256, batch 
   };
   const f32 = await fmnist('fp32');
   const f32Cpu = lastCpuMs;
-  console.log(`native float32: ${f32.toFixed(0)} ms/step wall, ${f32Cpu.toFixed(0)} ms/step CPU`);
+  const f32Gemm = lastGemmMs;
+  console.log(`native float32: ${f32.toFixed(0)} ms/step wall, ${f32Cpu.toFixed(0)} ms/step CPU, ${f32Gemm.toFixed(0)} ms/step in GEMMs`);
   if (status.isa) {
     const blas = await fmnist('fp32-openblas');
     console.log(`native float32, OpenBLAS GEMMs: ${blas.toFixed(0)} ms/step wall, ${lastCpuMs.toFixed(0)} ms/step CPU`);
@@ -276,6 +313,7 @@ console.log('\n## fmnist_reference shapes (ViT 96/4/3, head 1024/512/256, batch 
     b16 = await fmnist('bf16');
     b16Cpu = lastCpuMs;
     console.log(`native bf16: ${b16.toFixed(0)} ms/step wall, ${b16Cpu.toFixed(0)} ms/step CPU; float32 / bf16 = ${(f32 / b16).toFixed(2)}x wall, ${(f32Cpu / b16Cpu).toFixed(2)}x CPU`);
+    printBf16Bound(f32, f32Gemm, b16, lastGemmMs);
   }
   for (const precision of ['fp32', 'bf16'] as const) {
     const torch = torchMs(true, precision, 'fmnist_reference');

@@ -52,12 +52,26 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// gemmSeconds(): wall seconds spent in GEMMs so far (gemm.h).
+Napi::Value GemmSeconds(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), gemm_seconds()); }
+
+// peakGflopsPerCore(): { fma, bf16Dot }, one core's float32 FMA and bf16 dot-product peaks (gemm.h).
+Napi::Value PeakGflopsPerCore(const Napi::CallbackInfo& info) {
+  const PeakRates r = peak_gflops_per_core();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("fma", r.fma);
+  o.Set("bf16Dot", r.bf16Dot);
+  return o;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("tuneAllocator", Napi::Function::New(env, TuneAllocator));
+  exports.Set("gemmSeconds", Napi::Function::New(env, GemmSeconds));
+  exports.Set("peakGflopsPerCore", Napi::Function::New(env, PeakGflopsPerCore));
   InitBatchMatMul(env, exports);
   InitTranspose(env, exports);
   InitBinary(env, exports);

@@ -1,10 +1,13 @@
 #include "gemm.h"
 
 #include <cblas.h>
-#ifdef __AVX512BF16__
-#include <immintrin.h>  // x86 only: the bf16 conversion below
+#if defined(__AVX512F__) || defined(__AVX512BF16__)
+#include <immintrin.h>  // x86 only: the bf16 conversion and the peak probe below
 #endif
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -272,9 +275,34 @@ GemmSupport gemm_support() {
   return s;
 }
 
+namespace {
+std::atomic<uint64_t> gemmNanos{0};
+
+void TimedGemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+               const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
+               const int32_t* bIndex, float beta, float* C, const GemmExtras& extras);
+}  // namespace
+
+double gemm_seconds() { return static_cast<double>(gemmNanos.load()) * 1e-9; }
+
 void Gemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
           const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
           const int32_t* bIndex, float beta, float* C, const GemmExtras& extras) {
+  const auto start = std::chrono::steady_clock::now();
+  struct Stop {
+    std::chrono::steady_clock::time_point start;
+    ~Stop() {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+      gemmNanos += static_cast<uint64_t>(ns.count());
+    }
+  } stop{start};
+  TimedGemm(mode, batch, transA, transB, M, N, K, A, aCount, aIndex, B, bCount, bIndex, beta, C, extras);
+}
+
+namespace {
+void TimedGemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+               const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
+               const int32_t* bIndex, float beta, float* C, const GemmExtras& extras) {
   if (batch == 0 || M == 0 || N == 0) return;
   if (extras.bias != nullptr && beta != 0.f) throw std::invalid_argument("Gemm: a bias needs beta 0");
   const std::size_t total = batch * static_cast<std::size_t>(M * N);
@@ -306,6 +334,63 @@ void Gemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M,
     beta = 1.f;
   }
   BlasGemm(batch, transA, transB, M, N, K, A, aIndex, B, bIndex, beta, C);
+}
+}  // namespace
+
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr long kPeakIterations = 2'000'000;  // ~20 ms a loop
+
+// Twelve independent accumulators, each a register, hide the instruction's latency.
+#ifdef __AVX512F__
+double FmaSeconds() {
+  __m512 acc[12];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  const __m512 x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.9999f);
+  const auto t0 = Clock::now();
+  for (long i = 0; i < kPeakIterations; ++i) {
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; ++j) acc[j] = _mm512_fmadd_ps(x, y, acc[j]);
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  float sink = 0.f;
+  for (auto& a : acc) sink += _mm512_cvtss_f32(a);
+  asm volatile("" : : "x"(sink));  // the sums are used: the loop stays
+  return s;
+}
+#endif
+
+#ifdef __AVX512BF16__
+double Bf16DotSeconds() {
+  __m512 acc[12];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  const __m512bh x = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3f803f80));
+  const auto t0 = Clock::now();
+  for (long i = 0; i < kPeakIterations; ++i) {
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; ++j) acc[j] = _mm512_dpbf16_ps(acc[j], x, x);
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  float sink = 0.f;
+  for (auto& a : acc) sink += _mm512_cvtss_f32(a);
+  asm volatile("" : : "x"(sink));
+  return s;
+}
+#endif
+}  // namespace
+
+PeakRates peak_gflops_per_core() {
+  PeakRates rates{0., 0.};
+  // The best of five runs each, alternated: a run the OS interrupted or that met a lower clock is slower.
+  for (int run = 0; run < 5; ++run) {
+#ifdef __AVX512F__
+    rates.fma = std::max(rates.fma, kPeakIterations * 12. * 32. / FmaSeconds() * 1e-9);  // 16 lanes x (multiply, add)
+#endif
+#ifdef __AVX512BF16__
+    rates.bf16Dot = std::max(rates.bf16Dot, kPeakIterations * 12. * 64. / Bf16DotSeconds() * 1e-9);  // 16 lanes x (2 products, 2 adds)
+#endif
+  }
+  return rates;
 }
 
 void RoundToBf16(const float* x, float* out, std::size_t n) {

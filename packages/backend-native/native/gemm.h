@@ -74,4 +74,17 @@ void RoundToBf16(const float* x, float* out, std::size_t n);
 
 void set_onednn_threads(int n);
 
+// Wall seconds spent in Gemm since the addon loaded, summed over calls (bf16 conversion
+// included): the bench's share of a train step that a faster GEMM could win.
+double gemm_seconds();
+
+// One core's arithmetic peak in GFLOP/s, measured on register-only loops: float32 FMA and the bf16
+// dot product (vdpbf16ps), 0 where the build has no such instruction. Their ratio bounds what bf16
+// can win over float32 in any GEMM that already runs near the FMA peak.
+struct PeakRates {
+  double fma;
+  double bf16Dot;
+};
+PeakRates peak_gflops_per_core();
+
 }  // namespace sslnative

@@ -32,6 +32,10 @@ export interface NativeBinding {
     bf16Reason: string;
   };
   tuneAllocator(): boolean;
+  /** Wall seconds spent in GEMMs since the addon loaded (bf16 conversion included). */
+  gemmSeconds(): number;
+  /** One core's float32 FMA and bf16 dot-product peaks, GFLOP/s (0 where not built in). */
+  peakGflopsPerCore(): { fma: number; bf16Dot: number };
   batchMatMul(
     a: Float32Array,
     b: Float32Array,

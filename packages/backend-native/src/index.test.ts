@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { directSgemm, nativeBackendStatus, registerNativeBackend } from './index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { directSgemm, nativeBackendStatus, nativeGemmSeconds, peakGflopsPerCore, registerNativeBackend } from './index.js';
 import { randomValues } from './test_util.js';
 
 describe('native backend', () => {
@@ -42,6 +43,32 @@ describe('native backend', () => {
     const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]]));
     expect(Array.from(y.dataSync())).toEqual([19, 22, 43, 50]);
     y.dispose();
+  });
+
+  it('counts the time spent in GEMMs, within the wall time around them', async () => {
+    await tf.setBackend('native');
+    const a = tf.randomUniform([256, 256]);
+    const before = nativeGemmSeconds();
+    const t0 = performance.now();
+    tf.matMul(a, a).dispose();
+    const wall = (performance.now() - t0) / 1000;
+    const spent = nativeGemmSeconds() - before;
+    expect(spent).toBeGreaterThan(0);
+    expect(spent).toBeLessThanOrEqual(wall);
+    tf.relu(a).dispose(); // not a GEMM
+    expect(nativeGemmSeconds() - before).toBe(spent);
+    a.dispose();
+  });
+
+  it('measures the FMA and bf16 dot-product peaks where the CPU and the build have them', () => {
+    const flags = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+    const peak = peakGflopsPerCore();
+    const x64 = process.arch === 'x64'; // the addon is built with -march=native there
+    expect(peak.fma > 0).toBe(x64 && /\bavx512f\b/.test(flags));
+    expect(peak.bf16Dot > 0).toBe(x64 && /\bavx512_bf16\b/.test(flags));
+    // Register-only loops at a few GHz: 16 lanes x 2 flops per cycle at the very least.
+    if (peak.fma > 0) expect(peak.fma).toBeGreaterThan(16);
+    if (peak.bf16Dot > 0) expect(peak.bf16Dot).toBeGreaterThan(16);
   });
 
   it('directSgemm matches a hand loop', () => {

@@ -102,6 +102,20 @@ export function registerNativeBackend(options: NativeBackendOptions = {}): void 
   registered = true;
 }
 
+/** Wall seconds this process has spent in the native GEMMs (bf16 conversion included): what a benchmark's step owes to its GEMMs. */
+export function nativeGemmSeconds(): number {
+  return binding().gemmSeconds();
+}
+
+/**
+ * One core's arithmetic peak in GFLOP/s on register-only loops: float32 FMA and the bf16 dot
+ * product (AVX512-BF16), 0 where the addon was built without the instruction. bf16 / fma bounds
+ * the speed-up bf16 can give a GEMM that already runs near the float32 peak.
+ */
+export function peakGflopsPerCore(): { fma: number; bf16Dot: number } {
+  return binding().peakGflopsPerCore();
+}
+
 /** Row-major C = A @ B straight through OpenBLAS: the reference the benchmarks compare with. */
 export function directSgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void {
   if (a.length < m * k || b.length < k * n || c.length < m * n) {
