@@ -174,17 +174,23 @@ describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded 
         expectClose(tf.sum(dy2, 0), columnSums(rnd([400, 64], 92).dataSync() as Float32Array, 64));
         expect(reduceCalls).toBe(0);
       });
-      // A layer's gradients through tf.fused.matMul: the bias gradient equals the cpu one.
-      const x = rnd([300, 64], 94);
-      const wt = rnd([64, 80], 95);
-      const bias = rnd([80], 96);
-      const f = () => tf.grads((b: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: x, b: wt, bias: b }), tf.add(rnd([300, 80], 97), 0))))([bias])[0]!;
-      const got = f();
-      tf.setBackend('cpu');
-      const expected = f();
-      tf.setBackend('native');
-      expectClose(got, Float64Array.from(expected.dataSync()));
-      tf.dispose([x, wt, bias, got, expected]);
+      // A layer's gradients through tf.fused.matMul, weights as given and as @ssl/models keeps them
+      // ([out, in], transposeB): the bias gradient takes no reduction kernel and equals the cpu one.
+      for (const transposeB of [false, true]) {
+        const x = rnd([300, 64], 94);
+        const wt = rnd(transposeB ? [80, 64] : [64, 80], 95);
+        const bias = rnd([80], 96);
+        const upstream = rnd([300, 80], 97);
+        const f = () => tf.grads((b: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: x, b: wt, bias: b, transposeB }), upstream)))([bias])[0]!;
+        reduceCalls = 0;
+        const got = f();
+        expect(reduceCalls).toBe(1); // the final tf.sum of the loss; not the bias gradient
+        tf.setBackend('cpu');
+        const expected = f();
+        tf.setBackend('native');
+        expectClose(got, Float64Array.from(expected.dataSync()));
+        tf.dispose([x, wt, bias, upstream, got, expected]);
+      }
     } finally {
       be.setAutocast(prev);
       native_.reduce = reduce;
