@@ -79,10 +79,30 @@ function tfMatMulMs(s: Shape): number {
 
 const nativeBackend = () => tf.backend() as NativeBackend;
 
+/** Median ms of each run, the runs alternated rep by rep so that all see the same machine load. */
+function alternatedMs(runs: Array<() => void>, budgetMs: number): number[] {
+  for (const run of runs) run();
+  const times: number[][] = runs.map(() => []);
+  const start = performance.now();
+  while (times[0]!.length < 5 || (performance.now() - start < budgetMs && times[0]!.length < 100)) {
+    runs.forEach((run, i) => {
+      const t0 = performance.now();
+      run();
+      times[i]!.push(performance.now() - t0);
+    });
+  }
+  return times.map(median);
+}
+
+/** Blocks the thread for ms without spinning. */
+const sleepMs = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
 /**
  * Native tf.matMul in each GEMM mode (OpenBLAS, oneDNN float32, oneDNN bf16 when available) and
- * direct sgemm, alternated rep by rep so that all see the same machine load (this machine is
- * shared): returns { direct, [mode]: ms }, medians.
+ * direct sgemm: returns { direct, [mode]: ms }, medians. The OpenBLAS runs (native and direct)
+ * alternate with each other and the oneDNN runs with each other, the oneDNN ones first and after
+ * a pause: OpenBLAS's threads keep spinning for a while after each call (about 0.1 s by default),
+ * and on a 2-core machine that halved the speed of any oneDNN GEMM run right after one.
  */
 function nativeVsDirectMs(s: Shape, modes: GemmMode[], budgetMs = 1200): { direct: number; modes: number[] } {
   // One matrix per batch entry, as tf.matMul reads, so neither side runs from a warm cache.
@@ -97,28 +117,17 @@ function nativeVsDirectMs(s: Shape, modes: GemmMode[], budgetMs = 1200): { direc
   };
   const m = tfMatMul(s);
   const backend = nativeBackend();
-  for (const mode of modes) {
+  const inMode = (mode: GemmMode) => () => {
     backend.gemmMode = mode;
     m.run();
-  }
-  direct();
-  const tn: number[][] = modes.map(() => []);
-  const td: number[] = [];
-  const start = performance.now();
-  while (td.length < 5 || (performance.now() - start < budgetMs && td.length < 100)) {
-    modes.forEach((mode, i) => {
-      backend.gemmMode = mode;
-      const t0 = performance.now();
-      m.run();
-      tn[i]!.push(performance.now() - t0);
-    });
-    const t0 = performance.now();
-    direct();
-    td.push(performance.now() - t0);
-  }
+  };
+  const onednnModes = modes.filter((mode) => mode !== GEMM_MODES.blas);
+  sleepMs(300);
+  const onednn = alternatedMs(onednnModes.map(inMode), budgetMs / 2);
+  const [blas, directMs] = alternatedMs([inMode(GEMM_MODES.blas), direct], budgetMs / 2);
   backend.gemmMode = GEMM_MODES.blas;
   m.dispose();
-  return { direct: median(td), modes: tn.map(median) };
+  return { direct: directMs!, modes: modes.map((mode) => (mode === GEMM_MODES.blas ? blas! : onednn[onednnModes.indexOf(mode)]!)) };
 }
 
 const gflops = (s: Shape, ms: number) => (2 * s.batch * s.m * s.n * s.k) / (ms * 1e6);
@@ -225,7 +234,7 @@ registerNativeBackend({ threads });
 console.log(`# @ssl/backend-native bench: ${status.reason.replace(/, \d+ thread\(s\)$/, '')}, ${threads} thread(s)`);
 console.log(`# load average at start: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 
-console.log('\n## GEMM GFLOP/s (median; the native modes and direct OpenBLAS alternated rep by rep)\n');
+console.log('\n## GEMM GFLOP/s (median; OpenBLAS native and direct alternated rep by rep, the oneDNN modes likewise, apart from OpenBLAS)\n');
 const modes: GemmMode[] = status.isa ? [GEMM_MODES.blas, GEMM_MODES.onednnF32] : [GEMM_MODES.blas];
 if (status.bf16) modes.push(GEMM_MODES.bf16);
 const modeNames = ['native float32 (OpenBLAS)', 'native float32 (oneDNN)', 'native bf16 (oneDNN)'].slice(0, modes.length);

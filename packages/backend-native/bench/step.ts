@@ -4,7 +4,7 @@
 // the step under the native backend's autocast (matmuls and convolutions in bf16).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { bufferPoolStats, registerNativeBackend, type NativeBackend } from '../src/index.js';
+import { bufferPoolStats, nativeGemmSeconds, registerNativeBackend, type NativeBackend } from '../src/index.js';
 import { FMNIST_REFERENCE_BENCH, loadFusedOps, makeVitStep, PLAIN_OPS, VIT_TINY_BENCH } from './vit.js';
 
 // BENCH_PRESET=fmnist_reference: the fmnist_reference shapes instead of the ViT-Tiny ones.
@@ -27,10 +27,12 @@ const vit = makeVitStep({ ...preset, depth: Number(process.env.BENCH_DEPTH ?? pr
 vit.step();
 const pool0 = bufferPoolStats();
 const cpu0 = process.cpuUsage();
+const gemm0 = nativeGemmSeconds();
 const t0 = performance.now();
 for (let i = 0; i < steps; i++) vit.step();
 const wall = (performance.now() - t0) / steps;
 const cpu = process.cpuUsage(cpu0);
+const gemmMsPerStep = Math.round(((nativeGemmSeconds() - gemm0) * 1000) / steps);
 const pool = bufferPoolStats();
-console.log(JSON.stringify({ backend, variant, precision, threads, msPerStep: Math.round(wall), cpuMsPerStep: Math.round((cpu.user + cpu.system) / 1000 / steps), sysMsPerStep: Math.round(cpu.system / 1000 / steps), pooledBuffersPerStep: Math.round((pool.reused - pool0.reused) / steps), newBuffersPerStep: Math.round((pool.allocated - pool0.allocated) / steps), poolMiB: Math.round(pool.pooledBytes / 2 ** 20) }));
+console.log(JSON.stringify({ backend, variant, precision, threads, msPerStep: Math.round(wall), cpuMsPerStep: Math.round((cpu.user + cpu.system) / 1000 / steps), sysMsPerStep: Math.round(cpu.system / 1000 / steps), gemmMsPerStep, pooledBuffersPerStep: Math.round((pool.reused - pool0.reused) / steps), newBuffersPerStep: Math.round((pool.allocated - pool0.allocated) / steps), poolMiB: Math.round(pool.pooledBytes / 2 ** 20) }));
 vit.dispose();

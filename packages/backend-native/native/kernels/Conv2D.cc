@@ -1,4 +1,4 @@
-// Conv2D and its two backprops for NHWC, any stride, dilation and padding: im2col + cblas_sgemm,
+// Conv2D and its two backprops for NHWC, any stride, dilation and padding: im2col + a GEMM,
 // in blocks of images so the column buffer stays small. 1x1 stride-1 unpadded convs skip im2col.
 // The GEMMs go through gemm.h, so autocast (mode bf16) covers the convolutions and both gradients.
 #include <algorithm>
