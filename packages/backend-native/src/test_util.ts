@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import { expect } from 'vitest';
+import { binding, type NativeBinding } from './binding.js';
 import { registerNativeBackend } from './index.js';
 
 registerNativeBackend({ threads: 2 });
@@ -94,4 +95,24 @@ export function expectNativeMatches(ref: () => Result, got: () => Result, rtol =
       throw new Error(`output ${i} (shape ${r.shape}) differs at ${where}: cpu ${r.values[where]} native ${g.values[where]}`);
     }
   }
+}
+
+/**
+ * Counts the calls of one addon function (which C++ loops ran) until `restore()`; `calls` may be
+ * reset to 0 between checks.
+ */
+export function countBindingCalls<K extends keyof NativeBinding>(name: K): { calls: number; restore(): void } {
+  const native = binding();
+  const original = native[name] as unknown as (...args: unknown[]) => unknown;
+  const counter = {
+    calls: 0,
+    restore: () => {
+      native[name] = original as unknown as NativeBinding[K];
+    },
+  };
+  native[name] = ((...args: unknown[]) => {
+    counter.calls++;
+    return original.apply(native, args);
+  }) as unknown as NativeBinding[K];
+  return counter;
 }

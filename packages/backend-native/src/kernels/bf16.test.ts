@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { NativeBackend } from '../backend.js';
 import { binding, GEMM_MODES } from '../binding.js';
 import { nativeBackendStatus } from '../index.js';
-import { expectNativeMatches, randomValues, roundBf16 } from '../test_util.js';
+import { countBindingCalls, expectNativeMatches, randomValues, roundBf16 } from '../test_util.js';
 
 const cpuHasBf16 = existsSync('/proc/cpuinfo') && /\bavx512_bf16\b|\bamx_bf16\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
 const onednnInstalled = existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
@@ -129,13 +129,7 @@ describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded 
   it('a bias gradient, the sum over all but the innermost axis, is read from the bf16 copy of the GEMM that converted it', () => {
     tf.setBackend('native');
     const be = native();
-    const native_ = binding();
-    const reduce = native_.reduce;
-    let reduceCalls = 0;
-    native_.reduce = (...args: Parameters<typeof reduce>) => {
-      reduceCalls++;
-      return reduce(...args);
-    };
+    const reduce = countBindingCalls('reduce');
     const prev = be.setAutocast('bf16');
     // The float64 sum over rows of a [rows, width] view, independent of any float32 order.
     const columnSums = (values: Float32Array, width: number) => {
@@ -153,26 +147,26 @@ describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded 
         const w = rnd([96, 32], 91);
         const plain = rnd([2, 150, 96], 90).dataSync() as Float32Array;
         tf.matMul(tf.reshape(dy, [300, 96]), w); // converts dy (through a view of the same data)
-        reduceCalls = 0;
+        reduce.calls = 0;
         const sum = tf.sum(dy, [0, 1]);
         const kept = tf.sum(dy, [1, 0], true);
-        expect(reduceCalls).toBe(0);
+        expect(reduce.calls).toBe(0);
         expect(sum.shape).toEqual([96]);
         expect(kept.shape).toEqual([1, 1, 96]);
         expectClose(sum, columnSums(plain, 96));
         expectClose(kept, columnSums(plain, 96));
         // Other axes, or another view's innermost axis, take the reduction kernel.
         expectClose(tf.sum(tf.reshape(dy, [300, 96]), 0), columnSums(plain, 96));
-        expect(reduceCalls).toBe(0);
+        expect(reduce.calls).toBe(0);
         tf.sum(dy, 0);
         tf.sum(tf.reshape(dy, [600, 48]), 0);
-        expect(reduceCalls).toBe(2);
+        expect(reduce.calls).toBe(2);
         // As the weight gradient's right operand (X^T dy) the copy carries the same sums.
         const dy2 = tf.add(rnd([400, 64], 92), 0);
         tf.matMul(rnd([400, 16], 93), dy2, true, false);
-        reduceCalls = 0;
+        reduce.calls = 0;
         expectClose(tf.sum(dy2, 0), columnSums(rnd([400, 64], 92).dataSync() as Float32Array, 64));
-        expect(reduceCalls).toBe(0);
+        expect(reduce.calls).toBe(0);
       });
       // A layer's gradients through tf.fused.matMul, weights as given and as @ssl/models keeps them
       // ([out, in], transposeB): the bias gradient takes no reduction kernel and equals the cpu one.
@@ -182,9 +176,9 @@ describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded 
         const bias = rnd([80], 96);
         const upstream = rnd([300, 80], 97);
         const f = () => tf.grads((b: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: x, b: wt, bias: b, transposeB }), upstream)))([bias])[0]!;
-        reduceCalls = 0;
+        reduce.calls = 0;
         const got = f();
-        expect(reduceCalls).toBe(1); // the final tf.sum of the loss; not the bias gradient
+        expect(reduce.calls).toBe(1); // the final tf.sum of the loss; not the bias gradient
         tf.setBackend('cpu');
         const expected = f();
         tf.setBackend('native');
@@ -193,7 +187,7 @@ describe.runIf(status.bf16)('bf16 kernels equal float32 kernels on bf16-rounded 
       }
     } finally {
       be.setAutocast(prev);
-      native_.reduce = reduce;
+      reduce.restore();
       tf.setBackend('native');
     }
   });

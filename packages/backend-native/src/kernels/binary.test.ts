@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { binding } from '../binding.js';
-import { expectSameAsCpu, rand } from '../test_util.js';
+import { countBindingCalls, expectSameAsCpu, rand } from '../test_util.js';
 
 type Op = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 const OPS: Record<string, Op> = {
@@ -53,22 +52,16 @@ describe('binary ops', () => {
   // tf.cast(int32 -> float32) shares the Int32Array in tfjs's cpu backend, so float32 tensors can
   // hold integer storage: tf.norm's exponent is one. Those must still run the C++ loop.
   it('float32 tensors cast from int32 or bool run natively', () => {
-    const native = binding();
-    const original = native.binary;
-    let calls = 0;
-    native.binary = (...args: Parameters<typeof original>) => {
-      calls++;
-      return original(...args);
-    };
+    const binary = countBindingCalls('binary');
     try {
       expectSameAsCpu(() => tf.pow(rand([5, 6], 3), tf.cast(tf.scalar(3, 'int32'), 'float32')));
       expectSameAsCpu(() => tf.mul(tf.cast(tf.tensor1d([1, -2, 7], 'int32'), 'float32'), rand([2, 3], 4)));
       expectSameAsCpu(() => tf.add(tf.cast(tf.tensor1d([true, false, true], 'bool'), 'float32'), rand([3], 5)));
       expectSameAsCpu(() => tf.norm(rand([4, 7], 6), 2, -1));
     } finally {
-      native.binary = original;
+      binary.restore();
     }
-    expect(calls).toBeGreaterThanOrEqual(4);
+    expect(binary.calls).toBeGreaterThanOrEqual(4);
   });
 
   it('x^2 is exactly the square, also at -0, NaN and the infinities', () => {
