@@ -1,6 +1,7 @@
 // `pnpm --filter @ssl/backend-native bench`: sgemm GFLOP/s (native on OpenBLAS, on oneDNN float32
 // and bf16, wasm, direct OpenBLAS), the ViT-Tiny train step in ms/step (native float32 and bf16
-// autocast, wasm, PyTorch float32 and bf16 autocast when importable), thread scaling.
+// autocast with their GEMM time, wasm, PyTorch float32 and bf16 autocast when importable), one
+// core's FMA and bf16 dot-product peaks, thread scaling.
 // Env: SSL_THREADS (default 2), BENCH_STEPS (native/PyTorch timed steps, default 3),
 // BENCH_WASM_STEPS (default 1; 0 skips the wasm step), BENCH_DEPTH (default 12),
 // BENCH_WASM_DEPTH (default 4: wasm's 32-bit heap runs out of memory on the 12-block step),
