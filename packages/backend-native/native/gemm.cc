@@ -278,31 +278,10 @@ GemmSupport gemm_support() {
 namespace {
 std::atomic<uint64_t> gemmNanos{0};
 
-void TimedGemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
-               const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
-               const int32_t* bIndex, float beta, float* C, const GemmExtras& extras);
-}  // namespace
-
-double gemm_seconds() { return static_cast<double>(gemmNanos.load()) * 1e-9; }
-
-void Gemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
-          const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
-          const int32_t* bIndex, float beta, float* C, const GemmExtras& extras) {
-  const auto start = std::chrono::steady_clock::now();
-  struct Stop {
-    std::chrono::steady_clock::time_point start;
-    ~Stop() {
-      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-      gemmNanos += static_cast<uint64_t>(ns.count());
-    }
-  } stop{start};
-  TimedGemm(mode, batch, transA, transB, M, N, K, A, aCount, aIndex, B, bCount, bIndex, beta, C, extras);
-}
-
-namespace {
-void TimedGemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
-               const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
-               const int32_t* bIndex, float beta, float* C, const GemmExtras& extras) {
+// Gemm without its timing.
+void GemmUntimed(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                 const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
+                 const int32_t* bIndex, float beta, float* C, const GemmExtras& extras) {
   if (batch == 0 || M == 0 || N == 0) return;
   if (extras.bias != nullptr && beta != 0.f) throw std::invalid_argument("Gemm: a bias needs beta 0");
   const std::size_t total = batch * static_cast<std::size_t>(M * N);
@@ -336,6 +315,22 @@ void TimedGemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64
   BlasGemm(batch, transA, transB, M, N, K, A, aIndex, B, bIndex, beta, C);
 }
 }  // namespace
+
+double gemm_seconds() { return static_cast<double>(gemmNanos.load()) * 1e-9; }
+
+void Gemm(GemmMode mode, std::size_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+          const float* A, std::size_t aCount, const int32_t* aIndex, const float* B, std::size_t bCount,
+          const int32_t* bIndex, float beta, float* C, const GemmExtras& extras) {
+  // Counted on the way out, thrown errors included.
+  struct Stop {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    ~Stop() {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+      gemmNanos += static_cast<uint64_t>(ns.count());
+    }
+  } stop;
+  GemmUntimed(mode, batch, transA, transB, M, N, K, A, aCount, aIndex, B, bCount, bIndex, beta, C, extras);
+}
 
 namespace {
 using Clock = std::chrono::steady_clock;

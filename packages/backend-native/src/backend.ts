@@ -36,13 +36,15 @@ const MIN_BF16_SHADOW = 16384;
 // Widest innermost axis whose sums a bf16 copy carries (a layer's output features).
 const MAX_SUMS_WIDTH = 16384;
 
-/** A tensor's bf16 copy; `sums` (its values summed over all but the innermost axis) come with the fill. */
+/**
+ * A tensor's bf16 copy. `sums` (its values summed over all but the innermost axis) are filled with
+ * the copy: every GEMM that fills a copy passes its sums (runMatMul), so they are valid once `ready`.
+ */
 interface Bf16Shadow {
   storage: Float32Array;
   values: Uint16Array;
   ready: boolean;
   sums: Float32Array | undefined;
-  sumsReady: boolean;
 }
 
 /**
@@ -102,7 +104,7 @@ export class NativeBackend extends MathBackendCPU {
       const storage = privateArray(Math.ceil(values.length / 2));
       const width = t.shape[t.shape.length - 1] ?? 0;
       const sums = t.shape.length >= 2 && width > 0 && width <= MAX_SUMS_WIDTH ? new Float32Array(width) : undefined;
-      shadow = { storage, values: new Uint16Array(storage.buffer, 0, values.length), ready: false, sums, sumsReady: false };
+      shadow = { storage, values: new Uint16Array(storage.buffer, 0, values.length), ready: false, sums };
       this.shadows.set(t.dataId, shadow);
     }
     return shadow;
@@ -115,7 +117,7 @@ export class NativeBackend extends MathBackendCPU {
    */
   columnSums(t: TensorInfo): Float32Array | undefined {
     const shadow = this.shadows.get(t.dataId);
-    if (!shadow?.sumsReady || shadow.sums === undefined) return undefined;
+    if (!shadow?.ready || shadow.sums === undefined) return undefined;
     return shadow.sums.length === t.shape[t.shape.length - 1] ? shadow.sums : undefined;
   }
 

@@ -82,18 +82,15 @@ export function runMatMul(
     const bf16 = backend.gemmMode === GEMM_MODES.bf16;
     const aShadow = bf16 ? backend.bf16Shadow(a, aVals) : undefined;
     const bShadow = bf16 ? backend.bf16Shadow(b, bVals) : undefined;
-    // A copy filled now also fills its sums (bf16Shadow).
+    // A copy filled now also fills its sums (bf16Shadow); a and b sharing one copy fill it as a.
     const aSums = aShadow && !aShadow.ready ? aShadow.sums : undefined;
     const bSums = bShadow && !bShadow.ready && bShadow !== aShadow ? bShadow.sums : undefined;
     binding().batchMatMul(
       aVals, bVals, out, plan.aIndex, plan.bIndex, plan.m, plan.n, plan.k, transposeA, transposeB, bias, activation, alpha, backend.gemmMode,
       aShadow?.values ?? null, aShadow?.ready ?? false, bShadow?.values ?? null, bShadow?.ready ?? false, aSums ?? null, bSums ?? null,
     );
-    for (const [shadow, sums] of [[aShadow, aSums], [bShadow, bSums]] as const) {
-      if (!shadow) continue;
-      shadow.ready = true;
-      if (sums) shadow.sumsReady = true;
-    }
+    if (aShadow) aShadow.ready = true;
+    if (bShadow) bShadow.ready = true;
   }
   return backend.makeTensorInfo(plan.outShape, 'float32', out);
 }
